@@ -1,0 +1,260 @@
+/*
+ * namespace.h - teams, buckets, object records and listings.
+ *
+ * Mutations are described by a struct mds_op and handed to the store's
+ * writer (mds_store_submit / mds_store_exec in store.h). Reads take a
+ * struct mds_reader between mds_reader_begin() and mds_reader_end(); every
+ * struct mds_str they return points into that snapshot and stays valid
+ * until mds_reader_end().
+ *
+ * Names
+ *   team:   1-63 bytes of [a-z0-9_-], starting with a letter or digit.
+ *   bucket: S3 rules (which also satisfy Azure container rules): 3-63 bytes
+ *           of [a-z0-9.-], starting and ending with a letter or digit, no
+ *           "..", not shaped like an IPv4 address, not starting "xn--" or
+ *           "sthree-", not ending "-s3alias" or "--ol-s3".
+ *   object: 1-1024 bytes of valid UTF-8 (no overlongs, no surrogates), no NUL.
+ * Listings return object names in UTF-8 binary (memcmp) order.
+ */
+#ifndef MDS_NAMESPACE_H
+#define MDS_NAMESPACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mds/error.h"
+#include "mds/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A borrowed byte string; not NUL-terminated unless said so. */
+struct mds_str {
+	const char *p;
+	size_t len;
+};
+
+#define MDS_STR(lit) ((struct mds_str){ (lit), sizeof(lit) - 1 })
+#define MDS_STR_NULL ((struct mds_str){ NULL, 0 })
+
+/* Limits. */
+#define MDS_TEAM_NAME_MAX 63
+#define MDS_BUCKET_NAME_MIN 3
+#define MDS_BUCKET_NAME_MAX 63
+#define MDS_OBJECT_NAME_MAX 1024
+#define MDS_ETAG_MAX 128
+#define MDS_CONTENT_TYPE_MAX 256
+#define MDS_LOCATOR_MAX 1024
+#define MDS_META_MAX 2048         /* keys + values, as S3 user metadata */
+#define MDS_TAGS_MAX 10
+#define MDS_TAG_KEY_MAX 128
+#define MDS_TAG_VALUE_MAX 256
+#define MDS_LIST_S3_MAX 1000
+#define MDS_LIST_AZURE_MAX 5000
+#define MDS_LIST_TOKEN_MAX 2048   /* bytes of an encoded continuation token */
+
+enum mds_blob_type {
+	MDS_BLOB_BLOCK = 0,   /* S3 objects and Azure block blobs */
+	MDS_BLOB_APPEND = 1,
+	MDS_BLOB_PAGE = 2,
+};
+
+struct mds_pair {
+	struct mds_str key;
+	struct mds_str value;
+};
+
+/* An object record as stored (read side). */
+struct mds_object {
+	uint64_t version;       /* per-name counter: 1 on first put, +1 on each overwrite */
+	uint64_t size;          /* bytes of content */
+	uint64_t ctime_ns;      /* first creation of this name (kept across overwrites) */
+	uint64_t mtime_ns;      /* last put */
+	uint8_t blob_type;      /* enum mds_blob_type */
+	struct mds_str etag;
+	struct mds_str content_type;
+	struct mds_str locator; /* opaque to mds; the gateway's pointer to the bytes */
+	struct mds_str meta_raw; /* encoded pairs; walk with mds_pairs_next */
+	uint32_t n_meta;
+	struct mds_str tags_raw;
+	uint32_t n_tags;
+};
+
+/*
+ * mds_pairs_next - walk an encoded pair list (meta_raw / tags_raw).
+ * @cur: starts as a copy of the raw string; advanced by each call.
+ * Returns 1 with @out filled, 0 at the end, MDS_ECORRUPT on bad encoding.
+ */
+int mds_pairs_next(struct mds_str *cur, struct mds_pair *out);
+
+struct mds_team {
+	struct mds_str name;
+	uint64_t ctime_ns;
+	uint64_t buckets;
+	uint64_t bytes;
+	uint64_t objects;
+};
+
+struct mds_bucket {
+	struct mds_str name;
+	struct mds_str team;
+	uint64_t id;
+	uint64_t ctime_ns;
+	uint64_t bytes;
+	uint64_t objects;
+};
+
+/* ---- mutations ---------------------------------------------------------- */
+
+enum mds_op_kind {
+	MDS_OP_TEAM_CREATE = 1,    /* team */
+	MDS_OP_TEAM_DELETE = 2,    /* team; refused while it owns buckets */
+	MDS_OP_BUCKET_CREATE = 3,  /* bucket, team */
+	MDS_OP_BUCKET_DELETE = 4,  /* bucket; refused unless empty */
+	MDS_OP_OBJECT_PUT = 5,     /* bucket, name, obj, cond */
+	MDS_OP_OBJECT_DELETE = 6,  /* bucket, name, cond */
+};
+
+/*
+ * Conditions (HTTP If-Match / If-None-Match on the ETag). A NULL .p means
+ * absent. "*" in if_match means "the object exists"; "*" in if_none_match
+ * means "the object does not exist". Otherwise the value is compared with
+ * the stored ETag byte for byte (quotes included, as the gateway sent it).
+ * A condition that does not hold fails the op with MDS_EPRECOND.
+ */
+struct mds_cond {
+	struct mds_str if_match;
+	struct mds_str if_none_match;
+};
+
+/* An object record to store (write side). All strings borrowed. */
+struct mds_object_in {
+	uint64_t size;
+	uint8_t blob_type;            /* enum mds_blob_type */
+	struct mds_str etag;
+	struct mds_str content_type;
+	struct mds_str locator;
+	const struct mds_pair *meta;  /* user metadata */
+	size_t n_meta;
+	const struct mds_pair *tags;
+	size_t n_tags;
+};
+
+typedef void (*mds_op_done_fn)(struct mds_op *op);
+
+struct mds_op {
+	/* in: set by the caller, borrowed until done */
+	enum mds_op_kind kind;
+	struct mds_str team;
+	struct mds_str bucket;
+	struct mds_str name;          /* object name */
+	struct mds_object_in obj;
+	struct mds_cond cond;
+	mds_op_done_fn done;          /* called on the writer thread */
+	void *user;                   /* for the caller */
+
+	/* out: valid when done runs */
+	struct mds_status status;
+	uint64_t out_version;         /* put: the new version; delete: the deleted one */
+	uint64_t out_mtime_ns;        /* put: the record's mtime */
+	int64_t out_bytes_delta;      /* change to usage bytes */
+	int64_t out_objects_delta;    /* change to usage objects */
+
+	/* private to the store */
+	struct mds_op *next_;
+	void *wait_;
+};
+
+/* mds_op_init - zero @op and set its kind. */
+void mds_op_init(struct mds_op *op, enum mds_op_kind kind);
+
+/* ---- reads -------------------------------------------------------------- */
+
+/* Each returns 0, MDS_ENOTFOUND (message names what), MDS_EINVAL, MDS_ECORRUPT. */
+int mds_team_get(struct mds_reader *r, struct mds_str team, struct mds_team *out,
+		 struct mds_status *st);
+int mds_bucket_get(struct mds_reader *r, struct mds_str bucket, struct mds_bucket *out,
+		   struct mds_status *st);
+int mds_object_head(struct mds_reader *r, struct mds_str bucket, struct mds_str name,
+		    struct mds_object *out, struct mds_status *st);
+
+/*
+ * Enumerations. @emit is called for each item in name order, strictly after
+ * @start_after (empty = from the start), at most @limit times (0 = no
+ * limit); a non-zero return from @emit stops the walk and is returned.
+ * mds_bucket_list with a non-empty @team lists only that team's buckets.
+ */
+typedef int (*mds_team_emit_fn)(void *arg, const struct mds_team *t);
+typedef int (*mds_bucket_emit_fn)(void *arg, const struct mds_bucket *b);
+int mds_team_list(struct mds_reader *r, struct mds_str start_after, size_t limit,
+		  mds_team_emit_fn emit, void *arg, struct mds_status *st);
+int mds_bucket_list(struct mds_reader *r, struct mds_str team, struct mds_str start_after,
+		    size_t limit, mds_bucket_emit_fn emit, void *arg, struct mds_status *st);
+
+/* ---- listing ------------------------------------------------------------ */
+
+enum mds_list_style {
+	MDS_LIST_S3 = 0,     /* ListObjectsV2: max-keys <= 1000, continuation token, start-after */
+	MDS_LIST_AZURE = 1,  /* List Blobs: maxresults <= 5000, marker */
+};
+
+struct mds_list_params {
+	enum mds_list_style style;
+	struct mds_str bucket;
+	struct mds_str prefix;
+	struct mds_str delimiter;    /* empty = no roll-up */
+	struct mds_str start_after;  /* S3 only; ignored when a token is given */
+	struct mds_str token;        /* S3 continuation token / Azure marker, as returned */
+	int64_t max_keys;            /* < 0 = default (the style's cap); 0 allowed */
+};
+
+struct mds_list_entry {
+	int is_prefix;                  /* 1: a CommonPrefix / BlobPrefix; obj is NULL */
+	struct mds_str name;
+	const struct mds_object *obj;
+};
+
+/* Return non-zero to stop; the value is returned by the listing call. */
+typedef int (*mds_list_emit_fn)(void *arg, const struct mds_list_entry *e);
+
+struct mds_list_result {
+	uint32_t key_count;           /* keys + common prefixes emitted */
+	int truncated;                /* more results exist */
+	char next_token[MDS_LIST_TOKEN_MAX + 1]; /* NUL-terminated; "" unless truncated */
+};
+
+/*
+ * mds_list - one page of a listing. Cost is proportional to the page: a
+ * delimiter roll-up jumps past the rolled-up subtree.
+ * Errors: MDS_ENOTFOUND (bucket), MDS_EINVAL (max_keys above the cap, a
+ * token that does not decode or belongs to another bucket/prefix/delimiter,
+ * invalid prefix), or what @emit returned.
+ */
+int mds_list(struct mds_reader *r, const struct mds_list_params *p,
+	     mds_list_emit_fn emit, void *arg, struct mds_list_result *res,
+	     struct mds_status *st);
+
+/*
+ * mds_list_stream - every object under @prefix in order, strictly after
+ * @start_after, at most @limit (0 = all) in this snapshot. For inventories:
+ * call again in a fresh snapshot with start_after = the last name to
+ * resume. Returns the number emitted (>= 0) or a negative code.
+ */
+long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str prefix,
+		     struct mds_str start_after, size_t limit,
+		     mds_list_emit_fn emit, void *arg, struct mds_status *st);
+
+/* ---- validation (exported for the RPC layer and tests) ----------------- */
+
+int mds_validate_team_name(struct mds_str name, struct mds_status *st);
+int mds_validate_bucket_name(struct mds_str name, struct mds_status *st);
+int mds_validate_object_name(struct mds_str name, struct mds_status *st);
+/* 1 if @s is valid UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+int mds_utf8_is_valid(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MDS_NAMESPACE_H */
