@@ -233,20 +233,20 @@ class GrpcTest(unittest.TestCase):
         and the server goes on serving."""
         import time
         n = self.nsp
-        self.call("CreateBucket", n.CreateBucketRequest(bucket="dl", team="ml"), self.types.Bucket)
+        self.call("CreateBucket", n.CreateBucketRequest(bucket="dlb", team="ml"), self.types.Bucket)
         put = self.ch.unary_unary(NS + "PutObject",
                                   request_serializer=lambda m: m.SerializeToString(),
                                   response_deserializer=n.PutObjectResponse.FromString)
-        for f in [put.future(n.PutObjectRequest(bucket="dl", name="o%05d" % i))
+        for f in [put.future(n.PutObjectRequest(bucket="dlb", name="o%05d" % i, size=1))
                   for i in range(3000)]:
             f.result(timeout=60)
-        it = self.c.stream(NS + "ListObjectsStream", n.ListObjectsStreamRequest(bucket="dl"),
+        it = self.c.stream(NS + "ListObjectsStream", n.ListObjectsStreamRequest(bucket="dlb"),
                            n.ListObjectsStreamResponse, timeout=0.5)
         with self.assertRaises(grpc.RpcError) as cm:
             for _ in it:
                 time.sleep(0.3)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
-        self.assertEqual(self.head("dl", "o00001").size, 1)
+        self.assertEqual(self.head("dlb", "o00001").size, 1)
 
     # -- listings --
     def test_list_s3(self):
