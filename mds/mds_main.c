@@ -227,8 +227,8 @@ static int cmd_serve(int argc, char **argv)
 		mds_log(MDS_LOG_INFO, "embedded_default",
 			"note=\"no options given: data under ./var/mds, plaintext gRPC on "
 			"loopback only; see mds serve --help for TLS and other addresses\"");
-	else if (!c.tls_cert)
-		mds_log(MDS_LOG_WARN, "plaintext", "listen=%s note=\"gRPC without TLS\"",
+	else if (!c.tls_cert && c.insecure)
+		mds_log(MDS_LOG_WARN, "plaintext", "listen=%s note=\"gRPC without TLS (--insecure)\"",
 			c.listen);
 
 	rc = mkdir_p(c.data);
