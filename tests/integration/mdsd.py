@@ -96,16 +96,27 @@ class Daemon:
         return rc
 
     def stop(self):
+        """SIGTERM and wait; fail if the daemon did not exit 0 on its own or
+        a sanitizer reported anything in its log."""
+        problem = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                rc = self.proc.wait(timeout=15)
+                if rc != 0:
+                    problem = "mds exited with %d after SIGTERM" % rc
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                problem = "mds did not stop within 15 s of SIGTERM"
         if self.proc:
             self.log.close()
             self.proc = None
+        log = self.read_log()
+        if "Sanitizer" in log or "runtime error:" in log:
+            problem = "sanitizer report in %s" % self.log_path
+        if problem:
+            raise AssertionError(problem + "\n" + log[-4000:])
 
 
 class Client:
