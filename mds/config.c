@@ -112,6 +112,8 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 1, 64, &c->threads);
 	} else if (!strcmp(key, "grace-ms")) {
 		rc = parse_uint(v, 0, 600000, &c->grace_ms);
+	} else if (!strcmp(key, "batch-window-us")) {
+		rc = parse_uint(v, 0, 100000, &c->batch_window_us);
 	} else if (!strcmp(key, "map-size")) {
 		rc = v ? mds_units_parse_size(v, &c->map_size) : MDS_EINVAL;
 	} else if (!strcmp(key, "max-message")) {

@@ -25,6 +25,7 @@ struct mds_config {
 	uint64_t map_size;     /* LMDB map bytes; 0 = store default */
 	uint64_t max_message;  /* largest request in bytes; default 4 MiB */
 	unsigned grace_ms;     /* shutdown grace for in-flight calls; default 5000 */
+	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
 	int log_level;         /* enum mds_log_level */
 	int explicit;          /* any setting came from a flag or file */
 };

@@ -61,6 +61,8 @@ static const char usage_serve[] =
 	"  --map-size SIZE       LMDB map size, e.g. 64GiB (default: the store's)\n"
 	"  --max-message SIZE    largest request accepted (default 4MiB)\n"
 	"  --grace-ms N          on SIGTERM, wait this long for calls (default 5000)\n"
+	"  --batch-window-us N   let the writer wait up to N us to grow a small batch\n"
+	"                        (group commit; default 0 = commit what is queued)\n"
 	"  --log-level LEVEL     debug, info, warn or error (default info)\n"
 	"  --port-file FILE      write {\"grpc\":PORT,\"http\":PORT} once listening\n"
 	"  -h, --help            this text\n";
@@ -140,6 +142,7 @@ static const struct option serve_opts[] = {
 	{ "map-size", required_argument, NULL, OPT_VAL },
 	{ "max-message", required_argument, NULL, OPT_VAL },
 	{ "grace-ms", required_argument, NULL, OPT_VAL },
+	{ "batch-window-us", required_argument, NULL, OPT_VAL },
 	{ "log-level", required_argument, NULL, OPT_VAL },
 	{ "port-file", required_argument, NULL, OPT_VAL },
 	{ "help", no_argument, NULL, 'h' },
@@ -239,6 +242,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	memset(&so, 0, sizeof(so));
 	so.map_size = c.map_size;
+	so.batch_window_us = c.batch_window_us;
 	mds_status_clear(&st);
 	rc = mds_store_open(&store, c.data, &so, &st);
 	if (rc != 0) {

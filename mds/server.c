@@ -91,6 +91,7 @@ struct call {
 	int recv_cancelled;
 	int pending;                  /* STREAM: outstanding tags */
 	int final_sent;
+	struct call *resp_next;       /* responder queue link */
 	uint64_t t_start_ns;
 	struct tag t_new, t_done, t_send, t_close;
 };
@@ -108,7 +109,16 @@ struct mds_server {
 	void **handles;
 	size_t n_methods;
 	struct method_stats *stats;   /* n_methods + 1 (the last: unknown) */
-	struct mds_reader *wreader;   /* used only on the writer thread */
+	struct mds_reader *wreader;   /* used only on the responder thread */
+	/* Durable ops wait here for the responder thread, which builds and
+	 * sends their answers, so the store's writer goes straight back to the
+	 * next batch. */
+	pthread_mutex_t resp_mu;
+	pthread_cond_t resp_cv;
+	struct call *resp_head, *resp_tail;
+	int resp_stop;
+	pthread_t resp_thread;
+	int resp_started;
 	atomic_int stopping;
 	atomic_int serving;
 	int stopped;
@@ -411,17 +421,17 @@ static void post_slot(struct worker *w, int midx)
 
 /* ---- the writer side ---------------------------------------------------- */
 
-static void on_op_done(struct mds_op *op)
+/* On the responder thread: build and send the answer of a durable op. */
+static void answer_op(struct call *c)
 {
-	struct call *c = op->user;
 	struct mds_server *s = c->w->s;
 	const struct mds_rpc_method *m = s->methods[c->midx];
 	struct mds_status st;
-	int rc = op->status.code;
+	int rc = c->pub.op.status.code;
 
 	mds_status_clear(&st);
 	if (rc != 0) {
-		finish_unary(c, rc, op->status.msg);
+		finish_unary(c, rc, c->pub.op.status.msg);
 		return;
 	}
 	if (mds_reader_begin(s->wreader) != 0) {
@@ -433,6 +443,50 @@ static void on_op_done(struct mds_op *op)
 	c->pub.reader = NULL;
 	mds_reader_end(s->wreader);
 	finish_unary(c, rc, st.msg);
+}
+
+/* On the store's writer thread: queue the call for the responder. */
+static void on_op_done(struct mds_op *op)
+{
+	struct call *c = op->user;
+	struct mds_server *s = c->w->s;
+
+	c->resp_next = NULL;
+	pthread_mutex_lock(&s->resp_mu);
+	if (s->resp_tail)
+		s->resp_tail->resp_next = c;
+	else
+		s->resp_head = c;
+	s->resp_tail = c;
+	pthread_cond_signal(&s->resp_cv);
+	pthread_mutex_unlock(&s->resp_mu);
+}
+
+static void *responder_main(void *arg)
+{
+	struct mds_server *s = arg;
+
+	pthread_mutex_lock(&s->resp_mu);
+	for (;;) {
+		struct call *list;
+
+		while (!s->resp_head && !s->resp_stop)
+			pthread_cond_wait(&s->resp_cv, &s->resp_mu);
+		if (!s->resp_head)
+			break;
+		list = s->resp_head;
+		s->resp_head = s->resp_tail = NULL;
+		pthread_mutex_unlock(&s->resp_mu);
+		while (list) {
+			struct call *next = list->resp_next;
+
+			answer_op(list);
+			list = next;
+		}
+		pthread_mutex_lock(&s->resp_mu);
+	}
+	pthread_mutex_unlock(&s->resp_mu);
+	return NULL;
 }
 
 /* ---- streams ----------------------------------------------------------- */
@@ -786,6 +840,15 @@ static void server_release(struct mds_server *s)
 					    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 		grpc_completion_queue_destroy(s->shutdown_cq);
 	}
+	if (s->resp_started) {
+		pthread_mutex_lock(&s->resp_mu);
+		s->resp_stop = 1;
+		pthread_cond_signal(&s->resp_cv);
+		pthread_mutex_unlock(&s->resp_mu);
+		pthread_join(s->resp_thread, NULL);
+	}
+	pthread_cond_destroy(&s->resp_cv);
+	pthread_mutex_destroy(&s->resp_mu);
 	if (s->wreader)
 		mds_reader_close(s->wreader);
 	free(s->workers);
@@ -838,6 +901,13 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	for (size_t i = 0; i < mds_rpc_admin_count; i++)
 		s->methods[k++] = &mds_rpc_admin_methods[i];
 
+	pthread_mutex_init(&s->resp_mu, NULL);
+	pthread_cond_init(&s->resp_cv, NULL);
+	if (pthread_create(&s->resp_thread, NULL, responder_main, s) != 0) {
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot start the responder thread");
+		goto out_free;
+	}
+	s->resp_started = 1;
 	rc = mds_reader_open(store, &s->wreader);
 	if (rc != 0) {
 		mds_status_set(st, rc, "cannot open a store reader: %s", mds_strerror(rc));
