@@ -83,6 +83,13 @@ extern const size_t mds_rpc_admin_count;
  */
 int mds_rpc_reply(struct mds_rpc_call *c, const ProtobufCMessage *msg);
 
+/*
+ * mds_rpc_reply_raw - use @len bytes at @buf (already protobuf-encoded) as
+ * the response message. @buf is transferred: malloc'd memory that the call
+ * frees (also on error). Returns 0 or MDS_ENOMEM.
+ */
+int mds_rpc_reply_raw(struct mds_rpc_call *c, void *buf, size_t len);
+
 /* mds_rpc_status_code - the gRPC status code for an MDS_E* / -errno code. */
 grpc_status_code mds_rpc_status_code(int err);
 

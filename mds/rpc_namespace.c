@@ -14,6 +14,7 @@
 #include "namespace.pb-c.h"
 #include "rpc.h"
 #include "rpc_convert.h"
+#include "rpc_encode.h"
 
 /* Validate @s as field @field of kind @kind (0 bucket, 1 object, 2 team). */
 static int check_name(const char *field, int kind, struct mds_str s, struct mds_status *st)
@@ -303,7 +304,6 @@ struct list_page {
 	struct mds_arena a;
 	struct mds_str bucket;
 	Mds__V1__ListEntry **entries;
-	Mds__V1__ObjectRecord **objects;   /* stream form */
 	size_t n, cap;
 	int err;
 };
@@ -400,30 +400,42 @@ out:
 
 #define STREAM_CHUNK 1000
 
+struct stream_page {
+	struct mds_wbuf b;
+	struct mds_str bucket;
+	size_t n, cap;
+	char *last;            /* the call's cursor buffer (MDS_OBJECT_NAME_MAX + 1) */
+	size_t last_len;
+};
+
 static int stream_emit(void *arg, const struct mds_list_entry *e)
 {
-	struct list_page *pg = arg;
-	Mds__V1__ObjectRecord *o;
+	struct stream_page *pg = arg;
+	int rc;
 
 	if (e->is_prefix || !e->obj)
 		return 0;
 	if (pg->n == pg->cap)
 		return MDS_EINTERNAL;
-	o = mds_arena_alloc(&pg->a, sizeof(*o));
-	if (!o)
-		return MDS_ENOMEM;
-	if ((pg->err = mds_rpc_object_to_pb(&pg->a, pg->bucket, e->name, e->obj, o)))
-		return pg->err;
-	pg->objects[pg->n++] = o;
+	/* ListObjectsStreamResponse.objects is field 1 */
+	rc = mds_encode_object_field(&pg->b, 1, pg->bucket, e->name, e->obj);
+	if (rc != 0)
+		return rc;
+	pg->n++;
+	/* e->name may live in a buffer the walk reuses: copy it now */
+	if (e->name.len <= MDS_OBJECT_NAME_MAX) {
+		memcpy(pg->last, e->name.p, e->name.len);
+		pg->last_len = e->name.len;
+	}
 	return 0;
 }
 
 static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 {
 	const Mds__V1__ListObjectsStreamRequest *r = (const void *)c->req;
-	struct list_page pg = { 0 };
-	Mds__V1__ListObjectsStreamResponse resp = MDS__V1__LIST_OBJECTS_STREAM_RESPONSE__INIT;
+	struct stream_page pg = { 0 };
 	struct mds_str after;
+	char resume[MDS_OBJECT_NAME_MAX];
 	size_t want = STREAM_CHUNK;
 	long got;
 	int rc;
@@ -441,37 +453,34 @@ static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 		want = (size_t)(r->limit - c->stream_sent);
 	pg.bucket = mds_rpc_str(r->bucket);
 	pg.cap = want;
-	pg.objects = mds_arena_alloc(&pg.a, (want + 1) * sizeof(*pg.objects));
-	if (!pg.objects) {
-		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
-		goto out;
+	pg.last = c->stream_cursor;
+	pg.last_len = c->stream_cursor_len;
+	if (after.p == c->stream_cursor) {
+		/* resuming: the walk reads `after` while emit overwrites the
+		 * cursor, so resume from a private copy */
+		memcpy(resume, c->stream_cursor, c->stream_cursor_len);
+		after = (struct mds_str){ resume, c->stream_cursor_len };
 	}
 	got = want ? mds_list_stream(c->reader, pg.bucket, mds_rpc_str(r->prefix), after, want,
 				     stream_emit, &pg, st) : 0;
-	if (got >= 0 && pg.a.failed)
-		got = MDS_ENOMEM;
 	if (got < 0) {
 		rc = (int)got;
 		if (!st->msg[0])
 			mds_status_set(st, rc, "cannot list bucket '%s': %s", r->bucket,
 				       mds_strerror(rc));
-		goto out;
+		mds_wbuf_release(&pg.b);
+		return rc;
 	}
-	if (pg.n > 0) {
-		const char *last = pg.objects[pg.n - 1]->name;
-		size_t n = strlen(last);
-
-		memcpy(c->stream_cursor, last, n);
-		c->stream_cursor_len = n;
-	}
+	c->stream_cursor_len = pg.last_len;
 	c->stream_sent += pg.n;
 	c->stream_last = (size_t)got < want || (r->limit && c->stream_sent >= r->limit);
-	resp.objects = pg.objects;
-	resp.n_objects = pg.n;
 	/* An empty chunk is sent only as the last one, when nothing matched. */
-	rc = (pg.n || c->stream_sent == 0) ? mds_rpc_reply(c, &resp.base) : 0;
-out:
-	mds_arena_free(&pg.a);
+	if (pg.n == 0 && c->stream_sent != 0) {
+		mds_wbuf_release(&pg.b);
+		return 0;
+	}
+	rc = mds_rpc_reply_raw(c, pg.b.p, pg.b.len);
+	pg.b.p = NULL;
 	return rc;
 }
 

@@ -279,6 +279,27 @@ int mds_rpc_reply(struct mds_rpc_call *pc, const ProtobufCMessage *msg)
 	return 0;
 }
 
+int mds_rpc_reply_raw(struct mds_rpc_call *pc, void *buf, size_t len)
+{
+	grpc_slice slice;
+	grpc_byte_buffer *bb;
+
+	if (len == 0) {
+		free(buf);
+		slice = grpc_empty_slice();
+	} else {
+		slice = grpc_slice_new(buf, len, free);
+	}
+	bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_slice_unref(slice);
+	if (!bb)
+		return MDS_ENOMEM;
+	if (pc->reply)
+		grpc_byte_buffer_destroy(pc->reply);
+	pc->reply = bb;
+	return 0;
+}
+
 static void record(struct call *c, grpc_status_code code)
 {
 	struct mds_server *s = c->w->s;
