@@ -33,17 +33,24 @@ struct mds_note_signer {
 	EVP_PKEY *pkey;  /* owned */
 };
 
-bool mds_note_key_name_is_valid(const char *name)
+/* Is @name[0..len) a valid key name? (NUL is not printable: a name with
+ * an embedded NUL is refused.) */
+static bool name_is_valid(const char *name, size_t len)
 {
-	size_t n = 0;
+	if (len == 0 || len > MDS_NOTE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
 
-	for (; name[n]; n++) {
-		unsigned char c = (unsigned char)name[n];
-
-		if (c < 0x21 || c > 0x7e || c == '+' || n >= MDS_NOTE_NAME_MAX)
+		if (c < 0x21 || c > 0x7e || c == '+')
 			return false;
 	}
-	return n > 0;
+	return true;
+}
+
+bool mds_note_key_name_is_valid(const char *name)
+{
+	return name_is_valid(name, strnlen(name, MDS_NOTE_NAME_MAX + 1));
 }
 
 uint32_t mds_note_key_id(const char *name,
@@ -319,11 +326,12 @@ int mds_note_verifier_parse(const char *s, size_t len,
 		return mds_feed_status(st, MDS_EINVAL,
 			"cannot parse verifier key: name must have 1-%d bytes",
 			MDS_NOTE_NAME_MAX);
+	if (!name_is_valid(s, name_len))
+		return mds_feed_status(st, MDS_EINVAL,
+			"cannot parse verifier key: invalid name '%.*s'",
+			(int)name_len, s);
 	memcpy(v->name, s, name_len);
 	v->name[name_len] = '\0';
-	if (!mds_note_key_name_is_valid(v->name))
-		return mds_feed_status(st, MDS_EINVAL,
-			"cannot parse verifier key '%s': invalid name", v->name);
 	p2 = p1 + 1;
 	if ((size_t)(s + len - p2) < 9 || p2[8] != '+')
 		return mds_feed_status(st, MDS_EINVAL,

@@ -195,6 +195,16 @@ static void test_verifier_parse_rejects(void **state)
 				assert_int_equal(mds_note_verifier_parse(vk + i,
 					j - i, &v, NULL), MDS_EINVAL);
 	assert_int_equal(mds_note_verifier_parse(vk, n, &v, NULL), 0);
+	/* Found by fuzz_note: a NUL after a valid name prefix, where the key
+	 * id is still right for the prefix, must not pass. */
+	{
+		char nul[128];
+
+		memcpy(nul, "PeterNeumann\0", 13);
+		memcpy(nul + 13, vk + 12, n - 12);
+		assert_int_equal(mds_note_verifier_parse(nul, n + 1, &v, NULL),
+			MDS_EINVAL);
+	}
 }
 
 /* ---- roster rules and rotation ---- */
