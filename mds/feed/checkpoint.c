@@ -201,8 +201,13 @@ int mds_checkpoint_sign(const struct mds_checkpoint *next,
 			return mds_feed_status(st, MDS_EDENIED,
 				"refusing to sign a second root for size %llu",
 				(unsigned long long)next->size);
-		if (mds_merkle_verify_consistency(last->size, next->size,
-			last->root, next->root, proof, n_proof) != 0)
+		rc = mds_merkle_verify_consistency(last->size, next->size,
+			last->root, next->root, proof, n_proof);
+		if (rc == MDS_ENOMEM)
+			return mds_feed_status(st, rc,
+				"out of memory checking size %llu",
+				(unsigned long long)next->size);
+		if (rc)
 			return mds_feed_status(st, MDS_EDENIED,
 				"refusing to sign size %llu: not consistent "
 				"with the last signed size %llu",

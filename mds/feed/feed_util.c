@@ -11,7 +11,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <pthread.h>
+
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 int mds_feed_status(struct mds_status *st, int code, const char *fmt, ...)
 {
@@ -24,6 +27,22 @@ int mds_feed_status(struct mds_status *st, int code, const char *fmt, ...)
 	vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!sha256_md)
+		ERR_clear_error();
+}
+
+const EVP_MD *mds_feed_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md ? sha256_md : EVP_sha256();
 }
 
 const char *mds_feed_ossl_error(void)

@@ -26,6 +26,11 @@ EVP_PKEY *mds_feed_signer_pkey(const struct mds_note_signer *k);
 int mds_feed_status(struct mds_status *st, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* mds_feed_sha256 - SHA-256 for EVP_Digest*(): fetched once per process
+ * (an explicit fetch avoids OpenSSL 3's per-call implicit fetch), or
+ * EVP_sha256() if that fetch failed. Never NULL; never freed. */
+const EVP_MD *mds_feed_sha256(void);
+
 /* mds_feed_ossl_error - the oldest queued OpenSSL error as text (static
  * storage per thread), and the queue cleared; "unknown error" if none. */
 const char *mds_feed_ossl_error(void);

@@ -21,8 +21,10 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
+
+#include "feed_util.h"
 
 #define HLEN MDS_MERKLE_HASH_LEN
 
@@ -35,18 +37,20 @@ int mds_merkle_hash_leaf(const void *data, size_t len, uint8_t out[HLEN])
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return MDS_ENOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(ctx, mds_feed_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, &prefix, 1) != 1 ||
 	    (len && EVP_DigestUpdate(ctx, data, len) != 1) ||
-	    EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+	    EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
+		ERR_clear_error();
 		goto out_free_ctx;
+	}
 	rc = 0;
 out_free_ctx:
 	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
-void mds_merkle_hash_node(const uint8_t left[HLEN], const uint8_t right[HLEN],
+int mds_merkle_hash_node(const uint8_t left[HLEN], const uint8_t right[HLEN],
 	uint8_t out[HLEN])
 {
 	uint8_t buf[1 + 2 * HLEN];
@@ -54,12 +58,24 @@ void mds_merkle_hash_node(const uint8_t left[HLEN], const uint8_t right[HLEN],
 	buf[0] = 0x01;
 	memcpy(buf + 1, left, HLEN);
 	memcpy(buf + 1 + HLEN, right, HLEN);
-	SHA256(buf, sizeof(buf), out);
+	if (EVP_Digest(buf, sizeof(buf), out, NULL, mds_feed_sha256(),
+		NULL) != 1) {
+		ERR_clear_error();
+		return MDS_ENOMEM;
+	}
+	return 0;
 }
+
+/* SHA-256 of the empty string: a constant, so it cannot fail. */
+static const uint8_t empty_root[HLEN] = {
+	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+	0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+	0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
 
 void mds_merkle_empty_root(uint8_t out[HLEN])
 {
-	SHA256((const unsigned char *)"", 0, out);
+	memcpy(out, empty_root, HLEN);
 }
 
 /* The largest power of two strictly below @n (n >= 2). */
@@ -99,8 +115,11 @@ static int range_hash(const struct mds_merkle_store *s, uint64_t lo,
 		pos += w;
 	}
 	memcpy(out, sub[n - 1], HLEN);
-	for (int i = n - 2; i >= 0; i--)
-		mds_merkle_hash_node(sub[i], out, out);
+	for (int i = n - 2; i >= 0; i--) {
+		rc = mds_merkle_hash_node(sub[i], out, out);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -123,7 +142,9 @@ int mds_merkle_append(const struct mds_merkle_store *s, uint64_t size,
 		rc = get_node(s, level, index - 1, left);
 		if (rc)
 			return rc;
-		mds_merkle_hash_node(left, h, h);
+		rc = mds_merkle_hash_node(left, h, h);
+		if (rc)
+			return rc;
 		index >>= 1;
 		level++;
 		rc = s->put(s->ctx, level, index, h);
@@ -253,15 +274,16 @@ int mds_merkle_verify_inclusion(uint64_t index, uint64_t size,
 		if (sn == 0)
 			return MDS_EDENIED;
 		if ((fn & 1) || fn == sn) {
-			mds_merkle_hash_node(proof[i], r, r);
+			if (mds_merkle_hash_node(proof[i], r, r))
+				return MDS_ENOMEM;
 			if (!(fn & 1)) {
 				while (!(fn & 1) && fn != 0) {
 					fn >>= 1;
 					sn >>= 1;
 				}
 			}
-		} else {
-			mds_merkle_hash_node(r, proof[i], r);
+		} else if (mds_merkle_hash_node(r, proof[i], r)) {
+			return MDS_ENOMEM;
 		}
 		fn >>= 1;
 		sn >>= 1;
@@ -308,16 +330,17 @@ int mds_merkle_verify_consistency(uint64_t size1, uint64_t size2,
 		if (sn == 0)
 			return MDS_EDENIED;
 		if ((fn & 1) || fn == sn) {
-			mds_merkle_hash_node(proof[i], fr, fr);
-			mds_merkle_hash_node(proof[i], sr, sr);
+			if (mds_merkle_hash_node(proof[i], fr, fr) ||
+			    mds_merkle_hash_node(proof[i], sr, sr))
+				return MDS_ENOMEM;
 			if (!(fn & 1)) {
 				while (!(fn & 1) && fn != 0) {
 					fn >>= 1;
 					sn >>= 1;
 				}
 			}
-		} else {
-			mds_merkle_hash_node(sr, proof[i], sr);
+		} else if (mds_merkle_hash_node(sr, proof[i], sr)) {
+			return MDS_ENOMEM;
 		}
 		fn >>= 1;
 		sn >>= 1;
@@ -336,33 +359,42 @@ void mds_merkle_compact_init(struct mds_merkle_compact *c)
 int mds_merkle_compact_append(struct mds_merkle_compact *c,
 	const uint8_t leaf_hash[HLEN])
 {
-	int n;
+	uint8_t h[HLEN];
+	int n, rc;
 
 	if (c->size >= MDS_MERKLE_SIZE_MAX)
 		return MDS_EINVAL;
 	n = __builtin_popcountll(c->size);
-	memcpy(c->hash[n], leaf_hash, HLEN);
-	/* Like a binary counter: each trailing 1 bit of size merges. */
+	memcpy(h, leaf_hash, HLEN);
+	/* Like a binary counter: each trailing 1 bit of size merges. The
+	 * merged hashes go to h first so a failure leaves @c unchanged. */
 	for (uint64_t sz = c->size; sz & 1; sz >>= 1) {
-		mds_merkle_hash_node(c->hash[n - 1], c->hash[n], c->hash[n - 1]);
+		rc = mds_merkle_hash_node(c->hash[n - 1], h, h);
+		if (rc)
+			return rc;
 		n--;
 	}
+	memcpy(c->hash[n], h, HLEN);
 	c->size++;
 	return 0;
 }
 
-void mds_merkle_compact_root(const struct mds_merkle_compact *c,
+int mds_merkle_compact_root(const struct mds_merkle_compact *c,
 	uint8_t root_out[HLEN])
 {
-	int n = __builtin_popcountll(c->size);
+	int n = __builtin_popcountll(c->size), rc;
 
 	if (n == 0) {
 		mds_merkle_empty_root(root_out);
-		return;
+		return 0;
 	}
 	memcpy(root_out, c->hash[n - 1], HLEN);
-	for (int i = n - 2; i >= 0; i--)
-		mds_merkle_hash_node(c->hash[i], root_out, root_out);
+	for (int i = n - 2; i >= 0; i--) {
+		rc = mds_merkle_hash_node(c->hash[i], root_out, root_out);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 int mds_merkle_compact_from_store(const struct mds_merkle_store *s,

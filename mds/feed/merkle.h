@@ -67,12 +67,14 @@ int mds_merkle_hash_leaf(const void *data, size_t len,
 	uint8_t out[MDS_MERKLE_HASH_LEN]);
 
 /* mds_merkle_hash_node - SHA-256(0x01 || @left || @right) into @out. @out
- * may alias @left or @right. */
-void mds_merkle_hash_node(const uint8_t left[MDS_MERKLE_HASH_LEN],
+ * may alias @left or @right. Returns 0, or MDS_ENOMEM if OpenSSL cannot
+ * hash (it allocates; @out is then unspecified). */
+int mds_merkle_hash_node(const uint8_t left[MDS_MERKLE_HASH_LEN],
 	const uint8_t right[MDS_MERKLE_HASH_LEN],
 	uint8_t out[MDS_MERKLE_HASH_LEN]);
 
-/* mds_merkle_empty_root - the root of the empty tree, SHA-256(""). */
+/* mds_merkle_empty_root - the root of the empty tree, SHA-256("") (a
+ * constant; cannot fail). */
 void mds_merkle_empty_root(uint8_t out[MDS_MERKLE_HASH_LEN]);
 
 /*
@@ -93,7 +95,9 @@ int mds_merkle_append(const struct mds_merkle_store *s, uint64_t size,
  * mds_merkle_root - the root hash of the first @size leaves of the log (any
  * @size up to the log's current size; 0 gives the empty root). At most 64
  * reads. Returns 0, MDS_EINVAL if @size > MDS_MERKLE_SIZE_MAX, MDS_ECORRUPT
- * if a node is missing (e.g. @size is beyond the log), or a callback's error.
+ * if a node is missing (e.g. @size is beyond the log), MDS_ENOMEM if hashing
+ * failed, or a callback's error. (Every function here that hashes can
+ * return MDS_ENOMEM: OpenSSL 3 allocates in each digest call.)
  */
 int mds_merkle_root(const struct mds_merkle_store *s, uint64_t size,
 	uint8_t root_out[MDS_MERKLE_HASH_LEN]);
@@ -129,7 +133,8 @@ int mds_merkle_consistency_proof(const struct mds_merkle_store *s,
  * (borrowed, @n hashes) prove that @leaf_hash is leaf @index of the tree of
  * @size leaves with root @root? Returns 0 if it does, MDS_EINVAL if the
  * sizes are impossible (@index >= @size), MDS_EDENIED if the proof does not
- * verify (wrong length or wrong hashes).
+ * verify (wrong length or wrong hashes), MDS_ENOMEM if hashing failed (no
+ * verdict: out of memory is never reported as a bad proof).
  */
 int mds_merkle_verify_inclusion(uint64_t index, uint64_t size,
 	const uint8_t leaf_hash[MDS_MERKLE_HASH_LEN],
@@ -145,7 +150,7 @@ int mds_merkle_verify_inclusion(uint64_t index, uint64_t size,
  * the roots are equal; @size1 == 0 holds whatever the roots are (every tree
  * extends the empty one). Returns 0 if consistent, MDS_EINVAL if
  * @size1 > @size2 or a size exceeds MDS_MERKLE_SIZE_MAX, MDS_EDENIED if the
- * proof does not verify.
+ * proof does not verify, MDS_ENOMEM if hashing failed (no verdict).
  */
 int mds_merkle_verify_consistency(uint64_t size1, uint64_t size2,
 	const uint8_t root1[MDS_MERKLE_HASH_LEN],
@@ -167,12 +172,14 @@ struct mds_merkle_compact {
 void mds_merkle_compact_init(struct mds_merkle_compact *c);
 
 /* mds_merkle_compact_append - append the leaf with hash @leaf_hash. Returns
- * 0, or MDS_EINVAL (and leaves @c unchanged) at MDS_MERKLE_SIZE_MAX. */
+ * 0, MDS_EINVAL at MDS_MERKLE_SIZE_MAX or MDS_ENOMEM if hashing failed;
+ * on error @c is unchanged. */
 int mds_merkle_compact_append(struct mds_merkle_compact *c,
 	const uint8_t leaf_hash[MDS_MERKLE_HASH_LEN]);
 
-/* mds_merkle_compact_root - the root of the tree @c describes. */
-void mds_merkle_compact_root(const struct mds_merkle_compact *c,
+/* mds_merkle_compact_root - the root of the tree @c describes. Returns 0 or
+ * MDS_ENOMEM if hashing failed. */
+int mds_merkle_compact_root(const struct mds_merkle_compact *c,
 	uint8_t root_out[MDS_MERKLE_HASH_LEN]);
 
 /*

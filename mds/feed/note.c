@@ -159,45 +159,73 @@ static long b64_decode_any(const char *in, size_t len, uint8_t *out,
 	return (long)want;
 }
 
-static int sig_verify(const struct mds_note_verifier *v, const uint8_t *sig,
-	const char *text, size_t text_len, struct mds_status *st)
+/* One Ed25519 verification: 1 valid, 0 invalid, -1 no verdict (OpenSSL
+ * failed, e.g. an allocation). */
+static int verify_raw(const uint8_t pub[MDS_NOTE_PUBKEY_LEN],
+	const uint8_t *sig, const void *msg, size_t len)
 {
 	EVP_MD_CTX *ctx = NULL;
 	EVP_PKEY *pkey;
-	int rc, ok;
+	int ok = -1;
 
-	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, v->pubkey,
+	ERR_clear_error();
+	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub,
 		MDS_NOTE_PUBKEY_LEN);
-	if (!pkey)
-		return mds_feed_status(st, MDS_EINTERNAL,
-			"cannot load public key '%s': %s", v->name,
-			mds_feed_ossl_error());
 	ctx = EVP_MD_CTX_new();
-	if (!ctx) {
-		rc = mds_feed_status(st, MDS_ENOMEM,
-			"cannot allocate a verify context");
+	if (!pkey || !ctx ||
+	    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) != 1)
 		goto out_free;
-	}
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) != 1) {
-		rc = mds_feed_status(st, MDS_EINTERNAL,
-			"cannot verify with key '%s': %s", v->name,
-			mds_feed_ossl_error());
-		goto out_free;
-	}
-	ok = EVP_DigestVerify(ctx, sig, MDS_NOTE_SIG_LEN,
-		(const unsigned char *)text, text_len);
-	if (ok != 1) {
-		ERR_clear_error();
-		rc = mds_feed_status(st, MDS_EDENIED,
-			"signature by trusted key '%s+%08x' does not verify",
-			v->name, v->key_id);
-		goto out_free;
-	}
-	rc = 0;
+	ok = EVP_DigestVerify(ctx, sig, MDS_NOTE_SIG_LEN, msg, len);
+	if (ok < 0 || (ok == 0 && ERR_peek_error() != 0))
+		ok = -1;
 out_free:
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pkey);
-	return rc;
+	return ok;
+}
+
+/* RFC 8032 section 7.1, TEST 2: a signature that must verify. */
+static const uint8_t kat_pub[32] = {
+	0x3d, 0x40, 0x17, 0xc3, 0xe8, 0x43, 0x89, 0x5a, 0x92, 0xb7, 0x0a,
+	0xa7, 0x4d, 0x1b, 0x7e, 0xbc, 0x9c, 0x98, 0x2c, 0xcf, 0x2e, 0xc4,
+	0x96, 0x8c, 0xc0, 0xcd, 0x55, 0xf1, 0x2a, 0xf4, 0x66, 0x0c,
+};
+static const uint8_t kat_sig[64] = {
+	0x92, 0xa0, 0x09, 0xa9, 0xf0, 0xd4, 0xca, 0xb8, 0x72, 0x0e, 0x82,
+	0x0b, 0x5f, 0x64, 0x25, 0x40, 0xa2, 0xb2, 0x7b, 0x54, 0x16, 0x50,
+	0x3f, 0x8f, 0xb3, 0x76, 0x22, 0x23, 0xeb, 0xdb, 0x69, 0xda, 0x08,
+	0x5a, 0xc1, 0xe4, 0x3e, 0x15, 0x99, 0x6e, 0x45, 0x8f, 0x36, 0x13,
+	0xd0, 0xf1, 0x1d, 0x8c, 0x38, 0x7b, 0x2e, 0xae, 0xb4, 0x30, 0x2a,
+	0xee, 0xb0, 0x0d, 0x29, 0x16, 0x12, 0xbb, 0x0c, 0x00,
+};
+
+/*
+ * Verify @sig by @v over the note text. A "does not verify" from OpenSSL
+ * 3.0's Ed25519 can also mean that an allocation failed inside it (it
+ * returns 0 and queues no error; seen with test_alloc.c). A rejection
+ * raises a forgery alarm, so it is confirmed first: a known-good signature
+ * must verify and the note's signature must fail a second time; otherwise
+ * the answer is "no verdict" (MDS_EINTERNAL), never MDS_EDENIED.
+ */
+static int sig_verify(const struct mds_note_verifier *v, const uint8_t *sig,
+	const char *text, size_t text_len, struct mds_status *st)
+{
+	static const uint8_t kat_msg = 0x72;
+	int ok = verify_raw(v->pubkey, sig, text, text_len);
+
+	if (ok == 0 && verify_raw(kat_pub, kat_sig, &kat_msg, 1) == 1)
+		ok = verify_raw(v->pubkey, sig, text, text_len);
+	else if (ok == 0)
+		ok = -1;
+	if (ok < 0)
+		return mds_feed_status(st, MDS_EINTERNAL,
+			"cannot verify with key '%s': %s", v->name,
+			mds_feed_ossl_error());
+	if (ok == 0)
+		return mds_feed_status(st, MDS_EDENIED,
+			"signature by trusted key '%s+%08x' does not verify",
+			v->name, v->key_id);
+	return 0;
 }
 
 int mds_note_verify(const char *note, size_t len,

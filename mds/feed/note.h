@@ -67,9 +67,10 @@ struct mds_note_verifier {
  */
 bool mds_note_key_name_is_valid(const char *name);
 
-/* mds_note_key_id - the C2SP key id of Ed25519 key @pubkey named @name. */
-uint32_t mds_note_key_id(const char *name,
-	const uint8_t pubkey[MDS_NOTE_PUBKEY_LEN]);
+/* mds_note_key_id - the C2SP key id of Ed25519 key @pubkey named @name
+ * (NUL-terminated, borrowed) into *@id_out. Returns 0 or MDS_ENOMEM. */
+int mds_note_key_id(const char *name,
+	const uint8_t pubkey[MDS_NOTE_PUBKEY_LEN], uint32_t *id_out);
 
 /*
  * mds_note_signer_generate - a fresh Ed25519 key named @name (borrowed).
@@ -125,7 +126,7 @@ int mds_note_verifier_format(const struct mds_note_verifier *v, char *buf,
  * @len bytes, no NUL needed) into @v. Checks the name, that the id has
  * exactly 8 hex digits, that the key is algorithm 0x01 (Ed25519) with 32
  * bytes in canonical base64, and that the id matches name and key.
- * Returns 0 or MDS_EINVAL.
+ * Returns 0, MDS_EINVAL, or MDS_ENOMEM.
  */
 int mds_note_verifier_parse(const char *s, size_t len,
 	struct mds_note_verifier *v, struct mds_status *st);

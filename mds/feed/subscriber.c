@@ -41,9 +41,19 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 			(unsigned long long)cp->size);
 		goto out_fail;
 	}
-	mds_merkle_compact_root(cur, cur_root);
-	if (mds_merkle_verify_consistency(cur->size, cp->size, cur_root,
-		cp->root, proof, n_proof) != 0) {
+	rc = mds_merkle_compact_root(cur, cur_root);
+	if (rc) {
+		mds_feed_status(st, rc, "cannot hash the cursor of '%s'",
+			origin);
+		goto out_fail;
+	}
+	rc = mds_merkle_verify_consistency(cur->size, cp->size, cur_root,
+		cp->root, proof, n_proof);
+	if (rc == MDS_ENOMEM) {
+		mds_feed_status(st, rc, "out of memory verifying '%s'", origin);
+		goto out_fail;
+	}
+	if (rc) {
 		rc = mds_feed_status(st, MDS_EDENIED,
 			"island '%s' forked: size %llu is not consistent with "
 			"the applied size %llu", origin,
@@ -64,12 +74,18 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 	for (size_t i = 0; i < n_leaves; i++) {
 		rc = mds_merkle_compact_append(next, leaf_hashes[i]);
 		if (rc) {
-			mds_feed_status(st, rc, "island '%s': log too large",
-				origin);
+			mds_feed_status(st, rc, "island '%s': cannot fold "
+				"entry %llu", origin,
+				(unsigned long long)(first_seq + i));
 			goto out_fail;
 		}
 	}
-	mds_merkle_compact_root(next, root);
+	rc = mds_merkle_compact_root(next, root);
+	if (rc) {
+		mds_feed_status(st, rc, "cannot hash the entries of '%s'",
+			origin);
+		goto out_fail;
+	}
 	if (CRYPTO_memcmp(root, cp->root, MDS_MERKLE_HASH_LEN) != 0) {
 		rc = mds_feed_status(st, MDS_EDENIED,
 			"island '%s': entries %llu..%llu do not fold to the "

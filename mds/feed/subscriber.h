@@ -46,7 +46,8 @@ extern "C" {
  * a malformed note or another origin); MDS_EDENIED for steps 2, 3 and 5
  * (the island's log rolled back, forked, or its entries were tampered
  * with: raise an alarm and freeze the island's view); MDS_EINVAL for step 4
- * (a gap or overlap in the stream: resubscribe from @cur).
+ * (a gap or overlap in the stream: resubscribe from @cur); MDS_ENOMEM if
+ * hashing ran out of memory (no verdict: retry).
  */
 int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 	const char *origin,
