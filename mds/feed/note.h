@@ -74,8 +74,9 @@ int mds_note_key_id(const char *name,
 
 /*
  * mds_note_signer_generate - a fresh Ed25519 key named @name (borrowed).
- * *@out is owned by the caller. Returns 0, MDS_EINVAL for a bad name,
- * MDS_EINTERNAL if OpenSSL fails.
+ * *@out is owned by the caller. Every key made or loaded here signs and
+ * verifies a test message before it is returned. Returns 0, MDS_EINVAL for
+ * a bad name, MDS_ENOMEM, or MDS_EINTERNAL if OpenSSL fails.
  */
 int mds_note_signer_generate(const char *name, struct mds_note_signer **out,
 	struct mds_status *st);
@@ -165,7 +166,8 @@ int mds_note_sign(const char *text, size_t text_len,
  * Returns 0 if at least one roster key signed and every roster signature
  * verified; MDS_EINVAL if malformed; MDS_EDENIED if a roster key's
  * signature fails (forgery or tampering: alarm); MDS_ENOTFOUND if no roster
- * key signed the note.
+ * key signed the note; MDS_EINTERNAL or MDS_ENOMEM if OpenSSL could not
+ * give a verdict (e.g. out of memory: retry, do not alarm).
  */
 int mds_note_verify(const char *note, size_t len,
 	const struct mds_note_verifier *roster, size_t n_roster,
