@@ -30,6 +30,9 @@
 /* Base64 of a signature line from an unknown algorithm: bound it anyway. */
 #define SIG_B64_MAX 1024
 
+static int verify_raw(const uint8_t pub[MDS_NOTE_PUBKEY_LEN],
+	const uint8_t *sig, const void *msg, size_t len);
+
 /* Check a note text: non-empty lines, each ending in "\n", bounded count.
  * Characters are checked separately. */
 static int text_check(const char *text, size_t len, struct mds_status *st)
@@ -118,6 +121,15 @@ int mds_note_sign(const char *text, size_t text_len,
 			rc = mds_feed_status(st, MDS_EINTERNAL,
 				"cannot sign with key '%s': %s", v[i].name,
 				mds_feed_ossl_error());
+			goto out_free;
+		}
+		/* Publishing a bad signature would look like forgery to
+		 * every subscriber, and OpenSSL 3.0 does not report every
+		 * failed allocation inside Ed25519: check it here. */
+		if (verify_raw(v[i].pubkey, raw + 4, text, text_len) != 1) {
+			rc = mds_feed_status(st, MDS_EINTERNAL,
+				"signature by key '%s' fails to verify; "
+				"nothing signed", v[i].name);
 			goto out_free;
 		}
 		memcpy(buf + pos, SIG_PREFIX, SIG_PREFIX_LEN);
