@@ -148,7 +148,7 @@ int mds_note_sign(const char *text, size_t text_len,
 
 /*
  * mds_note_verify - check the signed note @note (borrowed, @len bytes)
- * against the @n_roster trusted keys in @roster (borrowed).
+ * against the @n_roster (at most 64) trusted keys in @roster (borrowed).
  *
  * The note must be well formed: at most MDS_NOTE_MAX_LEN bytes of UTF-8
  * with no control character but "\n"; text of 1..MDS_NOTE_MAX_TEXT_LINES
