@@ -490,6 +490,46 @@ static void test_store_failures(void **state)
 		MDS_EINVAL);
 }
 
+/* The O(log n) contract: reads per operation, at a size with many set
+ * bits, stay within the bounds the header promises. */
+static void test_read_counts(void **state)
+{
+	const uint64_t n = 200000 + 12345;  /* 0b110100001011111001 */
+	uint8_t p[MDS_MERKLE_PROOF_MAX][H], h[H];
+	struct memstore m = { 0 };
+	struct mds_merkle_store s = memstore_iface(&m);
+	uint64_t seed = 12345;
+	size_t np;
+
+	(void)state;
+	for (uint64_t i = 0; i < n; i++) {
+		long before = m.gets;
+
+		assert_int_equal(mds_merkle_append(&s, i, leaves[i % N_BRUTE]),
+			0);
+		assert_true(m.gets - before <= 63);
+	}
+	for (int t = 0; t < 2000; t++) {
+		uint64_t a, b;
+		long before;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		b = 1 + (seed >> 11) % n;
+		a = (seed >> 3) % b;
+		before = m.gets;
+		assert_int_equal(mds_merkle_root(&s, b, h), 0);
+		assert_true(m.gets - before <= 64);
+		before = m.gets;
+		assert_int_equal(mds_merkle_inclusion_proof(&s, a, b, p, &np), 0);
+		assert_true(m.gets - before <= 2 * 64);
+		before = m.gets;
+		assert_int_equal(mds_merkle_consistency_proof(&s, a, b, p, &np),
+			0);
+		assert_true(m.gets - before <= 2 * 64);
+	}
+	memstore_release(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_bit_flips_rejected),
 		cmocka_unit_test(test_compact_range),
 		cmocka_unit_test(test_store_failures),
+		cmocka_unit_test(test_read_counts),
 	};
 
 	return cmocka_run_group_tests(tests, setup_log, teardown_log);
