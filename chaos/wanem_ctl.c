@@ -341,12 +341,13 @@ static void on_ctl_connection(uv_stream_t *server, int status)
 
 int mds_wanem_ctl_start(struct mds_wanem *w, const char *path)
 {
+	size_t n = strlen(path);
 	struct stat sb;
 	int r;
 
-	if (strlen(path) >= sizeof(ctl.path))
+	if (n >= sizeof(ctl.path))
 		return -ENAMETOOLONG;
-	snprintf(ctl.path, sizeof(ctl.path), "%s", path);
+	memcpy(ctl.path, path, n + 1);
 	ctl.w = w;
 	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
 		unlink(path);
