@@ -595,6 +595,30 @@ def case_bench():
           (statistics.median(rd) * 1e3, statistics.median(r0) * 1e3,
            statistics.median(r1) * 1e3, min(r1) * 1e3))
     w.stop()
+    # Memory per connection: 100 connections whose receiver never reads.
+    up3 = Upstream("noread")
+    w = Wanem("--quiet")
+    port = w.add("mem", up3.port)
+    idle = [connect(port) for _ in range(100)]
+    time.sleep(0.3)
+    rss_idle = vmrss_kib(w.proc.pid)
+    for s in idle:
+        s.setblocking(False)
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        for s in idle:
+            try:
+                s.send(block[:65536])
+            except BlockingIOError:
+                pass
+    lk = w.link("mem")
+    rss_full = vmrss_kib(w.proc.pid)
+    full = sum(1 for c in lk["conns"] if c["c2u_queued"] >= lk["buffer"] - 8192)
+    print("memory: 100 connections idle RSS %d KiB; with every c2u queue at the bound "
+          "(%d of 100 full, buffer %d) RSS %d KiB: %.0f KiB per full connection, peak queue %d" %
+          (rss_idle, full, lk["buffer"], rss_full, (rss_full - rss_idle) / 100.0,
+           lk["stats"]["queued_peak"]))
+    w.stop()
 
 
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}

@@ -52,7 +52,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	if (wanem.stopping)
 		return;
 	wanem.stopping = 1;
-	mds_wanem_log("info", "stopping", "signal=%s", strsignal(signum));
+	mds_wanem_log("notice", "stopping", "signal=%s", strsignal(signum));
 	mds_wanem_ctl_stop();
 	while (wanem.links)
 		mds_wanem_link_del(wanem.links);
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	wanem.loop = uv_default_loop();
 	wanem.rng = seed ? seed : (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
-	mds_wanem_log("info", "starting", "control=%s seed=%llu", control, (unsigned long long)wanem.rng);
+	mds_wanem_log("notice", "starting", "control=%s seed=%llu", control, (unsigned long long)wanem.rng);
 
 	r = mds_wanem_ctl_start(&wanem, control);
 	if (r < 0) {
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	uv_signal_init(wanem.loop, &sig_int);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
-	mds_wanem_log("info", "ready", "control=%s", control);
+	mds_wanem_log("notice", "ready", "control=%s", control);
 	rc = 0;
 	uv_run(wanem.loop, UV_RUN_DEFAULT);
 	goto out_close;
@@ -184,7 +184,7 @@ out_stop:
 	uv_run(wanem.loop, UV_RUN_DEFAULT);
 out_close:
 	r = uv_loop_close(wanem.loop);
-	mds_wanem_log(r == 0 ? "info" : "error", "stopped", "loop_close=%d", r);
+	mds_wanem_log(r == 0 ? "notice" : "error", "stopped", "loop_close=%d", r);
 	if (r != 0)
 		rc = 1;
 	return rc;

@@ -30,6 +30,7 @@
 
 #define CTL_LINE_MAX 4096
 #define CTL_ARGS_MAX 32
+#define CTL_PENDING_MAX (4 * 1024 * 1024)   /* answers queued for one client */
 
 struct ctl_client {
 	uv_pipe_t pipe;
@@ -309,6 +310,12 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		send_answer(cl, mds_wanem_ctl_exec(ctl.w, cl->buf, &ok));
 		memmove(cl->buf, cl->buf + used, cl->len - used);
 		cl->len -= used;
+	}
+	/* A client that sends commands but never reads answers is cut off. */
+	if (uv_stream_get_write_queue_size(s) > CTL_PENDING_MAX) {
+		uv_read_stop(s);
+		client_close(cl);
+		return;
 	}
 	if (cl->len == sizeof(cl->buf)) {
 		char err[64];
