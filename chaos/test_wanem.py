@@ -599,6 +599,7 @@ def case_bench():
     up3 = Upstream("noread")
     w = Wanem("--quiet")
     port = w.add("mem", up3.port)
+    rss_none = vmrss_kib(w.proc.pid)
     idle = [connect(port) for _ in range(100)]
     time.sleep(0.3)
     rss_idle = vmrss_kib(w.proc.pid)
@@ -614,10 +615,11 @@ def case_bench():
     lk = w.link("mem")
     rss_full = vmrss_kib(w.proc.pid)
     full = sum(1 for c in lk["conns"] if c["c2u_queued"] >= lk["buffer"] - 8192)
-    print("memory: 100 connections idle RSS %d KiB; with every c2u queue at the bound "
-          "(%d of 100 full, buffer %d) RSS %d KiB: %.0f KiB per full connection, peak queue %d" %
-          (rss_idle, full, lk["buffer"], rss_full, (rss_full - rss_idle) / 100.0,
-           lk["stats"]["queued_peak"]))
+    print("memory: RSS %d KiB with no connection, %d KiB with 100 idle ones (%.1f KiB each); "
+          "with every c2u queue at the bound (%d of 100 full, buffer %d) %d KiB: "
+          "%.0f KiB more per full connection, peak queue %d" %
+          (rss_none, rss_idle, (rss_idle - rss_none) / 100.0, full, lk["buffer"], rss_full,
+           (rss_full - rss_idle) / 100.0, lk["stats"]["queued_peak"]))
     w.stop()
 
 
