@@ -476,6 +476,24 @@ def case_corrupt():
     w.stop()
 
 
+def case_replay():
+    up = Upstream("echo")
+    w = Wanem()
+    port = w.add("rp", up.port, "replay=1")
+    s = connect(port)
+    data = os.urandom(1000)
+    s.sendall(data)
+    # duplicated on the way in (c2u) and again on the way back (u2c)
+    got = recv_exact(s, 4 * len(data))
+    check(got.count(data) >= 2 and nothing_arrives(s, 0.3), "replay=1 did not deliver each chunk twice")
+    check(w.link("rp")["stats"]["replayed"] >= 2, "replays not counted")
+    w.ctl("link", "set", "rp", "replay=0")
+    s.sendall(data)
+    check(recv_exact(s, len(data)) == data and nothing_arrives(s, 0.3), "replay=0 still replays")
+    s.close()
+    w.stop()
+
+
 def case_control():
     up = Upstream("echo")
     cfg = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)

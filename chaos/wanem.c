@@ -102,7 +102,7 @@ static void usage(FILE *to)
 {
 	fputs("usage: wanem --control PATH [--config FILE] [--link 'NAME LISTEN UPSTREAM [key=value...]']...\n"
 	      "             [--seed N] [--quiet]\n"
-	      "options of a link: latency= jitter= rate= buffer= reset= corrupt= blackhole= partition= refuse=\n"
+	      "options of a link: latency= jitter= rate= buffer= reset= corrupt= replay= blackhole= partition= refuse=\n"
 	      "see docs/runbook.md\n", to);
 }
 

@@ -38,6 +38,7 @@ struct mds_wanem_params {
 	uint64_t buffer;       /* bound on dir.queued, bytes */
 	double reset;          /* probability, per chunk read, of resetting the connection */
 	double corrupt;        /* probability, per chunk read, of flipping one bit */
+	double replay;         /* probability, per chunk read, of delivering it twice */
 	int blackhole;         /* read and discard everything, forward nothing */
 	int partition;         /* stall forwarding; new connections black-holed */
 	int refuse;            /* reset new connections at once */
@@ -45,7 +46,7 @@ struct mds_wanem_params {
 
 struct mds_wanem_stats {
 	uint64_t conns_accepted, conns_refused, conns_blackholed, conns_failed;
-	uint64_t resets, corrupted;
+	uint64_t resets, corrupted, replayed;
 	uint64_t bytes_c2u, bytes_u2c;  /* delivered to the far side */
 	uint64_t bytes_discarded;       /* swallowed by a black hole */
 	uint64_t queued_peak;           /* highest dir.queued seen on this link */
@@ -122,7 +123,8 @@ void mds_wanem_params_default(struct mds_wanem_params *p);
 /*
  * mds_wanem_params_apply - parse "key=value" words @argv[0..argc) (borrowed)
  * onto a copy of @p and store it in @p only when every word parsed, so a
- * bad word changes nothing. Returns 0 or -EINVAL with a message in @err.
+ * bad word changes nothing. The words are modified during the call and
+ * restored before it returns. Returns 0 or -EINVAL with a message in @err.
  */
 int mds_wanem_params_apply(struct mds_wanem_params *p, int argc, char **argv,
 			   char *err, size_t errlen);

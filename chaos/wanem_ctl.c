@@ -105,13 +105,13 @@ static json_t *link_json(const struct mds_wanem_link *l)
 	}
 	mds_wanem_format_addr((const struct sockaddr *)&l->listen_addr, listen, sizeof(listen));
 	mds_wanem_format_addr((const struct sockaddr *)&l->upstream, up, sizeof(up));
-	o = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:b, s:b, s:b,"
-		      " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
+	o = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:b, s:b, s:b,"
+		      " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 		      "name", l->name, "listen", listen, "upstream", up,
 		      "latency_ms", (double)p->latency_ns / 1e6,
 		      "jitter_ms", (double)p->jitter_ns / 1e6,
 		      "rate_bps", (json_int_t)p->rate_bps, "buffer", (json_int_t)p->buffer,
-		      "reset", p->reset, "corrupt", p->corrupt,
+		      "reset", p->reset, "corrupt", p->corrupt, "replay", p->replay,
 		      "blackhole", p->blackhole, "partition", p->partition, "refuse", p->refuse,
 		      "stats",
 		      "conns_active", active,
@@ -121,6 +121,7 @@ static json_t *link_json(const struct mds_wanem_link *l)
 		      "conns_failed", (json_int_t)st->conns_failed,
 		      "resets", (json_int_t)st->resets,
 		      "corrupted", (json_int_t)st->corrupted,
+		      "replayed", (json_int_t)st->replayed,
 		      "bytes_c2u", (json_int_t)st->bytes_c2u,
 		      "bytes_u2c", (json_int_t)st->bytes_u2c,
 		      "bytes_discarded", (json_int_t)st->bytes_discarded,
@@ -192,10 +193,10 @@ static char *cmd_link(struct mds_wanem *w, int argc, char **argv, int *ok)
 			return answer_error(err, ok);
 		mds_wanem_link_set(l, &p);
 		mds_wanem_log("info", "link_set", "link=%s latency_ns=%llu jitter_ns=%llu rate_bps=%llu "
-			      "buffer=%llu reset=%g corrupt=%g blackhole=%d partition=%d refuse=%d",
+			      "buffer=%llu reset=%g corrupt=%g replay=%g blackhole=%d partition=%d refuse=%d",
 			      l->name, (unsigned long long)p.latency_ns, (unsigned long long)p.jitter_ns,
 			      (unsigned long long)p.rate_bps, (unsigned long long)p.buffer, p.reset,
-			      p.corrupt, p.blackhole, p.partition, p.refuse);
+			      p.corrupt, p.replay, p.blackhole, p.partition, p.refuse);
 		return answer_ok(json_pack("{s:o}", "link", link_json(l)), ok);
 	}
 	if (strcmp(sub, "del") == 0) {

@@ -22,6 +22,8 @@
  *    sockets are closed with RST;
  *  - corrupt: drawn once per chunk read; on a hit one random bit of that
  *    chunk is flipped;
+ *  - replay: drawn once per chunk read; on a hit the chunk is delivered a
+ *    second time right after itself (when the bound leaves room for it);
  *  - partition: pumps stop (queues fill up to the bound, then the senders
  *    stall); new connections are black-holed for their whole life; on heal
  *    the held bytes are delivered, in order, once;
@@ -87,6 +89,8 @@ int mds_wanem_params_apply(struct mds_wanem_params *p, int argc, char **argv,
 			r = mds_wanem_parse_prob(v, &n.reset, err, errlen);
 		else if (strcmp(k, "corrupt") == 0)
 			r = mds_wanem_parse_prob(v, &n.corrupt, err, errlen);
+		else if (strcmp(k, "replay") == 0)
+			r = mds_wanem_parse_prob(v, &n.replay, err, errlen);
 		else if (strcmp(k, "blackhole") == 0)
 			r = mds_wanem_parse_bool(v, &n.blackhole, err, errlen);
 		else if (strcmp(k, "partition") == 0)
@@ -95,7 +99,7 @@ int mds_wanem_params_apply(struct mds_wanem_params *p, int argc, char **argv,
 			r = mds_wanem_parse_bool(v, &n.refuse, err, errlen);
 		else {
 			snprintf(err, errlen, "unknown option '%s': want latency, jitter, rate, buffer, "
-				 "reset, corrupt, blackhole, partition or refuse", k);
+				 "reset, corrupt, replay, blackhole, partition or refuse", k);
 			r = -EINVAL;
 		}
 		*eq = '=';
@@ -272,6 +276,16 @@ static uint64_t due_time(struct mds_wanem_dir *d, uint64_t now, int with_jitter)
 	return due;
 }
 
+static void dir_append(struct mds_wanem_dir *d, struct mds_wanem_chunk *ch)
+{
+	if (d->tail)
+		d->tail->next = ch;
+	else
+		d->head = ch;
+	d->tail = ch;
+	d->queued += CHUNK_HDR + ch->len;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct mds_wanem_conn *c = s->data;
@@ -328,12 +342,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		l->st.corrupted++;
 	}
 	ch->due = due_time(d, uv_hrtime(), 1);
-	if (d->tail)
-		d->tail->next = ch;
-	else
-		d->head = ch;
-	d->tail = ch;
-	d->queued += CHUNK_HDR + ch->len;
+	dir_append(d, ch);
+	if (l->p.replay > 0 && mds_wanem_random(l->w) < l->p.replay &&
+	    d->queued + CHUNK_HDR + ch->len <= l->p.buffer) {
+		struct mds_wanem_chunk *dup = malloc(sizeof(*dup) + ch->len);
+		if (dup) {
+			memcpy(dup, ch, sizeof(*dup) + ch->len);
+			dup->next = NULL;
+			dir_append(d, dup);
+			l->st.replayed++;
+		}
+	}
 	if (d->queued > l->st.queued_peak)
 		l->st.queued_peak = d->queued;
 	if (!dir_has_room(d))
