@@ -338,6 +338,21 @@ def case_refuse():
     s.sendall(b"back")
     check(recv_exact(s, 4) == b"back", "link does not work after refuse=off")
     s.close()
+    # an upstream that refuses: the client's connection is reset, and counted
+    dead = socket.socket()
+    dead.bind((HOST, 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    port = w.add("dead", dead_port)
+    s = connect(port)
+    s.settimeout(3)
+    try:
+        closed = s.recv(10) == b""
+    except ConnectionResetError:
+        closed = True
+    check(closed, "connection to a dead upstream stays open")
+    check(w.link("dead")["stats"]["conns_failed"] == 1, "failed upstream not counted")
+    s.close()
     w.stop()
 
 
