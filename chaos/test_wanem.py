@@ -344,15 +344,15 @@ def case_refuse():
     dead_port = dead.getsockname()[1]
     dead.close()
     port = w.add("dead", dead_port)
-    s = connect(port)
-    s.settimeout(3)
     try:
+        s = connect(port)
+        s.settimeout(3)
         closed = s.recv(10) == b""
+        s.close()
     except ConnectionResetError:
-        closed = True
+        closed = True    # during connect() or on the first read
     check(closed, "connection to a dead upstream stays open")
-    check(w.link("dead")["stats"]["conns_failed"] == 1, "failed upstream not counted")
-    s.close()
+    wait_for(lambda: w.link("dead")["stats"]["conns_failed"] == 1, 3, "failed upstream counted")
     w.stop()
 
 
