@@ -32,15 +32,18 @@ static struct mds_str usage_key_bucket(uint8_t buf[9], uint64_t id)
 static struct mds_str usage_key_team(uint8_t buf[1 + MDS_TEAM_NAME_MAX], struct mds_str team)
 {
 	buf[0] = 't';
-	memcpy(buf + 1, team.p, team.len);
+	if (team.len)
+		memcpy(buf + 1, team.p, team.len);
 	return (struct mds_str){ (char *)buf, 1 + team.len };
 }
 
 static struct mds_str team_bucket_key(uint8_t *buf, struct mds_str team, struct mds_str bucket)
 {
-	memcpy(buf, team.p, team.len);
+	if (team.len)
+		memcpy(buf, team.p, team.len);
 	buf[team.len] = 0;
-	memcpy(buf + team.len + 1, bucket.p, bucket.len);
+	if (bucket.len)
+		memcpy(buf + team.len + 1, bucket.p, bucket.len);
 	return (struct mds_str){ (char *)buf, team.len + 1 + bucket.len };
 }
 
