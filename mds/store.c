@@ -119,6 +119,18 @@ static int fault_hit(void)
 
 #define LMDB(call) ({ int fault_ = fault_hit(); fault_ ? fault_ : (call); })
 
+/* mdb_txn_commit always ends the transaction; an injected failure must too. */
+static int txn_commit(MDB_txn *txn)
+{
+	int fault = fault_hit();
+
+	if (fault) {
+		mdb_txn_abort(txn);
+		return fault;
+	}
+	return mdb_txn_commit(txn);
+}
+
 /* ---- the one LMDB error translation ----------------------------------- */
 
 static int lmdb_err(int rc)
@@ -402,6 +414,16 @@ static void complete(struct mds_op *op)
 	op->done(op);
 }
 
+/* Appends what to do about a full store to @st's message. */
+static void explain_enospc(const struct mds_store *s, struct mds_status *st)
+{
+	size_t l = strlen(st->msg);
+
+	snprintf(st->msg + l, sizeof(st->msg) - l,
+		 " (map of %llu bytes or its disk is full; raise the map size or free disk space)",
+		 (unsigned long long)s->opts.map_size);
+}
+
 /* Applies @batch (a list of @n ops) in one durable transaction. */
 static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
 {
@@ -431,20 +453,15 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
 		t.now_ns = mds_store_now_ns(s);
 		rc = mds_ns_apply(&t, op);
 		if (rc == 0)
-			rc = lmdb_err(LMDB(mdb_txn_commit(t.txn)));
+			rc = lmdb_err(txn_commit(t.txn));
 		else
 			mdb_txn_abort(t.txn);
 		t.txn = NULL;
 		if (rc) {
 			if (op->status.code == 0 || op->status.code != rc)
 				mds_status_set(&op->status, rc, "%s", mds_strerror(rc));
-			if (rc == MDS_ENOSPC && strstr(op->status.msg, "raise") == NULL) {
-				size_t l = strlen(op->status.msg);
-
-				snprintf(op->status.msg + l, sizeof(op->status.msg) - l,
-					 " (the store's map of %llu bytes is full; raise the map size or free space)",
-					 (unsigned long long)s->opts.map_size);
-			}
+			if (rc == MDS_ENOSPC)
+				explain_enospc(s, &op->status);
 		} else {
 			ok++;
 		}
@@ -454,15 +471,19 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
 		goto out_complete;
 	}
 	t0 = mono_ns();
-	rc = LMDB(mdb_txn_commit(parent));
+	rc = txn_commit(parent);
 	dt = mono_ns() - t0;
 	if (rc) {
 		rc = lmdb_err(rc);
 		for (op = batch; op; op = op->next_)
 			if (op->status.code == 0)
+			{
 				mds_status_set(&op->status, rc,
 					       "the batch commit failed, nothing of it was stored: %s",
 					       mds_strerror(rc));
+				if (rc == MDS_ENOSPC)
+					explain_enospc(s, &op->status);
+			}
 	}
 
 out_complete:
