@@ -12,10 +12,11 @@
  *                   message at once, so it may point into the snapshot).
  *   MDS_RPC_WRITE   run() fills call->op from the request and returns 0; the
  *                   server submits the op to the store's writer. When the op
- *                   is durable, written() runs on the WRITER thread (with
- *                   call->op's outputs and the writer-side reader begun) and
- *                   answers with mds_rpc_reply(); the server then starts the
- *                   response batch from there.
+ *                   is durable, written() runs on the server's responder
+ *                   thread (with call->op's outputs, and a snapshot begun
+ *                   if the method sets written_reads) and answers with
+ *                   mds_rpc_reply(); the server then starts the response
+ *                   batch from there.
  *   MDS_RPC_STREAM  run() is called once per response message, on the worker
  *                   thread inside a snapshot; it replies with the next chunk
  *                   and sets call->stream_last when nothing follows.
@@ -69,6 +70,7 @@ struct mds_rpc_method {
 	const ProtobufCMessageDescriptor *request; /* type of the request message */
 	mds_rpc_run_fn run;
 	mds_rpc_written_fn written;                /* WRITE only */
+	int written_reads;                         /* written() reads the store (a snapshot is begun) */
 };
 
 extern const struct mds_rpc_method mds_rpc_namespace_methods[];

@@ -183,15 +183,15 @@ static int get_status_run(struct mds_rpc_call *c, struct mds_status *st)
 
 const struct mds_rpc_method mds_rpc_admin_methods[] = {
 	{ AD("CreateTeam"), "CreateTeam", MDS_RPC_WRITE,
-	  &mds__v1__create_team_request__descriptor, create_team_run, create_team_written },
+	  &mds__v1__create_team_request__descriptor, create_team_run, create_team_written, 1 },
 	{ AD("GetTeam"), "GetTeam", MDS_RPC_READ,
-	  &mds__v1__get_team_request__descriptor, get_team_run, NULL },
+	  &mds__v1__get_team_request__descriptor, get_team_run, NULL, 0 },
 	{ AD("ListTeams"), "ListTeams", MDS_RPC_READ,
-	  &mds__v1__list_teams_request__descriptor, list_teams_run, NULL },
+	  &mds__v1__list_teams_request__descriptor, list_teams_run, NULL, 0 },
 	{ AD("DeleteTeam"), "DeleteTeam", MDS_RPC_WRITE,
-	  &mds__v1__delete_team_request__descriptor, delete_team_run, delete_team_written },
+	  &mds__v1__delete_team_request__descriptor, delete_team_run, delete_team_written, 0 },
 	{ AD("GetStatus"), "GetStatus", MDS_RPC_READ,
-	  &mds__v1__get_status_request__descriptor, get_status_run, NULL },
+	  &mds__v1__get_status_request__descriptor, get_status_run, NULL, 0 },
 };
 const size_t mds_rpc_admin_count =
 	sizeof(mds_rpc_admin_methods) / sizeof(mds_rpc_admin_methods[0]);

@@ -488,23 +488,23 @@ static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 
 const struct mds_rpc_method mds_rpc_namespace_methods[] = {
 	{ NS("CreateBucket"), "CreateBucket", MDS_RPC_WRITE,
-	  &mds__v1__create_bucket_request__descriptor, create_bucket_run, create_bucket_written },
+	  &mds__v1__create_bucket_request__descriptor, create_bucket_run, create_bucket_written, 1 },
 	{ NS("GetBucket"), "GetBucket", MDS_RPC_READ,
-	  &mds__v1__get_bucket_request__descriptor, get_bucket_run, NULL },
+	  &mds__v1__get_bucket_request__descriptor, get_bucket_run, NULL, 0 },
 	{ NS("ListBuckets"), "ListBuckets", MDS_RPC_READ,
-	  &mds__v1__list_buckets_request__descriptor, list_buckets_run, NULL },
+	  &mds__v1__list_buckets_request__descriptor, list_buckets_run, NULL, 0 },
 	{ NS("DeleteBucket"), "DeleteBucket", MDS_RPC_WRITE,
-	  &mds__v1__delete_bucket_request__descriptor, delete_bucket_run, delete_bucket_written },
+	  &mds__v1__delete_bucket_request__descriptor, delete_bucket_run, delete_bucket_written, 0 },
 	{ NS("PutObject"), "PutObject", MDS_RPC_WRITE,
-	  &mds__v1__put_object_request__descriptor, put_object_run, put_object_written },
+	  &mds__v1__put_object_request__descriptor, put_object_run, put_object_written, 0 },
 	{ NS("HeadObject"), "HeadObject", MDS_RPC_READ,
-	  &mds__v1__head_object_request__descriptor, head_object_run, NULL },
+	  &mds__v1__head_object_request__descriptor, head_object_run, NULL, 0 },
 	{ NS("DeleteObject"), "DeleteObject", MDS_RPC_WRITE,
-	  &mds__v1__delete_object_request__descriptor, delete_object_run, delete_object_written },
+	  &mds__v1__delete_object_request__descriptor, delete_object_run, delete_object_written, 0 },
 	{ NS("ListObjects"), "ListObjects", MDS_RPC_READ,
-	  &mds__v1__list_objects_request__descriptor, list_objects_run, NULL },
+	  &mds__v1__list_objects_request__descriptor, list_objects_run, NULL, 0 },
 	{ NS("ListObjectsStream"), "ListObjectsStream", MDS_RPC_STREAM,
-	  &mds__v1__list_objects_stream_request__descriptor, list_stream_run, NULL },
+	  &mds__v1__list_objects_stream_request__descriptor, list_stream_run, NULL, 0 },
 };
 const size_t mds_rpc_namespace_count =
 	sizeof(mds_rpc_namespace_methods) / sizeof(mds_rpc_namespace_methods[0]);

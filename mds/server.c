@@ -455,6 +455,11 @@ static void answer_op(struct call *c)
 		finish_unary(c, rc, c->pub.op.status.msg);
 		return;
 	}
+	if (!m->written_reads) {
+		rc = m->written(&c->pub, &st);
+		finish_unary(c, rc, st.msg);
+		return;
+	}
 	if (mds_reader_begin(s->wreader) != 0) {
 		finish_unary(c, MDS_EBUSY, "cannot take a snapshot to answer");
 		return;
