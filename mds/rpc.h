@@ -92,6 +92,16 @@ int mds_rpc_reply(struct mds_rpc_call *c, const ProtobufCMessage *msg);
  */
 int mds_rpc_reply_raw(struct mds_rpc_call *c, void *buf, size_t len);
 
+/*
+ * mds_rpc_decode - check and unpack an untrusted request of type @d.
+ * Refuses structurally broken protobuf and string fields with a NUL byte
+ * (protobuf-c would cut them short silently). On 0, *out is owned by the
+ * caller (protobuf_c_message_free_unpacked); on MDS_EINVAL, @msg (caller's,
+ * @msgsz bytes) says what is wrong and *out is NULL.
+ */
+int mds_rpc_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+		   ProtobufCMessage **out, char *msg, size_t msgsz);
+
 /* mds_rpc_status_code - the gRPC status code for an MDS_E* / -errno code. */
 grpc_status_code mds_rpc_status_code(int err);
 

@@ -260,6 +260,26 @@ static int scan_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 	return 0;
 }
 
+int mds_rpc_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+		   ProtobufCMessage **out, char *msg, size_t msgsz)
+{
+	const char *bad_field = NULL;
+	int rc = scan_strings(d, p, p + len, 0, &bad_field);
+
+	*out = NULL;
+	if (rc == -2) {
+		snprintf(msg, msgsz, "field '%s' contains a NUL byte", bad_field);
+		return MDS_EINVAL;
+	}
+	if (rc == 0)
+		*out = protobuf_c_message_unpack(d, NULL, len, p);
+	if (!*out) {
+		snprintf(msg, msgsz, "cannot parse the request as %s: malformed protobuf", d->name);
+		return MDS_EINVAL;
+	}
+	return 0;
+}
+
 /* ---- replies ----------------------------------------------------------- */
 
 int mds_rpc_reply(struct mds_rpc_call *pc, const ProtobufCMessage *msg)
@@ -606,7 +626,6 @@ static void on_new_call(struct call *c)
 	const struct mds_rpc_method *m;
 	struct mds_status st;
 	grpc_slice raw;
-	const char *bad_field = NULL;
 	int rc;
 	char msg[MDS_STATUS_MSG_MAX];
 
@@ -637,23 +656,10 @@ static void on_new_call(struct call *c)
 			      "cannot read the request message (compressed?)");
 		return;
 	}
-	rc = scan_strings(m->request, GRPC_SLICE_START_PTR(raw),
-			  GRPC_SLICE_END_PTR(raw), 0, &bad_field);
-	if (rc == 0) {
-		c->req = protobuf_c_message_unpack(m->request, NULL, GRPC_SLICE_LENGTH(raw),
-						   GRPC_SLICE_START_PTR(raw));
-		if (!c->req)
-			rc = -1;
-	}
+	rc = mds_rpc_decode(m->request, GRPC_SLICE_START_PTR(raw), GRPC_SLICE_LENGTH(raw),
+			    &c->req, msg, sizeof(msg));
 	grpc_slice_unref(raw);
-	if (rc == -2) {
-		snprintf(msg, sizeof(msg), "field '%s' contains a NUL byte", bad_field);
-		finish_status(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
-		return;
-	}
-	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "cannot parse the request as %s: malformed protobuf",
-			 m->request->name);
+	if (rc != 0) {
 		finish_status(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
 		return;
 	}
