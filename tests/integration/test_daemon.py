@@ -2,7 +2,7 @@
 load (every acknowledged put is present after restart), a second signal,
 `mds check`, config file and flag rules, the embedded default.
 
-usage: test_daemon.py PATH/TO/mds
+usage: test_daemon.py PATH/TO/mds PATH/TO/tamper_usage
 """
 import json
 import os
@@ -18,7 +18,7 @@ import grpc
 
 import mdsd
 
-MDS = None
+MDS = TAMPER = None
 NS = "/mds.v1.Namespace/"
 
 
@@ -159,6 +159,24 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0)
             self.assertIn("usage: mds", p.stdout)
 
+    def test_check_finds_problems(self):
+        d = self.start("tamper")
+        with grpc.insecure_channel(d.endpoint) as ch:
+            m = self.methods(ch)
+            m["team"](self.adp.CreateTeamRequest(team="victim"), timeout=10)
+            m["bucket"](self.nsp.CreateBucketRequest(bucket="vbk", team="victim"), timeout=10)
+            m["put"](self.nsp.PutObjectRequest(bucket="vbk", name="x", size=1000), timeout=10)
+        d.stop()
+        ok = subprocess.run([MDS, "check", "--data", d.data], capture_output=True, text=True)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        t = subprocess.run([TAMPER, d.data, "victim"], capture_output=True, text=True)
+        self.assertEqual(t.returncode, 0, t.stderr)
+        bad = subprocess.run([MDS, "check", "--data", d.data], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
+        self.assertIn("problem:", bad.stdout)
+        self.assertIn("victim", bad.stdout)
+        self.assertIn("1 problem", bad.stderr)
+
     def serve_fails(self, *args):
         p = subprocess.run([MDS, "serve", "--data", os.path.join(self.tmp, "never")] +
                            list(args), capture_output=True, text=True, timeout=10)
@@ -237,4 +255,5 @@ class DaemonTest(unittest.TestCase):
 
 if __name__ == "__main__":
     MDS = os.path.abspath(sys.argv.pop(1))
+    TAMPER = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
