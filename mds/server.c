@@ -364,7 +364,7 @@ static void call_free(struct call *c)
 /*
  * Send the final answer of a unary call: initial metadata, the reply (when
  * @err is 0), the status, and receive-close. Completion: TAG_DONE.
- * Safe from any thread (the writer's done callback uses it).
+ * Safe from any thread (the responder thread uses it for durable ops).
  */
 static void finish_unary(struct call *c, int err, const char *msg)
 {

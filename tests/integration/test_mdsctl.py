@@ -101,6 +101,18 @@ class MdsctlTest(unittest.TestCase):
         self.assertTrue(d["deleted"])
         self.assertEqual(self.j("bucket", "show", "ckpt")["objects"], 5)
 
+    def test_remove(self):
+        """Every remaining RPC through the C client: DeleteBucket, DeleteTeam."""
+        self.ctl("team", "create", "tmpteam")
+        self.ctl("bucket", "create", "tmp-bkt", "--team", "tmpteam")
+        p = self.ctl("team", "rm", "tmpteam", expect=1)       # still owns a bucket
+        self.assertIn("cannot delete team", p.stderr)
+        self.assertTrue(self.j("bucket", "rm", "tmp-bkt")["deleted"])
+        self.ctl("bucket", "show", "tmp-bkt", expect=1)
+        self.assertIn("deleted team tmpteam", self.ctl("team", "rm", "tmpteam").stdout)
+        p = self.ctl("team", "show", "tmpteam", expect=1)
+        self.assertIn("tmpteam", p.stderr)
+
     def test_status(self):
         s = self.j("status")
         self.assertEqual(s["api"], "mds.v1")
