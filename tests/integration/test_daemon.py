@@ -145,6 +145,29 @@ class DaemonTest(unittest.TestCase):
         d2 = self.start("twice2", data=d.data)
         self.assertEqual(len(self.all_names(d2, "big")), 6000)
 
+    def test_store_full(self):
+        """A full LMDB map answers RESOURCE_EXHAUSTED; reads go on."""
+        d = self.start("full", extra=["--map-size", "1MiB"])
+        with grpc.insecure_channel(d.endpoint) as ch:
+            m = self.methods(ch)
+            head = ch.unary_unary(NS + "HeadObject", lambda x: x.SerializeToString(),
+                                  self.types.ObjectRecord.FromString)
+            m["team"](self.adp.CreateTeamRequest(team="t"), timeout=10)
+            m["bucket"](self.nsp.CreateBucketRequest(bucket="fill", team="t"), timeout=10)
+            meta = [self.types.KeyValue(key="k", value="v" * 2000)]
+            code = None
+            for i in range(2000):
+                try:
+                    m["put"](self.nsp.PutObjectRequest(bucket="fill", name="o%05d" % i,
+                                                       size=1, metadata=meta), timeout=10)
+                except grpc.RpcError as e:
+                    code, msg = e.code(), e.details()
+                    break
+            self.assertEqual(code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            self.assertGreater(i, 10)
+            self.assertEqual(head(self.nsp.HeadObjectRequest(bucket="fill", name="o00000"),
+                                  timeout=10).size, 1)
+
     def test_check_usage(self):
         p = subprocess.run([MDS, "check", "--data", os.path.join(self.tmp, "none")],
                            capture_output=True, text=True)
