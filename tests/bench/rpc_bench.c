@@ -576,6 +576,17 @@ static void print_writer_metrics(int http_port)
 			printf(" %.*s=%g", (int)(strlen(keys[i]) - 12), keys[i] + 11,
 			       atof(p + strlen(keys[i])));
 	}
+	{
+		const char *sum = strstr(body, "\nmds_rpc_latency_seconds_sum{method=\"PutObject\"} ");
+		const char *cnt = strstr(body, "\nmds_rpc_latency_seconds_count{method=\"PutObject\"} ");
+
+		if (sum && cnt) {
+			double sv = atof(strchr(sum + 1, ' ') + 1), cv = atof(strchr(cnt + 1, ' ') + 1);
+
+			if (cv > 0)
+				printf(" put_server_latency_avg=%.6f", sv / cv);
+		}
+	}
 	printf("\n");
 }
 
