@@ -237,15 +237,20 @@ class GrpcTest(unittest.TestCase):
         put = self.ch.unary_unary(NS + "PutObject",
                                   request_serializer=lambda m: m.SerializeToString(),
                                   response_deserializer=n.PutObjectResponse.FromString)
-        for f in [put.future(n.PutObjectRequest(bucket="dlb", name="o%05d" % i, size=1))
+        for f in [put.future(n.PutObjectRequest(bucket="dlb", name="o%05d" % i, size=1, etag="e" * 100))
                   for i in range(3000)]:
             f.result(timeout=60)
-        it = self.c.stream(NS + "ListObjectsStream", n.ListObjectsStreamRequest(bucket="dlb"),
-                           n.ListObjectsStreamResponse, timeout=0.5)
-        with self.assertRaises(grpc.RpcError) as cm:
-            for _ in it:
-                time.sleep(0.3)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        # No BDP probing: the flow-control window stays at 64 KiB, so the
+        # server cannot finish the ~400 KB stream while the client sleeps.
+        with grpc.insecure_channel(self.d.endpoint,
+                                   options=[("grpc.http2.bdp_probe", 0)]) as ch:
+            c = mdsd.Client(ch, self.nsp, self.adp)
+            it = c.stream(NS + "ListObjectsStream", n.ListObjectsStreamRequest(bucket="dlb"),
+                          n.ListObjectsStreamResponse, timeout=0.5)
+            with self.assertRaises(grpc.RpcError) as cm:
+                for _ in it:
+                    time.sleep(0.3)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
         self.assertEqual(self.head("dlb", "o00001").size, 1)
 
     # -- listings --
