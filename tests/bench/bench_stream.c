@@ -42,9 +42,11 @@ static int chunk_emit(void *arg, const struct mds_list_entry *e)
 
 	if (rc)
 		return rc;
-	c->n++;
-	memcpy(c->last, e->name.p, e->name.len);
-	c->last_len = e->name.len;
+	/* as the server does: keep only the chunk's last name for resuming */
+	if (++c->n % 1000 == 0) {
+		memcpy(c->last, e->name.p, e->name.len);
+		c->last_len = e->name.len;
+	}
 	return 0;
 }
 
