@@ -598,13 +598,13 @@ static int refuse(struct mds_status *st, const struct cover *c, const char *what
 	s = (struct mds_str){ sc, strlen(sc) };
 	if (grace_end)
 		return mds_status_set(st, MDS_EQUOTA,
-				      "quota %s: soft limit %llu %s exceeded and its grace ended at %llu ns; used %llu, reserved %llu, request needs %llu",
+				      "quota '%s': soft limit %llu %s exceeded and its grace ended at %llu ns; used %llu, reserved %llu, request needs %llu",
 				      mds_quote(q, s), (unsigned long long)limit, unit,
 				      (unsigned long long)grace_end, (unsigned long long)used,
 				      (unsigned long long)reserved, (unsigned long long)need);
 	(void)what;
 	return mds_status_set(st, MDS_EQUOTA,
-			      "quota %s: hard limit %llu %s; used %llu, reserved %llu, request needs %llu",
+			      "quota '%s': hard limit %llu %s; used %llu, reserved %llu, request needs %llu",
 			      mds_quote(q, s), (unsigned long long)limit, unit,
 			      (unsigned long long)used, (unsigned long long)reserved,
 			      (unsigned long long)need);
