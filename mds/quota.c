@@ -258,11 +258,13 @@ static size_t scope_key(uint8_t buf[SCOPE_KEY_MAX], enum mds_quota_scope_kind ki
 	size_t n = 1;
 
 	buf[0] = kind == MDS_SCOPE_TEAM ? 't' : kind == MDS_SCOPE_BUCKET ? 'b' : 'p';
-	memcpy(buf + n, name.p, name.len);
+	if (name.len)
+		memcpy(buf + n, name.p, name.len);
 	n += name.len;
 	if (kind == MDS_SCOPE_PREFIX) {
 		buf[n++] = 0;
-		memcpy(buf + n, prefix.p, prefix.len);
+		if (prefix.len)
+			memcpy(buf + n, prefix.p, prefix.len);
 		n += prefix.len;
 	}
 	return n;
