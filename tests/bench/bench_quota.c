@@ -9,7 +9,11 @@
  * that disk and CPU noise hit both alike, and the median of each side's
  * phases is reported with the overhead.
  *
- * Usage: bench_quota [--threads N] [--seconds S] [--phases P] [--dir DIR]
+ * The overhead is the median over phase pairs of 1 - quota/none, which is
+ * robust against drift of the shared machine; --control runs the same with
+ * no quota on either side, to show the noise floor.
+ *
+ * Usage: bench_quota [--threads N] [--seconds S] [--phases P] [--dir DIR] [--control]
  * Prints "name value unit" lines; docs/benchmarks.md records figures.
  */
 #include <inttypes.h>
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,13 +71,28 @@ static void *loop_main(void *arg)
 }
 
 /* Durable puts/s into @s with @threads closed-loop clients for @secs. */
-static double phase(struct mds_store *s, int threads, double secs, uint64_t *seqs, uint64_t *failed)
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * Durable puts/s into @s with @threads closed-loop clients for @secs;
+ * *@cpu_us receives the process CPU time per put (less sensitive to other
+ * load on the machine than throughput).
+ */
+static double phase(struct mds_store *s, int threads, double secs, uint64_t *seqs, uint64_t *failed,
+		    double *cpu_us)
 {
 	pthread_t th[256];
 	struct loop l[256];
 	atomic_int stop = 0;
 	uint64_t total = 0;
-	double t0, dt;
+	double t0, dt, c0 = cpu_s();
 
 	for (int i = 0; i < threads; i++) {
 		l[i] = (struct loop){ .s = s, .id = i, .stop = &stop, .seq = &seqs[i] };
@@ -87,6 +107,7 @@ static double phase(struct mds_store *s, int threads, double secs, uint64_t *seq
 		*failed += l[i].failed;
 	}
 	dt = now_s() - t0;
+	*cpu_us = total ? (cpu_s() - c0) * 1e6 / (double)total : 0;
 	return (double)total / dt;
 }
 
@@ -130,8 +151,8 @@ static struct mds_store *open_one(const char *dir, int with_quotas)
 
 int main(int argc, char **argv)
 {
-	int threads = 32, phases = 6;
-	double secs = 2.0, none[64], quota[64];
+	int threads = 32, phases = 6, control = 0;
+	double secs = 2.0, none[64], quota[64], ratio[64], cpu_none[64], cpu_quota[64];
 	uint64_t seq_none[256] = { 0 }, seq_quota[256] = { 0 }, failed = 0;
 	const char *base = NULL;
 	char dir_none[512], dir_quota[512], tmp[256];
@@ -146,8 +167,10 @@ int main(int argc, char **argv)
 			phases = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			base = argv[++i];
+		else if (!strcmp(argv[i], "--control"))
+			control = 1;   /* A/A run: no quotas on either side (noise floor) */
 		else {
-			fprintf(stderr, "usage: %s [--threads N] [--seconds S] [--phases P] [--dir DIR]\n",
+			fprintf(stderr, "usage: %s [--threads N] [--seconds S] [--phases P] [--dir DIR] [--control]\n",
 				argv[0]);
 			return 2;
 		}
@@ -163,17 +186,19 @@ int main(int argc, char **argv)
 	snprintf(dir_none, sizeof(dir_none), "%s/none", base);
 	snprintf(dir_quota, sizeof(dir_quota), "%s/quota", base);
 	sn = open_one(dir_none, 0);
-	sq = open_one(dir_quota, 1);
+	sq = open_one(dir_quota, !control);
 	for (int p = 0; p < phases; p++) {
 		/* Alternate which side goes first so drift hits both. */
 		if (p % 2 == 0) {
-			none[p] = phase(sn, threads, secs, seq_none, &failed);
-			quota[p] = phase(sq, threads, secs, seq_quota, &failed);
+			none[p] = phase(sn, threads, secs, seq_none, &failed, &cpu_none[p]);
+			quota[p] = phase(sq, threads, secs, seq_quota, &failed, &cpu_quota[p]);
 		} else {
-			quota[p] = phase(sq, threads, secs, seq_quota, &failed);
-			none[p] = phase(sn, threads, secs, seq_none, &failed);
+			quota[p] = phase(sq, threads, secs, seq_quota, &failed, &cpu_quota[p]);
+			none[p] = phase(sn, threads, secs, seq_none, &failed, &cpu_none[p]);
 		}
-		printf("phase %d: none %.0f puts/s, three scopes %.0f puts/s\n", p, none[p], quota[p]);
+		ratio[p] = quota[p] / none[p];
+		printf("phase %d: none %.0f puts/s %.1f cpu-us/put, three scopes %.0f puts/s %.1f cpu-us/put\n",
+		       p, none[p], cpu_none[p], quota[p], cpu_quota[p]);
 		fflush(stdout);
 	}
 	{
@@ -190,13 +215,20 @@ int main(int argc, char **argv)
 	mds_store_close(sq);
 	qsort(none, (size_t)phases, sizeof(double), cmp_double);
 	qsort(quota, (size_t)phases, sizeof(double), cmp_double);
+	qsort(ratio, (size_t)phases, sizeof(double), cmp_double);
+	qsort(cpu_none, (size_t)phases, sizeof(double), cmp_double);
+	qsort(cpu_quota, (size_t)phases, sizeof(double), cmp_double);
+	printf("cpu_per_put_no_quota %.1f us\n", cpu_none[phases / 2]);
+	printf("cpu_per_put_three_scopes %.1f us\n", cpu_quota[phases / 2]);
 	{
 		double mn = phases % 2 ? none[phases / 2] : (none[phases / 2 - 1] + none[phases / 2]) / 2;
 		double mq = phases % 2 ? quota[phases / 2] : (quota[phases / 2 - 1] + quota[phases / 2]) / 2;
 
 		printf("durable_puts_no_quota %.0f puts/s\n", mn);
 		printf("durable_puts_three_scopes %.0f puts/s\n", mq);
-		printf("quota_overhead %.1f %%\n", (mn - mq) / mn * 100.0);
+		double mr = phases % 2 ? ratio[phases / 2] : (ratio[phases / 2 - 1] + ratio[phases / 2]) / 2;
+
+		printf("quota_overhead_paired_median %.1f %%\n", (1.0 - mr) * 100.0);
 	}
 	if (failed)
 		printf("failed puts %" PRIu64 "\n", failed);
