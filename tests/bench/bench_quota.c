@@ -5,13 +5,13 @@
  * covered by three quota scopes (team, bucket, prefix "a/", each with hard
  * byte and object limits far away, so nothing is refused but everything is
  * checked and charged). Closed-loop submitters put new objects (group
- * commit, one fsync per batch); phases alternate between the two stores so
- * that disk and CPU noise hit both alike, and the median of each side's
- * phases is reported with the overhead.
+ * commit, one fsync per batch) into both stores at the same time, so that
+ * disk and CPU noise of the shared machine hits both alike; each phase
+ * yields one quota/none ratio.
  *
- * The overhead is the median over phase pairs of 1 - quota/none, which is
- * robust against drift of the shared machine; --control runs the same with
- * no quota on either side, to show the noise floor.
+ * The overhead is the median over phases of 1 - quota/none; --control runs
+ * the same with no quota on either side, to show the noise floor (and any
+ * bias between the two stores).
  *
  * Usage: bench_quota [--threads N] [--seconds S] [--phases P] [--dir DIR] [--control]
  * Prints "name value unit" lines; docs/benchmarks.md records figures.
@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,44 +70,37 @@ static void *loop_main(void *arg)
 }
 
 /* Durable puts/s into @s with @threads closed-loop clients for @secs. */
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /*
- * Durable puts/s into @s with @threads closed-loop clients for @secs;
- * *@cpu_us receives the process CPU time per put (less sensitive to other
- * load on the machine than throughput).
+ * One phase: @threads closed-loop clients on each of the two stores at the
+ * same time for @secs, so that the machine's noise (other processes, disk
+ * flushes) hits both sides alike. rate[i] receives store i's puts/s.
  */
-static double phase(struct mds_store *s, int threads, double secs, uint64_t *seqs, uint64_t *failed,
-		    double *cpu_us)
+static void phase(struct mds_store *st[2], int threads, double secs, uint64_t *seqs[2],
+		  uint64_t *failed, double rate[2])
 {
-	pthread_t th[256];
-	struct loop l[256];
+	pthread_t th[2][256];
+	struct loop l[2][256];
 	atomic_int stop = 0;
-	uint64_t total = 0;
-	double t0, dt, c0 = cpu_s();
+	uint64_t total[2] = { 0, 0 };
+	double t0, dt;
 
-	for (int i = 0; i < threads; i++) {
-		l[i] = (struct loop){ .s = s, .id = i, .stop = &stop, .seq = &seqs[i] };
-		pthread_create(&th[i], NULL, loop_main, &l[i]);
-	}
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < threads; i++) {
+			l[k][i] = (struct loop){ .s = st[k], .id = i, .stop = &stop, .seq = &seqs[k][i] };
+			pthread_create(&th[k][i], NULL, loop_main, &l[k][i]);
+		}
 	t0 = now_s();
 	usleep((useconds_t)(secs * 1e6));
 	atomic_store(&stop, 1);
-	for (int i = 0; i < threads; i++) {
-		pthread_join(th[i], NULL);
-		total += l[i].done;
-		*failed += l[i].failed;
-	}
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < threads; i++) {
+			pthread_join(th[k][i], NULL);
+			total[k] += l[k][i].done;
+			*failed += l[k][i].failed;
+		}
 	dt = now_s() - t0;
-	*cpu_us = total ? (cpu_s() - c0) * 1e6 / (double)total : 0;
-	return (double)total / dt;
+	rate[0] = (double)total[0] / dt;
+	rate[1] = (double)total[1] / dt;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -152,7 +144,7 @@ static struct mds_store *open_one(const char *dir, int with_quotas)
 int main(int argc, char **argv)
 {
 	int threads = 32, phases = 6, control = 0;
-	double secs = 2.0, none[64], quota[64], ratio[64], cpu_none[64], cpu_quota[64];
+	double secs = 2.0, none[64], quota[64], ratio[64];
 	uint64_t seq_none[256] = { 0 }, seq_quota[256] = { 0 }, failed = 0;
 	const char *base = NULL;
 	char dir_none[512], dir_quota[512], tmp[256];
@@ -188,17 +180,15 @@ int main(int argc, char **argv)
 	sn = open_one(dir_none, 0);
 	sq = open_one(dir_quota, !control);
 	for (int p = 0; p < phases; p++) {
-		/* Alternate which side goes first so drift hits both. */
-		if (p % 2 == 0) {
-			none[p] = phase(sn, threads, secs, seq_none, &failed, &cpu_none[p]);
-			quota[p] = phase(sq, threads, secs, seq_quota, &failed, &cpu_quota[p]);
-		} else {
-			quota[p] = phase(sq, threads, secs, seq_quota, &failed, &cpu_quota[p]);
-			none[p] = phase(sn, threads, secs, seq_none, &failed, &cpu_none[p]);
-		}
+		struct mds_store *st[2] = { sn, sq };
+		uint64_t *seqs[2] = { seq_none, seq_quota };
+		double rate[2];
+
+		phase(st, threads, secs, seqs, &failed, rate);
+		none[p] = rate[0];
+		quota[p] = rate[1];
 		ratio[p] = quota[p] / none[p];
-		printf("phase %d: none %.0f puts/s %.1f cpu-us/put, three scopes %.0f puts/s %.1f cpu-us/put\n",
-		       p, none[p], cpu_none[p], quota[p], cpu_quota[p]);
+		printf("phase %d: none %.0f puts/s, three scopes %.0f puts/s\n", p, none[p], quota[p]);
 		fflush(stdout);
 	}
 	{
@@ -216,10 +206,6 @@ int main(int argc, char **argv)
 	qsort(none, (size_t)phases, sizeof(double), cmp_double);
 	qsort(quota, (size_t)phases, sizeof(double), cmp_double);
 	qsort(ratio, (size_t)phases, sizeof(double), cmp_double);
-	qsort(cpu_none, (size_t)phases, sizeof(double), cmp_double);
-	qsort(cpu_quota, (size_t)phases, sizeof(double), cmp_double);
-	printf("cpu_per_put_no_quota %.1f us\n", cpu_none[phases / 2]);
-	printf("cpu_per_put_three_scopes %.1f us\n", cpu_quota[phases / 2]);
 	{
 		double mn = phases % 2 ? none[phases / 2] : (none[phases / 2 - 1] + none[phases / 2]) / 2;
 		double mq = phases % 2 ? quota[phases / 2] : (quota[phases / 2 - 1] + quota[phases / 2]) / 2;
