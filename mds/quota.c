@@ -80,7 +80,10 @@ struct covers {
 	size_t n, cap;
 };
 
-/* A reservation being converted by the op running now (writer thread only). */
+/*
+ * A reservation being converted by the op running now. Thread-local: each
+ * store has its own writer thread, and only that thread applies ops.
+ */
 struct credit {
 	int active;
 	uint64_t bytes, objects;
@@ -89,7 +92,7 @@ struct credit {
 	size_t *klens;
 };
 
-static struct credit g_credit;
+static __thread struct credit g_credit;
 
 /* ---- encodings ---------------------------------------------------------- */
 
@@ -104,6 +107,10 @@ static uint32_t le32_get(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
 
 /* Scope record: see docs/storage-format.md ("Quota scope record"). */
 static void qrec_encode(uint8_t buf[QREC_SIZE], const struct qrec *r)
@@ -589,9 +596,9 @@ static void credit_for(const uint8_t *key, size_t klen, uint64_t *bytes, uint64_
 	}
 }
 
-static int refuse(struct mds_status *st, const struct cover *c, const char *what,
-		  const char *unit, uint64_t limit, uint64_t used, uint64_t reserved, uint64_t need,
-		  uint64_t grace_end)
+/* MDS_EQUOTA naming the scope; @grace_end != 0 for a soft limit past its grace. */
+static int refuse(struct mds_status *st, const struct cover *c, const char *unit, uint64_t limit,
+		  uint64_t used, uint64_t reserved, uint64_t need, uint64_t grace_end)
 {
 	char sc[MDS_QUOTA_SCOPE_MAX + 1], q[MDS_QUOTE_MAX];
 	struct mds_str s;
@@ -604,7 +611,6 @@ static int refuse(struct mds_status *st, const struct cover *c, const char *what
 				      mds_quote(q, s), (unsigned long long)limit, unit,
 				      (unsigned long long)grace_end, (unsigned long long)used,
 				      (unsigned long long)reserved, (unsigned long long)need);
-	(void)what;
 	return mds_status_set(st, MDS_EQUOTA,
 			      "quota '%s': hard limit %llu %s; used %llu, reserved %llu, request needs %llu",
 			      mds_quote(q, s), (unsigned long long)limit, unit,
@@ -632,10 +638,9 @@ static int dim_check(const struct cover *c, struct mds_status *st, int is_bytes,
 	if (after < total)   /* overflow: nothing can fit */
 		after = UINT64_MAX;
 	if ((r->lim.set & hbit) && after > hard)
-		return refuse(st, c, "hard", unit, hard, used, res, need, 0);
-	if ((r->lim.set & sbit) && after > soft && since && now >= since + r->lim.grace_ns)
-		return refuse(st, c, "soft", unit, soft, used, res, need,
-			      since + r->lim.grace_ns ? since + r->lim.grace_ns : 1);
+		return refuse(st, c, unit, hard, used, res, need, 0);
+	if ((r->lim.set & sbit) && after > soft && since && now >= sat_add(since, r->lim.grace_ns))
+		return refuse(st, c, unit, soft, used, res, need, sat_add(since, r->lim.grace_ns));
 	return 0;
 }
 
@@ -761,11 +766,6 @@ bad:
 	return mds_status_set(st, MDS_EINVAL,
 			      "reservation token must be %d lower-case hex characters",
 			      MDS_RESERVATION_TOKEN_LEN);
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
 }
 
 static size_t resv_encoded_size(struct mds_str bucket, struct mds_str name, const struct covers *cv)
