@@ -112,6 +112,38 @@ static void test_scope_parse(void **state)
 	assert_int_equal(mds_quota_scope_parse(tu_s(""), &sc, &st), MDS_EINVAL);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The fuzz target's property, over random scope-shaped strings. */
+static void test_scope_parse_random(void **state)
+{
+	static const struct mds_str parts[] = {
+		{ "team/", 5 }, { "bucket/", 7 }, { "prefix/", 7 }, { "data", 4 }, { "ml", 2 },
+		{ "a/", 2 }, { "b/", 2 }, { "/", 1 }, { "X", 1 }, { ".", 1 }, { "-", 1 },
+		{ "\xff", 1 }, { "\0", 1 }, { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 56 },
+	};
+	unsigned seed = 12345;
+	int accepted = 0;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		struct mds_quota_scope sc;
+		char buf[600];
+		size_t n = 0;
+		int k = 1 + rand_r(&seed) % 8;
+
+		for (int j = 0; j < k; j++) {
+			struct mds_str p = parts[(unsigned)rand_r(&seed) % (sizeof(parts) / sizeof(parts[0]))];
+
+			memcpy(buf + n, p.p, p.len);
+			n += p.len;
+		}
+		LLVMFuzzerTestOneInput((const uint8_t *)buf, n);   /* aborts on a broken property */
+		accepted += mds_quota_scope_parse((struct mds_str){ buf, n }, &sc, NULL) == 0;
+	}
+	assert_true(accepted > 100);
+}
+
 static void test_set_validation(void **state)
 {
 	struct fx *f = *state;
@@ -590,6 +622,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scope_parse),
+		cmocka_unit_test(test_scope_parse_random),
 		cmocka_unit_test_setup_teardown(test_set_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested_scopes_each_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_object_limits_and_lowering, setup, teardown),
