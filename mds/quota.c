@@ -572,11 +572,23 @@ static int covers_load(struct mds_txn *t, const struct mds_bucket *b, struct mds
 		if (prc < 0)
 			return prc;
 	}
+	/* Usage of each: the team's and bucket's from `usage` (the bucket's by
+	 * the id we hold, saving scope_used()'s bucket lookup), a prefix's from
+	 * its record. */
 	for (size_t i = 0; i < cv->n; i++) {
-		rc = scope_used(t, cv->v[i].key, cv->v[i].klen, &cv->v[i].rec, &cv->v[i].used_bytes,
-				&cv->v[i].used_objects);
+		struct cover *c = &cv->v[i];
+		struct mds_usage u;
+
+		if (c->key[0] == 'p') {
+			c->used_bytes = c->rec.used_bytes;
+			c->used_objects = c->rec.used_objects;
+			continue;
+		}
+		rc = c->key[0] == 't' ? usage_of_team(t, b->team, &u) : usage_of_bucket_id(t, b->id, &u);
 		if (rc)
 			return rc;
+		c->used_bytes = u.bytes;
+		c->used_objects = u.objects;
 	}
 	return 0;
 }
