@@ -1,0 +1,43 @@
+/*
+ * auth_status.h - how mds/auth fills a struct mds_status (internal).
+ *
+ * The auth code reports every failure as a negative Island MDS code plus a
+ * one-line, lower-case message naming what failed (the key's kid or index,
+ * the claim, the file). auth_fail() is the one place that formats it, so the
+ * module does not depend on the core library's error.c; when the core ships
+ * mds_status_set() this can forward to it.
+ *
+ * Codes used by the auth module:
+ *   MDS_EINVAL   a token or key set is malformed (bad base64url, JSON, shape)
+ *   MDS_EDENIED  a well-formed token is refused (signature, alg, kid, iss,
+ *                aud, exp/nbf/iat, forbidden header)
+ *   MDS_EUNAVAIL no usable key set: none loaded yet, or the offline window
+ *                since the last good refresh has passed (fail closed)
+ *   MDS_EIO      a key-set or state file cannot be read or written
+ *   MDS_ENOMEM   out of memory
+ *   MDS_EINTERNAL an OpenSSL call failed where it must not
+ */
+#ifndef MDS_AUTH_STATUS_H
+#define MDS_AUTH_STATUS_H
+
+#include <mds/error.h>
+
+/*
+ * auth_fail - set @st (may be NULL) to @code and a printf-style message;
+ * returns @code. The message is truncated to MDS_STATUS_MSG_MAX - 1 bytes.
+ */
+int auth_fail(struct mds_status *st, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* auth_ok - clear @st (may be NULL); returns 0. */
+int auth_ok(struct mds_status *st);
+
+/*
+ * auth_ossl_reason - the reason string of the newest OpenSSL error (or
+ * "unknown openssl error"), and clears the OpenSSL error queue of this
+ * thread. Returns a pointer to a static or thread-local string, valid until
+ * the next call on this thread.
+ */
+const char *auth_ossl_reason(void);
+
+#endif /* MDS_AUTH_STATUS_H */
