@@ -67,6 +67,14 @@ with open('fixtures.h', 'w') as f:
 os.makedirs('fuzz_jwt_corpus', exist_ok=True)
 for k, v in toks.items():
     open('fuzz_jwt_corpus/' + k.lower()[3:], 'w').write(v)
+# structured seeds: "header-json\npayload-json\nsignature bytes"
+for k, v in toks.items():
+    h, p, sg = v.split('.')
+    dec = lambda x: base64.urlsafe_b64decode(x + '=' * (-len(x) % 4))
+    open('fuzz_jwt_corpus/parts_' + k.lower()[9:], 'wb').write(dec(h) + b'\n' + dec(p) + b'\n' + dec(sg))
+open('fuzz_jwt_corpus/parts_claims', 'wb').write(
+    b'{"alg":"EdDSA","kid":"fx-ed"}\n{"iss":"https://idp.fixture","aud":["a","mds-fixture"],'
+    b'"sub":"s","tid":"t","oid":"o","exp":1.7e9,"nbf":1,"iat":2,"groups":["g"]}\n' + b'\0' * 64)
 # a few shapes the parser must refuse
 none = b64(b'{"alg":"none"}') + '.' + b64(json.dumps(claims).encode()) + '.'
 open('fuzz_jwt_corpus/alg_none', 'w').write(none)
