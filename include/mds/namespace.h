@@ -245,6 +245,21 @@ long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str
 		     struct mds_str start_after, size_t limit,
 		     mds_list_emit_fn emit, void *arg, struct mds_status *st);
 
+/* ---- consistency check ------------------------------------------------ */
+
+/*
+ * mds_check - verify the store's invariants in one snapshot: every bucket's
+ * and team's usage counters equal a recount of its objects, every object
+ * belongs to an existing bucket, every bucket to an existing team, the name
+ * tree is well formed (no empty interior nodes, keys within limits), every
+ * record decodes. @report is called once per problem with a lower-case
+ * one-line description (may be NULL). Returns the number of problems found
+ * (0 = healthy) or a negative code if the check itself could not run.
+ */
+typedef void (*mds_check_report_fn)(void *arg, const char *problem);
+long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg,
+	       struct mds_status *st);
+
 /* ---- validation (exported for the RPC layer and tests) ----------------- */
 
 int mds_validate_team_name(struct mds_str name, struct mds_status *st);

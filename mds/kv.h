@@ -1,0 +1,74 @@
+/*
+ * kv.h - the storage layer's key/value interface to the rest of the core.
+ *
+ * store.c is the only file that includes <lmdb.h>; everything above it
+ * (name tree, namespace, listing, and later quotas and the feed) speaks
+ * this small interface: named databases, get/put/del, ordered cursors.
+ * Codes are already translated to MDS_E* (one translation, in store.c).
+ *
+ * Memory returned through struct mds_str points into the transaction's
+ * snapshot: valid until the transaction ends or, for a write transaction,
+ * until the next write to that database.
+ */
+#ifndef MDS_KV_H
+#define MDS_KV_H
+
+#include "mds/namespace.h"
+#include "mds/store.h"
+
+/* Named databases inside the one LMDB environment (see storage-format.md). */
+enum mds_db {
+	MDS_DB_META = 0,      /* format version, id counters */
+	MDS_DB_TEAMS,         /* team name -> team record */
+	MDS_DB_BUCKETS,       /* bucket name -> bucket record */
+	MDS_DB_TEAM_BUCKETS,  /* team \0 bucket -> "" (index) */
+	MDS_DB_OBJECTS,       /* name tree: node id(8) segment -> entry */
+	MDS_DB_USAGE,         /* 'b' bucket id(8) | 't' team -> counters */
+	MDS_DB__COUNT
+};
+
+struct mds_txn;
+struct mds_kcur;
+
+/* Largest key the environment accepts (511 in Debian's LMDB build). */
+#define MDS_KV_KEY_MAX 511
+
+int mds_kv_get(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str *val);
+/* Insert or replace. */
+int mds_kv_put(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val);
+/* MDS_ENOTFOUND when absent. */
+int mds_kv_del(struct mds_txn *t, enum mds_db db, struct mds_str key);
+
+/* Number of entries in @db (O(1), from the B-tree's header). */
+int mds_kv_count(struct mds_txn *t, enum mds_db db, uint64_t *out);
+
+/*
+ * Cursors: positioned by seek/first/last, moved by next/prev. Each returns 0
+ * with key and value filled, MDS_ENOTFOUND past either end, or an error.
+ * A cursor belongs to its transaction; close it before the transaction ends.
+ */
+int mds_kv_cursor_open(struct mds_txn *t, enum mds_db db, struct mds_kcur **out);
+void mds_kv_cursor_close(struct mds_kcur *c);
+int mds_kv_seek(struct mds_kcur *c, struct mds_str key, struct mds_str *k, struct mds_str *v);
+int mds_kv_first(struct mds_kcur *c, struct mds_str *k, struct mds_str *v);
+int mds_kv_last(struct mds_kcur *c, struct mds_str *k, struct mds_str *v);
+int mds_kv_next(struct mds_kcur *c, struct mds_str *k, struct mds_str *v);
+int mds_kv_prev(struct mds_kcur *c, struct mds_str *k, struct mds_str *v);
+
+/* The snapshot of an active reader. */
+struct mds_txn *mds_reader_txn(struct mds_reader *r);
+
+/* Wall clock for the op being applied (the store's injectable clock). */
+uint64_t mds_txn_now_ns(struct mds_txn *t);
+
+/* 1 for the writer's transaction, 0 for a read snapshot. */
+int mds_txn_is_write(const struct mds_txn *t);
+
+/*
+ * The writer's call-out: apply one op inside @t (a nested transaction that
+ * is committed into the batch on 0 and discarded on error). Implemented by
+ * namespace.c. Must fill op->status on error.
+ */
+int mds_ns_apply(struct mds_txn *t, struct mds_op *op);
+
+#endif /* MDS_KV_H */

@@ -1,0 +1,857 @@
+/*
+ * store.c - the LMDB environment, the writer thread with group commit, and
+ * readers. The only file that includes <lmdb.h>.
+ *
+ * Design
+ *   Submitters append ops to one queue under a mutex. One writer thread
+ *   takes up to max_batch ops at a time, opens one write transaction, and
+ *   applies each op in a nested transaction of its own: an op that fails
+ *   (a precondition, a full map) is rolled back alone and its neighbours
+ *   go on. Then the outer transaction commits, which is the one fsync of
+ *   the batch, and only then is every op's done() called. While a commit
+ *   is in progress new ops pile up in the queue, so batches grow with load
+ *   by themselves; batch_window_us can hold a small batch open a little.
+ *
+ *   If the outer commit fails, nothing of the batch was stored: every op
+ *   that had succeeded is completed with the commit's error instead.
+ *
+ *   The environment is opened with MDB_NOTLS so that a reader's
+ *   transaction is not tied to a thread, and with neither MDB_NOSYNC nor
+ *   MDB_WRITEMAP: an acknowledged op survives kill -9 and power loss.
+ *
+ * What must stay true
+ *   - only the writer thread writes; done() runs after the durable commit;
+ *   - exactly one function (lmdb_err) turns LMDB codes into MDS_E* codes;
+ *   - every op submitted with success is completed exactly once.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "kv.h"
+#include "record.h"
+#include "util.h"
+
+#define STORE_FORMAT 1
+
+static const char *const db_names[MDS_DB__COUNT] = {
+	[MDS_DB_META] = "meta",
+	[MDS_DB_TEAMS] = "teams",
+	[MDS_DB_BUCKETS] = "buckets",
+	[MDS_DB_TEAM_BUCKETS] = "team_buckets",
+	[MDS_DB_OBJECTS] = "objects",
+	[MDS_DB_USAGE] = "usage",
+};
+
+struct mds_store {
+	MDB_env *env;
+	MDB_dbi dbi[MDS_DB__COUNT];
+	struct mds_store_opts opts;
+
+	pthread_t writer;
+	int writer_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct mds_op *head, *tail;
+	size_t qlen;
+	int stopping;   /* close: drain then exit */
+	int refusing;   /* shutdown: submit says MDS_ESHUTDOWN */
+
+	/* stats: written by the writer under mu, read under mu */
+	struct mds_store_stats stats;
+};
+
+struct mds_txn {
+	MDB_txn *txn;
+	struct mds_store *s;
+	uint64_t now_ns;
+	int write;
+};
+
+struct mds_kcur {
+	MDB_cursor *cur;
+};
+
+struct mds_reader {
+	struct mds_store *s;
+	struct mds_txn t;
+	int active;
+};
+
+/* ---- failure injection ------------------------------------------------ */
+
+static atomic_ulong fault_countdown;
+static atomic_ulong fault_calls;
+static atomic_int fault_err;
+
+void mds_store_fault_arm(unsigned long n, int err)
+{
+	atomic_store(&fault_calls, 0);
+	atomic_store(&fault_err, err);
+	atomic_store(&fault_countdown, n);
+}
+
+unsigned long mds_store_fault_calls(void)
+{
+	return atomic_load(&fault_calls);
+}
+
+/* Returns the injected LMDB error for this call, or 0. */
+static int fault_hit(void)
+{
+	unsigned long n = atomic_load_explicit(&fault_countdown, memory_order_relaxed);
+
+	if (n == 0)
+		return 0;
+	atomic_fetch_add(&fault_calls, 1);
+	while (n > 0) {
+		if (atomic_compare_exchange_weak(&fault_countdown, &n, n - 1))
+			return n == 1 ? atomic_load(&fault_err) : 0;
+	}
+	return 0;
+}
+
+#define LMDB(call) ({ int fault_ = fault_hit(); fault_ ? fault_ : (call); })
+
+/* mdb_txn_commit always ends the transaction; an injected failure must too. */
+static int txn_commit(MDB_txn *txn)
+{
+	int fault = fault_hit();
+
+	if (fault) {
+		mdb_txn_abort(txn);
+		return fault;
+	}
+	return mdb_txn_commit(txn);
+}
+
+/* ---- the one LMDB error translation ----------------------------------- */
+
+static int lmdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return MDS_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return MDS_EEXIST;
+	case MDB_MAP_FULL:
+	case ENOSPC:
+	case EDQUOT:
+		return MDS_ENOSPC;
+	case MDB_TXN_FULL:
+	case MDB_READERS_FULL:
+	case MDB_DBS_FULL:
+	case MDB_CURSOR_FULL:
+	case MDB_TLS_FULL:
+		return MDS_EBUSY;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_PAGE_FULL:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_DBI:
+		return MDS_ECORRUPT;
+	case MDB_VERSION_MISMATCH:
+	case MDB_INVALID:
+		return MDS_EVERSION;
+	case MDB_BAD_VALSIZE:
+		return MDS_EINVAL;
+	case ENOMEM:
+		return MDS_ENOMEM;
+	case EACCES:
+	case ENOENT:
+	case ENOTDIR:
+	case EROFS:
+		return -rc;
+	default:
+		return MDS_EIO;
+	}
+}
+
+static MDB_val to_val(struct mds_str s)
+{
+	MDB_val v = { s.len, (void *)s.p };
+
+	return v;
+}
+
+static struct mds_str from_val(MDB_val v)
+{
+	struct mds_str s = { v.mv_data, v.mv_size };
+
+	return s;
+}
+
+/* ---- clock ------------------------------------------------------------- */
+
+static uint64_t realtime_ns(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mds_store_now_ns(const struct mds_store *s)
+{
+	return s->opts.clock(s->opts.clock_arg);
+}
+
+/* ---- key/value interface ---------------------------------------------- */
+
+int mds_kv_get(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str *val)
+{
+	MDB_val k = to_val(key), v;
+	int rc = LMDB(mdb_get(t->txn, t->s->dbi[db], &k, &v));
+
+	if (rc)
+		return lmdb_err(rc);
+	*val = from_val(v);
+	return 0;
+}
+
+int mds_kv_put(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val)
+{
+	MDB_val k = to_val(key), v = to_val(val);
+
+	return lmdb_err(LMDB(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0)));
+}
+
+int mds_kv_del(struct mds_txn *t, enum mds_db db, struct mds_str key)
+{
+	MDB_val k = to_val(key);
+
+	return lmdb_err(LMDB(mdb_del(t->txn, t->s->dbi[db], &k, NULL)));
+}
+
+int mds_kv_count(struct mds_txn *t, enum mds_db db, uint64_t *out)
+{
+	MDB_stat st;
+	int rc = LMDB(mdb_stat(t->txn, t->s->dbi[db], &st));
+
+	if (rc)
+		return lmdb_err(rc);
+	*out = st.ms_entries;
+	return 0;
+}
+
+int mds_kv_cursor_open(struct mds_txn *t, enum mds_db db, struct mds_kcur **out)
+{
+	struct mds_kcur *c = malloc(sizeof(*c));
+	int rc;
+
+	if (!c)
+		return MDS_ENOMEM;
+	rc = LMDB(mdb_cursor_open(t->txn, t->s->dbi[db], &c->cur));
+	if (rc) {
+		free(c);
+		return lmdb_err(rc);
+	}
+	*out = c;
+	return 0;
+}
+
+void mds_kv_cursor_close(struct mds_kcur *c)
+{
+	if (!c)
+		return;
+	mdb_cursor_close(c->cur);
+	free(c);
+}
+
+static int cursor_get(struct mds_kcur *c, MDB_val *k, MDB_val *v, MDB_cursor_op op,
+		      struct mds_str *ko, struct mds_str *vo)
+{
+	int rc = LMDB(mdb_cursor_get(c->cur, k, v, op));
+
+	if (rc)
+		return lmdb_err(rc);
+	if (ko)
+		*ko = from_val(*k);
+	if (vo)
+		*vo = from_val(*v);
+	return 0;
+}
+
+int mds_kv_seek(struct mds_kcur *c, struct mds_str key, struct mds_str *k, struct mds_str *v)
+{
+	MDB_val kk = to_val(key), vv;
+
+	if (key.len == 0)
+		return cursor_get(c, &kk, &vv, MDB_FIRST, k, v);
+	return cursor_get(c, &kk, &vv, MDB_SET_RANGE, k, v);
+}
+
+int mds_kv_first(struct mds_kcur *c, struct mds_str *k, struct mds_str *v)
+{
+	MDB_val kk, vv;
+
+	return cursor_get(c, &kk, &vv, MDB_FIRST, k, v);
+}
+
+int mds_kv_last(struct mds_kcur *c, struct mds_str *k, struct mds_str *v)
+{
+	MDB_val kk, vv;
+
+	return cursor_get(c, &kk, &vv, MDB_LAST, k, v);
+}
+
+int mds_kv_next(struct mds_kcur *c, struct mds_str *k, struct mds_str *v)
+{
+	MDB_val kk, vv;
+
+	return cursor_get(c, &kk, &vv, MDB_NEXT, k, v);
+}
+
+int mds_kv_prev(struct mds_kcur *c, struct mds_str *k, struct mds_str *v)
+{
+	MDB_val kk, vv;
+
+	return cursor_get(c, &kk, &vv, MDB_PREV, k, v);
+}
+
+uint64_t mds_txn_now_ns(struct mds_txn *t)
+{
+	return t->now_ns;
+}
+
+int mds_txn_is_write(const struct mds_txn *t)
+{
+	return t->write;
+}
+
+/* ---- readers ------------------------------------------------------------ */
+
+int mds_reader_open(struct mds_store *s, struct mds_reader **out)
+{
+	struct mds_reader *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return MDS_ENOMEM;
+	r->s = s;
+	r->t.s = s;
+	rc = LMDB(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->t.txn));
+	if (rc) {
+		free(r);
+		return lmdb_err(rc);
+	}
+	mdb_txn_reset(r->t.txn);
+	*out = r;
+	return 0;
+}
+
+int mds_reader_begin(struct mds_reader *r)
+{
+	int rc;
+
+	if (r->active)
+		mdb_txn_reset(r->t.txn);
+	r->active = 0;
+	rc = LMDB(mdb_txn_renew(r->t.txn));
+	if (rc)
+		return lmdb_err(rc);
+	r->active = 1;
+	r->t.now_ns = mds_store_now_ns(r->s);
+	return 0;
+}
+
+void mds_reader_end(struct mds_reader *r)
+{
+	if (r->active)
+		mdb_txn_reset(r->t.txn);
+	r->active = 0;
+}
+
+void mds_reader_close(struct mds_reader *r)
+{
+	if (!r)
+		return;
+	mdb_txn_abort(r->t.txn);
+	free(r);
+}
+
+struct mds_txn *mds_reader_txn(struct mds_reader *r)
+{
+	return &r->t;
+}
+
+int mds_store_reap_readers(struct mds_store *s)
+{
+	int dead = 0;
+	int rc = mdb_reader_check(s->env, &dead);
+
+	if (rc)
+		return lmdb_err(rc);
+	if (dead > 0) {
+		pthread_mutex_lock(&s->mu);
+		s->stats.stale_readers_reaped += (uint64_t)dead;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return dead;
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+static void complete(struct mds_op *op)
+{
+	op->done(op);
+}
+
+/* Appends what to do about a full store to @st's message. */
+static void explain_enospc(const struct mds_store *s, struct mds_status *st)
+{
+	size_t l = strlen(st->msg);
+
+	snprintf(st->msg + l, sizeof(st->msg) - l,
+		 " (map of %llu bytes or its disk is full; raise the map size or free disk space)",
+		 (unsigned long long)s->opts.map_size);
+}
+
+/* Applies @batch (a list of @n ops) in one durable transaction. */
+static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
+{
+	struct mds_txn t = { .s = s, .write = 1 };
+	MDB_txn *parent = NULL;
+	uint64_t ok = 0, failed = 0, t0, dt = 0;
+	struct mds_op *op, *next;
+	int rc;
+
+	rc = LMDB(mdb_txn_begin(s->env, NULL, 0, &parent));
+	if (rc) {
+		rc = lmdb_err(rc);
+		for (op = batch; op; op = op->next_)
+			mds_status_set(&op->status, rc, "cannot begin a write transaction: %s",
+				       mds_strerror(rc));
+		goto out_complete;
+	}
+	for (op = batch; op; op = op->next_) {
+		mds_status_clear(&op->status);
+		rc = LMDB(mdb_txn_begin(s->env, parent, 0, &t.txn));
+		if (rc) {
+			rc = lmdb_err(rc);
+			mds_status_set(&op->status, rc, "cannot begin a nested transaction: %s",
+				       mds_strerror(rc));
+			continue;
+		}
+		t.now_ns = mds_store_now_ns(s);
+		rc = mds_ns_apply(&t, op);
+		if (rc == 0)
+			rc = lmdb_err(txn_commit(t.txn));
+		else
+			mdb_txn_abort(t.txn);
+		t.txn = NULL;
+		if (rc) {
+			if (op->status.code == 0 || op->status.code != rc)
+				mds_status_set(&op->status, rc, "%s", mds_strerror(rc));
+			if (rc == MDS_ENOSPC)
+				explain_enospc(s, &op->status);
+		} else {
+			ok++;
+		}
+	}
+	if (ok == 0) {
+		mdb_txn_abort(parent);
+		goto out_complete;
+	}
+	t0 = mono_ns();
+	rc = txn_commit(parent);
+	dt = mono_ns() - t0;
+	if (rc) {
+		rc = lmdb_err(rc);
+		for (op = batch; op; op = op->next_)
+			if (op->status.code == 0)
+			{
+				mds_status_set(&op->status, rc,
+					       "the batch commit failed, nothing of it was stored: %s",
+					       mds_strerror(rc));
+				if (rc == MDS_ENOSPC)
+					explain_enospc(s, &op->status);
+			}
+	}
+
+out_complete:
+	pthread_mutex_lock(&s->mu);
+	for (op = batch; op; op = op->next_)
+		if (op->status.code)
+			failed++;
+	s->stats.ops += n;
+	s->stats.ops_failed += failed;
+	if (ok && rc == 0) {
+		s->stats.batches++;
+		s->stats.commit_ns_total += dt;
+		if (dt > s->stats.commit_ns_max)
+			s->stats.commit_ns_max = dt;
+	}
+	if (n > s->stats.batch_max)
+		s->stats.batch_max = n;
+	pthread_mutex_unlock(&s->mu);
+	for (op = batch; op; op = next) {
+		next = op->next_;
+		op->next_ = NULL;
+		complete(op);
+	}
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns += (uint64_t)ts->tv_nsec;
+	ts->tv_sec += (time_t)(ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+static void *writer_main(void *arg)
+{
+	struct mds_store *s = arg;
+	uint64_t reap_every = (uint64_t)s->opts.reaper_interval_ms * 1000000u;
+	uint64_t next_reap = mono_ns() + reap_every;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct mds_op *batch, *last;
+		size_t n;
+
+		while (!s->head && !s->stopping) {
+			struct timespec ts;
+
+			deadline_after(&ts, reap_every);
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+			if (mono_ns() >= next_reap)
+				break;
+		}
+		if (mono_ns() >= next_reap) {
+			pthread_mutex_unlock(&s->mu);
+			mds_store_reap_readers(s);
+			pthread_mutex_lock(&s->mu);
+			next_reap = mono_ns() + reap_every;
+		}
+		if (!s->head) {
+			if (s->stopping)
+				break;
+			continue;
+		}
+		if (s->opts.batch_window_us && s->qlen < s->opts.max_batch && !s->stopping) {
+			struct timespec ts;
+
+			deadline_after(&ts, (uint64_t)s->opts.batch_window_us * 1000u);
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		}
+		batch = last = s->head;
+		n = 1;
+		while (n < s->opts.max_batch && last->next_) {
+			last = last->next_;
+			n++;
+		}
+		s->head = last->next_;
+		if (!s->head)
+			s->tail = NULL;
+		last->next_ = NULL;
+		s->qlen -= n;
+		pthread_mutex_unlock(&s->mu);
+		run_batch(s, batch, n);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int mds_store_submit(struct mds_store *s, struct mds_op *op)
+{
+	int rc = 0;
+
+	if (!op->done)
+		return mds_status_set(&op->status, MDS_EINVAL, "op has no completion callback");
+	if (s->opts.read_only)
+		return mds_status_set(&op->status, MDS_EINVAL, "the store is open read-only");
+	op->next_ = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (s->refusing || s->stopping) {
+		rc = mds_status_set(&op->status, MDS_ESHUTDOWN,
+				    "the store is shutting down; retry on another server or later");
+	} else if (s->qlen >= s->opts.queue_max) {
+		rc = mds_status_set(&op->status, MDS_EBUSY,
+				    "the write queue holds %zu ops; retry with backoff", s->qlen);
+	} else {
+		if (s->tail)
+			s->tail->next_ = op;
+		else
+			s->head = op;
+		s->tail = op;
+		s->qlen++;
+		if (s->qlen == 1)
+			pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+struct exec_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void exec_done(struct mds_op *op)
+{
+	struct exec_wait *w = op->wait_;
+
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int mds_store_exec(struct mds_store *s, struct mds_op *op)
+{
+	struct exec_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	int rc;
+
+	if (op->done)
+		return mds_status_set(&op->status, MDS_EINVAL, "mds_store_exec: op->done must be NULL");
+	op->done = exec_done;
+	op->wait_ = &w;
+	rc = mds_store_submit(s, op);
+	if (rc == 0) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
+		rc = op->status.code;
+	}
+	op->done = NULL;
+	op->wait_ = NULL;
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return rc;
+}
+
+void mds_op_init(struct mds_op *op, enum mds_op_kind kind)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+}
+
+void mds_store_stats(struct mds_store *s, struct mds_store_stats *out)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	pthread_mutex_lock(&s->mu);
+	*out = s->stats;
+	out->queue_len = s->qlen;
+	pthread_mutex_unlock(&s->mu);
+	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0) {
+		out->map_size = info.me_mapsize;
+		out->map_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+		out->readers_used = info.me_numreaders;
+		out->readers_max = info.me_maxreaders;
+	}
+}
+
+void mds_store_shutdown(struct mds_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->refusing = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0750) != 0 && errno != EEXIST)
+			return -errno;
+		path[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* Opens the databases and checks or writes the format version. */
+static int open_dbs(struct mds_store *s, struct mds_status *st)
+{
+	unsigned flags = s->opts.read_only ? MDB_RDONLY : 0;
+	MDB_txn *txn;
+	MDB_val k = { 6, "format" }, v;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, flags, &txn);
+	if (rc)
+		return mds_status_set(st, lmdb_err(rc), "cannot begin transaction: %s",
+				      mdb_strerror(rc));
+	for (int i = 0; i < MDS_DB__COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], s->opts.read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+		if (rc) {
+			mdb_txn_abort(txn);
+			if (rc == MDB_NOTFOUND)
+				return mds_status_set(st, MDS_ENOTFOUND,
+						      "the store has no '%s' database; it was never initialised by mds",
+						      db_names[i]);
+			return mds_status_set(st, lmdb_err(rc), "cannot open database '%s': %s",
+					      db_names[i], mdb_strerror(rc));
+		}
+	}
+	rc = mdb_get(txn, s->dbi[MDS_DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND && !s->opts.read_only) {
+		uint8_t buf[4] = { STORE_FORMAT, 0, 0, 0 };
+
+		v.mv_data = buf;
+		v.mv_size = sizeof(buf);
+		rc = mdb_put(txn, s->dbi[MDS_DB_META], &k, &v, 0);
+	} else if (rc == 0) {
+		if (v.mv_size != 4 || ((const uint8_t *)v.mv_data)[0] != STORE_FORMAT) {
+			mdb_txn_abort(txn);
+			return mds_status_set(st, MDS_EVERSION,
+					      "store format %u is not supported by this mds (it reads format %d)",
+					      v.mv_size ? ((const uint8_t *)v.mv_data)[0] : 0,
+					      STORE_FORMAT);
+		}
+	}
+	if (rc && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return mds_status_set(st, lmdb_err(rc), "cannot initialise the store: %s",
+				      mdb_strerror(rc));
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return mds_status_set(st, lmdb_err(rc), "cannot initialise the store: %s",
+				      mdb_strerror(rc));
+	return 0;
+}
+
+int mds_store_open(struct mds_store **out, const char *dir, const struct mds_store_opts *opts,
+		   struct mds_status *st)
+{
+	struct mds_store *s;
+	unsigned flags = MDB_NOTLS;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the store");
+	if (opts)
+		s->opts = *opts;
+	if (!s->opts.map_size)
+		s->opts.map_size = 64ull << 30;
+	if (!s->opts.max_readers)
+		s->opts.max_readers = 1024;
+	if (!s->opts.max_batch)
+		s->opts.max_batch = 1024;
+	if (!s->opts.queue_max)
+		s->opts.queue_max = 1000000;
+	if (!s->opts.reaper_interval_ms)
+		s->opts.reaper_interval_ms = 10000;
+	if (!s->opts.clock)
+		s->opts.clock = realtime_ns;
+	pthread_mutex_init(&s->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+
+	if (!s->opts.read_only) {
+		rc = mkdir_p(dir);
+		if (rc) {
+			mds_status_set(st, rc, "cannot create data directory '%s': %s", dir,
+				       strerror(-rc));
+			goto out_free;
+		}
+	}
+	rc = mdb_env_create(&s->env);
+	if (rc) {
+		rc = mds_status_set(st, lmdb_err(rc), "cannot create lmdb env: %s", mdb_strerror(rc));
+		goto out_free;
+	}
+	mdb_env_set_maxdbs(s->env, 32);
+	mdb_env_set_maxreaders(s->env, s->opts.max_readers);
+	rc = mdb_env_set_mapsize(s->env, s->opts.map_size);
+	if (rc) {
+		rc = mds_status_set(st, MDS_EINVAL, "map size %llu is not usable: %s",
+				    (unsigned long long)s->opts.map_size, mdb_strerror(rc));
+		goto out_env;
+	}
+	if (s->opts.read_only)
+		flags |= MDB_RDONLY;
+	rc = mdb_env_open(s->env, dir, flags, 0640);
+	if (rc) {
+		rc = mds_status_set(st, lmdb_err(rc), "cannot open store in '%s': %s", dir,
+				    mdb_strerror(rc));
+		goto out_env;
+	}
+	{
+		MDB_envinfo info;
+
+		if (mdb_env_info(s->env, &info) == 0)
+			s->opts.map_size = info.me_mapsize;
+	}
+	mds_store_reap_readers(s);
+	rc = open_dbs(s, st);
+	if (rc)
+		goto out_env;
+	if (!s->opts.read_only) {
+		rc = pthread_create(&s->writer, NULL, writer_main, s);
+		if (rc) {
+			rc = mds_status_set(st, -rc, "cannot start the writer thread: %s", strerror(rc));
+			goto out_env;
+		}
+		s->writer_started = 1;
+	}
+	*out = s;
+	mds_status_clear(st);
+	return 0;
+
+out_env:
+	mdb_env_close(s->env);
+out_free:
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	return rc;
+}
+
+void mds_store_close(struct mds_store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->writer_started)
+		pthread_join(s->writer, NULL);
+	mdb_env_close(s->env);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
