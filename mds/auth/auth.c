@@ -72,20 +72,20 @@ static int check_config(const struct mds_auth_config *cfg, struct mds_status *st
 	size_t i;
 
 	if (cfg->n_issuers == 0 || cfg->issuers == NULL)
-		return auth_fail(st, MDS_EINVAL, "auth config: no trusted issuer configured");
+		return mds_status_set(st, MDS_EINVAL, "auth config: no trusted issuer configured");
 	if (cfg->audience == NULL || cfg->audience[0] == '\0')
-		return auth_fail(st, MDS_EINVAL, "auth config: audience is not set");
+		return mds_status_set(st, MDS_EINVAL, "auth config: audience is not set");
 	if (cfg->clock_skew_s < 0 || cfg->offline_window_s <= 0 || cfg->offline_alarm_s < 0 ||
 	    cfg->session_ttl_s <= 0)
-		return auth_fail(st, MDS_EINVAL, "auth config: skew, window, alarm and session ttl must not be negative");
+		return mds_status_set(st, MDS_EINVAL, "auth config: skew, window, alarm and session ttl must not be negative");
 	if (cfg->offline_alarm_s > cfg->offline_window_s)
-		return auth_fail(st, MDS_EINVAL, "auth config: offline alarm (%llds) is after the window (%llds)",
+		return mds_status_set(st, MDS_EINVAL, "auth config: offline alarm (%llds) is after the window (%llds)",
 				 (long long)cfg->offline_alarm_s, (long long)cfg->offline_window_s);
 	for (i = 0; i < cfg->n_issuers; i++) {
 		if (cfg->issuers[i] == NULL || cfg->issuers[i][0] == '\0')
-			return auth_fail(st, MDS_EINVAL, "auth config: issuer %zu is empty", i);
+			return mds_status_set(st, MDS_EINVAL, "auth config: issuer %zu is empty", i);
 		if (cfg->island_issuer != NULL && strcmp(cfg->issuers[i], cfg->island_issuer) == 0)
-			return auth_fail(st, MDS_EINVAL, "auth config: island issuer '%s' is also a provider issuer",
+			return mds_status_set(st, MDS_EINVAL, "auth config: island issuer '%s' is also a provider issuer",
 					 cfg->island_issuer);
 	}
 	return 0;
@@ -106,7 +106,7 @@ int mds_auth_open(const struct mds_auth_config *cfg, struct mds_auth **out,
 		return rc;
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
-		return auth_fail(st, MDS_ENOMEM, "cannot open auth: out of memory");
+		return mds_status_set(st, MDS_ENOMEM, "cannot open auth: out of memory");
 	pthread_rwlock_init(&a->lock, NULL);
 	pthread_mutex_init(&a->refresh_mu, NULL);
 	a->cfg = *cfg;
@@ -144,7 +144,7 @@ int mds_auth_open(const struct mds_auth_config *cfg, struct mds_auth **out,
 	*out = a;
 	return auth_ok(st);
 nomem:
-	rc = auth_fail(st, MDS_ENOMEM, "cannot open auth: out of memory");
+	rc = mds_status_set(st, MDS_ENOMEM, "cannot open auth: out of memory");
 fail:
 	mds_auth_close(a);
 	return rc;
@@ -198,7 +198,7 @@ int mds_auth_refresh_from(struct mds_auth *a, const char *doc, size_t len,
 		char why[MDS_STATUS_MSG_MAX];
 
 		snprintf(why, sizeof(why), "%s", st != NULL ? st->msg : "");
-		return auth_fail(st, MDS_EIO, "key set refreshed but not persisted: %s", why);
+		return mds_status_set(st, MDS_EIO, "key set refreshed but not persisted: %s", why);
 	}
 	return auth_ok(st);
 }
@@ -210,10 +210,10 @@ int mds_auth_refresh(struct mds_auth *a, struct mds_status *st)
 	int rc;
 
 	if (a->jwks_file == NULL)
-		return auth_fail(st, MDS_EINVAL, "cannot refresh key set: no jwks_file configured");
+		return mds_status_set(st, MDS_EINVAL, "cannot refresh key set: no jwks_file configured");
 	rc = auth_read_file(a->jwks_file, MDS_JWKS_MAX_BYTES, &doc, &len, st);
 	if (rc == MDS_ENOTFOUND)
-		rc = auth_fail(st, MDS_EIO, "cannot refresh key set: file '%s' does not exist", a->jwks_file);
+		rc = mds_status_set(st, MDS_EIO, "cannot refresh key set: file '%s' does not exist", a->jwks_file);
 	if (rc != 0)
 		return rc;
 	rc = mds_auth_refresh_from(a, doc, len, st);
@@ -221,7 +221,7 @@ int mds_auth_refresh(struct mds_auth *a, struct mds_status *st)
 		char why[MDS_STATUS_MSG_MAX];
 
 		snprintf(why, sizeof(why), "%s", st != NULL ? st->msg : "");
-		rc = auth_fail(st, rc, "cannot refresh key set from '%s': %s", a->jwks_file, why);
+		rc = mds_status_set(st, rc, "cannot refresh key set from '%s': %s", a->jwks_file, why);
 	}
 	free(doc);
 	return rc;
@@ -245,9 +245,9 @@ static int usable_locked(const struct mds_auth *a, int64_t now, struct mds_statu
 {
 	switch (auth_state_locked(a, now)) {
 	case MDS_AUTH_NO_KEYS:
-		return auth_fail(st, MDS_EUNAVAIL, "no key set loaded: tokens cannot be validated until a key set refresh succeeds");
+		return mds_status_set(st, MDS_EUNAVAIL, "no key set loaded: tokens cannot be validated until a key set refresh succeeds");
 	case MDS_AUTH_EXPIRED:
-		return auth_fail(st, MDS_EUNAVAIL,
+		return mds_status_set(st, MDS_EUNAVAIL,
 				 "key set last refreshed %llds ago, beyond the offline window of %llds: all tokens refused until a refresh succeeds",
 				 (long long)(now - a->last_refresh), (long long)a->cfg.offline_window_s);
 	default:
@@ -268,9 +268,9 @@ static int provider_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, 
 
 	if (key == NULL) {
 		if (kid == NULL)
-			return auth_fail(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
+			return mds_status_set(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
 					 a->keys->n_keys);
-		return auth_fail(st, MDS_EDENIED, "token refused: unknown kid '%s'", kid);
+		return mds_status_set(st, MDS_EDENIED, "token refused: unknown kid '%s'", kid);
 	}
 	rc = mds_jwt_verify(jwt, key, st);
 	if (rc == 0)
@@ -314,6 +314,6 @@ int mds_auth_validate_bearer(struct mds_auth *a, const char *header,
 	if (id != NULL)
 		memset(id, 0, sizeof(*id));
 	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
-		return auth_fail(st, MDS_EINVAL, "authorization header is not 'Bearer <token>'");
+		return mds_status_set(st, MDS_EINVAL, "authorization header is not 'Bearer <token>'");
 	return mds_auth_validate(a, header + 7, strlen(header + 7), id, st);
 }

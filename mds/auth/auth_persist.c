@@ -54,10 +54,10 @@ int auth_write_atomic(const char *path, const void *data, size_t len, int mode,
 	size_t off = 0;
 
 	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return auth_fail(st, MDS_ENOMEM, "cannot write '%s': out of memory", path);
+		return mds_status_set(st, MDS_ENOMEM, "cannot write '%s': out of memory", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
-		rc = auth_fail(st, MDS_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+		rc = mds_status_set(st, MDS_EIO, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	while (off < len) {
@@ -66,23 +66,23 @@ int auth_write_atomic(const char *path, const void *data, size_t len, int mode,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = auth_fail(st, MDS_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+			rc = mds_status_set(st, MDS_EIO, "cannot write '%s': %s", tmp, strerror(errno));
 			goto out_unlink;
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) != 0) {
-		rc = auth_fail(st, MDS_EIO, "cannot fsync '%s': %s", tmp, strerror(errno));
+		rc = mds_status_set(st, MDS_EIO, "cannot fsync '%s': %s", tmp, strerror(errno));
 		goto out_unlink;
 	}
 	close(fd);
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		rc = auth_fail(st, MDS_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		rc = mds_status_set(st, MDS_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 		goto out_unlink;
 	}
 	if (fsync_dir_of(path) != 0) {
-		rc = auth_fail(st, MDS_EIO, "cannot fsync the directory of '%s': %s", path, strerror(errno));
+		rc = mds_status_set(st, MDS_EIO, "cannot fsync the directory of '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	rc = auth_ok(st);
@@ -107,12 +107,12 @@ int auth_read_file(const char *path, size_t max, char **out, size_t *len,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return auth_fail(st, MDS_ENOTFOUND, "file '%s' does not exist", path);
-		return auth_fail(st, MDS_EIO, "cannot open '%s': %s", path, strerror(errno));
+			return mds_status_set(st, MDS_ENOTFOUND, "file '%s' does not exist", path);
+		return mds_status_set(st, MDS_EIO, "cannot open '%s': %s", path, strerror(errno));
 	}
 	buf = malloc(max + 1);
 	if (buf == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot read '%s': out of memory", path);
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot read '%s': out of memory", path);
 		goto out;
 	}
 	for (;;) {
@@ -121,14 +121,14 @@ int auth_read_file(const char *path, size_t max, char **out, size_t *len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = auth_fail(st, MDS_EIO, "cannot read '%s': %s", path, strerror(errno));
+			rc = mds_status_set(st, MDS_EIO, "cannot read '%s': %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		off += (size_t)n;
 		if (off > max) {
-			rc = auth_fail(st, MDS_EINVAL, "file '%s' is larger than %zu bytes", path, max);
+			rc = mds_status_set(st, MDS_EINVAL, "file '%s' is larger than %zu bytes", path, max);
 			goto out;
 		}
 	}
@@ -157,7 +157,7 @@ int auth_state_save(const struct mds_auth *a, const struct mds_jwks *keys, int64
 					"refreshed_at", (json_int_t)when, "jwks", jwks) : NULL;
 	text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
 	if (text == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot persist key set to '%s': out of memory", a->state_file);
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot persist key set to '%s': out of memory", a->state_file);
 		goto out;
 	}
 	rc = auth_write_atomic(a->state_file, text, strlen(text), 0600, st);
@@ -189,19 +189,19 @@ int auth_state_load(const struct mds_auth *a, struct mds_jwks **keys, int64_t *w
 	jw = json_object_get(root, "jwks");
 	if (fmt == NULL || strcmp(fmt, STATE_FORMAT) != 0 || !json_is_integer(ra) ||
 	    !json_is_object(jw)) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot load key set state '%s': not a %s file; remove it and refresh",
+		rc = mds_status_set(st, MDS_EINVAL, "cannot load key set state '%s': not a %s file; remove it and refresh",
 			       a->state_file, STATE_FORMAT);
 		goto out;
 	}
 	*when = (int64_t)json_integer_value(ra);
 	if (*when <= 0 || *when > auth_now(a) + a->cfg.clock_skew_s) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot load key set state '%s': refresh time %lld is in the future or invalid",
+		rc = mds_status_set(st, MDS_EINVAL, "cannot load key set state '%s': refresh time %lld is in the future or invalid",
 			       a->state_file, (long long)*when);
 		goto out;
 	}
 	doc = json_dumps(jw, JSON_COMPACT);
 	if (doc == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot load key set state '%s': out of memory", a->state_file);
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot load key set state '%s': out of memory", a->state_file);
 		goto out;
 	}
 	rc = mds_jwks_parse(doc, strlen(doc), keys, st);
@@ -209,7 +209,7 @@ int auth_state_load(const struct mds_auth *a, struct mds_jwks **keys, int64_t *w
 		char why[MDS_STATUS_MSG_MAX];
 
 		snprintf(why, sizeof(why), "%s", st != NULL ? st->msg : "");
-		rc = auth_fail(st, rc, "cannot load key set state '%s': %s", a->state_file, why);
+		rc = mds_status_set(st, rc, "cannot load key set state '%s': %s", a->state_file, why);
 	}
 out:
 	free(doc);

@@ -1,11 +1,10 @@
 /*
- * auth_status.h - how mds/auth fills a struct mds_status (internal).
+ * auth_status.h - how mds/auth reports failures (internal).
  *
- * The auth code reports every failure as a negative Island MDS code plus a
- * one-line, lower-case message naming what failed (the key's kid or index,
- * the claim, the file). auth_fail() is the one place that formats it, so the
- * module does not depend on the core library's error.c; when the core ships
- * mds_status_set() this can forward to it.
+ * Every failure is a negative Island MDS code plus a one-line, lower-case
+ * message naming what failed (the key's kid or index, the claim, the file),
+ * set with mds_status_set() from the core's error.c. This header adds the
+ * success shorthand and the one translation of OpenSSL's error queue.
  *
  * Codes used by the auth module:
  *   MDS_EINVAL   a token or key set is malformed (bad base64url, JSON, shape)
@@ -22,15 +21,12 @@
 
 #include <mds/error.h>
 
-/*
- * auth_fail - set @st (may be NULL) to @code and a printf-style message;
- * returns @code. The message is truncated to MDS_STATUS_MSG_MAX - 1 bytes.
- */
-int auth_fail(struct mds_status *st, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* auth_ok - clear @st (may be NULL); returns 0. */
-int auth_ok(struct mds_status *st);
+static inline int auth_ok(struct mds_status *st)
+{
+	mds_status_clear(st);
+	return 0;
+}
 
 /*
  * auth_ossl_reason - the reason string of the newest OpenSSL error (or

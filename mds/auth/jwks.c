@@ -227,12 +227,12 @@ static int parse_key(json_t *jk, size_t i, struct mds_jwk *key, struct mds_statu
 	int rc;
 
 	if (!json_is_object(jk))
-		return auth_fail(st, MDS_EINVAL, "cannot parse key set: key %zu is not a json object", i);
+		return mds_status_set(st, MDS_EINVAL, "cannot parse key set: key %zu is not a json object", i);
 	v = json_object_get(jk, "kid");
 	if (v != NULL) {
 		if (!json_is_string(v) || json_string_length(v) == 0 ||
 		    json_string_length(v) > MDS_JWK_KID_MAX)
-			return auth_fail(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 					 "cannot parse key set: key %zu has a kid that is not a string of 1..%d bytes",
 					 i, MDS_JWK_KID_MAX);
 		kid = json_string_value(v);
@@ -240,7 +240,7 @@ static int parse_key(json_t *jk, size_t i, struct mds_jwk *key, struct mds_statu
 #define KEY_FAIL(...) do { \
 	char what_[160]; \
 	snprintf(what_, sizeof(what_), __VA_ARGS__); \
-	return auth_fail(st, MDS_EINVAL, "cannot parse key %zu (kid '%s'): %s", \
+	return mds_status_set(st, MDS_EINVAL, "cannot parse key %zu (kid '%s'): %s", \
 			 i, kid != NULL ? kid : "", what_); \
 	} while (0)
 
@@ -282,7 +282,7 @@ static int parse_key(json_t *jk, size_t i, struct mds_jwk *key, struct mds_statu
 	default: rc = build_okp(jk, &key->pkey, &why); break;
 	}
 	if (rc == MDS_ENOMEM)
-		return auth_fail(st, MDS_ENOMEM, "cannot parse key %zu: out of memory", i);
+		return mds_status_set(st, MDS_ENOMEM, "cannot parse key %zu: out of memory", i);
 	if (rc != 0)
 		KEY_FAIL("%s", why);
 #undef KEY_FAIL
@@ -290,7 +290,7 @@ static int parse_key(json_t *jk, size_t i, struct mds_jwk *key, struct mds_statu
 	if (kid != NULL) {
 		key->kid = strdup(kid);
 		if (key->kid == NULL)
-			return auth_fail(st, MDS_ENOMEM, "cannot parse key %zu: out of memory", i);
+			return mds_status_set(st, MDS_ENOMEM, "cannot parse key %zu: out of memory", i);
 	}
 	return 0;
 }
@@ -313,28 +313,28 @@ int mds_jwks_parse(const char *doc, size_t len, struct mds_jwks **out,
 
 	*out = NULL;
 	if (len > MDS_JWKS_MAX_BYTES)
-		return auth_fail(st, MDS_EINVAL, "cannot parse key set: %zu bytes exceeds the limit of %d",
+		return mds_status_set(st, MDS_EINVAL, "cannot parse key set: %zu bytes exceeds the limit of %d",
 				 len, MDS_JWKS_MAX_BYTES);
 	root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot parse key set: %s at line %d", jerr.text, jerr.line);
+		rc = mds_status_set(st, MDS_EINVAL, "cannot parse key set: %s at line %d", jerr.text, jerr.line);
 		goto out;
 	}
 	keys = json_object_get(root, "keys");
 	if (!json_is_array(keys)) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot parse key set: member 'keys' is not an array");
+		rc = mds_status_set(st, MDS_EINVAL, "cannot parse key set: member 'keys' is not an array");
 		goto out;
 	}
 	n = json_array_size(keys);
 	if (n == 0 || n > MDS_JWKS_MAX_KEYS) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot parse key set: %zu keys, need 1..%d", n,
+		rc = mds_status_set(st, MDS_EINVAL, "cannot parse key set: %zu keys, need 1..%d", n,
 			       MDS_JWKS_MAX_KEYS);
 		goto out;
 	}
 	set = calloc(1, sizeof(*set));
 	if (set == NULL || (set->keys = calloc(n, sizeof(*set->keys))) == NULL ||
 	    (set->json = malloc(len + 1)) == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot parse key set: out of memory");
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot parse key set: out of memory");
 		goto out;
 	}
 	memcpy(set->json, doc, len);
@@ -347,7 +347,7 @@ int mds_jwks_parse(const char *doc, size_t len, struct mds_jwks **out,
 			goto out;
 		for (j = 0; j < i; j++) {
 			if (same_kid(set->keys[j].kid, set->keys[i].kid)) {
-				rc = auth_fail(st, MDS_EINVAL,
+				rc = mds_status_set(st, MDS_EINVAL,
 					       "cannot parse key %zu (kid '%s'): kid already used by key %zu",
 					       i, set->keys[i].kid ? set->keys[i].kid : "", j);
 				goto out;

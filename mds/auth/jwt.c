@@ -59,24 +59,24 @@ static int check_header(struct mds_jwt *jwt, struct mds_status *st)
 
 	for (i = 0; forbidden_headers[i] != NULL; i++)
 		if (json_object_get(jwt->header, forbidden_headers[i]) != NULL)
-			return auth_fail(st, MDS_EDENIED,
+			return mds_status_set(st, MDS_EDENIED,
 					 "token refused: header member '%s' is not allowed; keys come from the configured key set",
 					 forbidden_headers[i]);
 	alg = json_string_value(json_object_get(jwt->header, "alg"));
 	if (alg == NULL)
-		return auth_fail(st, MDS_EINVAL, "token header has no string 'alg'");
+		return mds_status_set(st, MDS_EINVAL, "token header has no string 'alg'");
 	if (strcasecmp(alg, "none") == 0)
-		return auth_fail(st, MDS_EDENIED, "token refused: alg 'none' is not allowed, tokens must be signed");
+		return mds_status_set(st, MDS_EDENIED, "token refused: alg 'none' is not allowed, tokens must be signed");
 	if (strncasecmp(alg, "HS", 2) == 0)
-		return auth_fail(st, MDS_EDENIED, "token refused: hmac alg '%.16s' is not allowed", alg);
+		return mds_status_set(st, MDS_EDENIED, "token refused: hmac alg '%.16s' is not allowed", alg);
 	jwt->alg = mds_jwt_alg_from_name(alg);
 	if (jwt->alg == MDS_JWT_ALG_INVALID)
-		return auth_fail(st, MDS_EDENIED, "token refused: alg '%.16s' is not supported (RS256, ES256, EdDSA)", alg);
+		return mds_status_set(st, MDS_EDENIED, "token refused: alg '%.16s' is not supported (RS256, ES256, EdDSA)", alg);
 	v = json_object_get(jwt->header, "kid");
 	if (v != NULL) {
 		if (!json_is_string(v) || json_string_length(v) == 0 ||
 		    json_string_length(v) > MDS_JWK_KID_MAX)
-			return auth_fail(st, MDS_EINVAL, "token header 'kid' is not a string of 1..%d bytes",
+			return mds_status_set(st, MDS_EINVAL, "token header 'kid' is not a string of 1..%d bytes",
 					 MDS_JWK_KID_MAX);
 		jwt->kid = json_string_value(v);
 	}
@@ -85,7 +85,7 @@ static int check_header(struct mds_jwt *jwt, struct mds_status *st)
 		typ = json_string_value(v);
 		if (typ == NULL || (strcasecmp(typ, "JWT") != 0 && strcasecmp(typ, "at+jwt") != 0 &&
 				    strcasecmp(typ, "application/at+jwt") != 0))
-			return auth_fail(st, MDS_EDENIED, "token refused: header 'typ' is not JWT or at+jwt");
+			return mds_status_set(st, MDS_EDENIED, "token refused: header 'typ' is not JWT or at+jwt");
 	}
 	return 0;
 }
@@ -101,21 +101,21 @@ int mds_jwt_decode(const char *token, size_t len, struct mds_jwt **out,
 
 	*out = NULL;
 	if (len == 0)
-		return auth_fail(st, MDS_EINVAL, "token is empty");
+		return mds_status_set(st, MDS_EINVAL, "token is empty");
 	if (len > MDS_JWT_MAX_LEN)
-		return auth_fail(st, MDS_EINVAL, "token is %zu bytes, over the limit of %d", len, MDS_JWT_MAX_LEN);
+		return mds_status_set(st, MDS_EINVAL, "token is %zu bytes, over the limit of %d", len, MDS_JWT_MAX_LEN);
 	d1 = memchr(token, '.', len);
 	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
 	if (d1 == NULL || d2 == NULL ||
 	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
-		return auth_fail(st, MDS_EINVAL, "token is not three dot-separated parts");
+		return mds_status_set(st, MDS_EINVAL, "token is not three dot-separated parts");
 	jwt = calloc(1, sizeof(*jwt));
 	if (jwt == NULL)
-		return auth_fail(st, MDS_ENOMEM, "cannot decode token: out of memory");
+		return mds_status_set(st, MDS_ENOMEM, "cannot decode token: out of memory");
 
 	rc = mds_b64url_decode_alloc(token, (size_t)(d1 - token), &buf, &blen);
 	if (rc != 0) {
-		rc = auth_fail(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
+		rc = mds_status_set(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
 				       : "token header is not base64url");
 		goto out;
 	}
@@ -123,7 +123,7 @@ int mds_jwt_decode(const char *token, size_t len, struct mds_jwt **out,
 	free(buf);
 	buf = NULL;
 	if (jwt->header == NULL) {
-		rc = auth_fail(st, MDS_EINVAL, "token header is not a json object (or has duplicate members)");
+		rc = mds_status_set(st, MDS_EINVAL, "token header is not a json object (or has duplicate members)");
 		goto out;
 	}
 	rc = check_header(jwt, st);
@@ -132,7 +132,7 @@ int mds_jwt_decode(const char *token, size_t len, struct mds_jwt **out,
 
 	rc = mds_b64url_decode_alloc(d1 + 1, (size_t)(d2 - d1 - 1), &buf, &blen);
 	if (rc != 0) {
-		rc = auth_fail(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
+		rc = mds_status_set(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
 				       : "token payload is not base64url");
 		goto out;
 	}
@@ -140,20 +140,20 @@ int mds_jwt_decode(const char *token, size_t len, struct mds_jwt **out,
 	free(buf);
 	buf = NULL;
 	if (jwt->claims == NULL) {
-		rc = auth_fail(st, MDS_EINVAL, "token payload is not a json object (or has duplicate members)");
+		rc = mds_status_set(st, MDS_EINVAL, "token payload is not a json object (or has duplicate members)");
 		goto out;
 	}
 
 	rc = mds_b64url_decode_alloc(d2 + 1, len - (size_t)(d2 + 1 - token), &jwt->sig, &jwt->sig_len);
 	if (rc != 0) {
-		rc = auth_fail(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
+		rc = mds_status_set(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
 				       : "token signature is not base64url");
 		goto out;
 	}
 	jwt->signing_input_len = (size_t)(d2 - token);
 	jwt->signing_input = malloc(jwt->signing_input_len + 1);
 	if (jwt->signing_input == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot decode token: out of memory");
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot decode token: out of memory");
 		goto out;
 	}
 	memcpy(jwt->signing_input, token, jwt->signing_input_len);
@@ -250,42 +250,42 @@ int mds_jwt_verify(const struct mds_jwt *jwt, const struct mds_jwk *key,
 	int der_len, rc;
 
 	if (jwt->alg != key->alg)
-		return auth_fail(st, MDS_EDENIED, "token refused: alg '%s' does not match key '%s' pinned to '%s'",
+		return mds_status_set(st, MDS_EDENIED, "token refused: alg '%s' does not match key '%s' pinned to '%s'",
 				 mds_jwt_alg_name(jwt->alg), kid, mds_jwt_alg_name(key->alg));
 	switch (key->alg) {
 	case MDS_JWT_RS256:
 		break;
 	case MDS_JWT_ES256:
 		if (sig_len != 64)
-			return auth_fail(st, MDS_EDENIED, "token refused: es256 signature is %zu bytes, not 64", sig_len);
+			return mds_status_set(st, MDS_EDENIED, "token refused: es256 signature is %zu bytes, not 64", sig_len);
 		rc = es256_raw_to_der(sig, &der, &der_len);
 		if (rc != 0)
-			return auth_fail(st, rc, "cannot verify token: out of memory");
+			return mds_status_set(st, rc, "cannot verify token: out of memory");
 		sig = der;
 		sig_len = (size_t)der_len;
 		break;
 	case MDS_JWT_EDDSA:
 		if (sig_len != 64)
-			return auth_fail(st, MDS_EDENIED, "token refused: eddsa signature is %zu bytes, not 64", sig_len);
+			return mds_status_set(st, MDS_EDENIED, "token refused: eddsa signature is %zu bytes, not 64", sig_len);
 		digest = NULL;  /* one-shot, no separate digest */
 		break;
 	default:
-		return auth_fail(st, MDS_EINTERNAL, "key '%s' has no pinned alg", kid);
+		return mds_status_set(st, MDS_EINTERNAL, "key '%s' has no pinned alg", kid);
 	}
 	md = EVP_MD_CTX_new();
 	if (md == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot verify token: out of memory");
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot verify token: out of memory");
 		goto out;
 	}
 	if (EVP_DigestVerifyInit_ex(md, NULL, digest, NULL, NULL, key->pkey, NULL) != 1) {
-		rc = auth_fail(st, MDS_EINTERNAL, "cannot verify token with key '%s': %s", kid,
+		rc = mds_status_set(st, MDS_EINTERNAL, "cannot verify token with key '%s': %s", kid,
 			       auth_ossl_reason());
 		goto out;
 	}
 	if (EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)jwt->signing_input,
 			     jwt->signing_input_len) != 1) {
 		ERR_clear_error();
-		rc = auth_fail(st, MDS_EDENIED, "token refused: signature does not verify with key '%s'", kid);
+		rc = mds_status_set(st, MDS_EDENIED, "token refused: signature does not verify with key '%s'", kid);
 		goto out;
 	}
 	rc = auth_ok(st);
@@ -311,16 +311,16 @@ static int aud_contains(json_t *aud, const char *want, struct mds_status *st)
 
 	if (json_is_string(aud))
 		return strcmp(json_string_value(aud), want) == 0 ? 0
-			: auth_fail(st, MDS_EDENIED, "token refused: audience 'aud' does not include '%s'", want);
+			: mds_status_set(st, MDS_EDENIED, "token refused: audience 'aud' does not include '%s'", want);
 	if (!json_is_array(aud))
-		return auth_fail(st, MDS_EDENIED, "token refused: claim 'aud' is missing or not a string or array");
+		return mds_status_set(st, MDS_EDENIED, "token refused: claim 'aud' is missing or not a string or array");
 	json_array_foreach(aud, i, v) {
 		if (!json_is_string(v))
-			return auth_fail(st, MDS_EINVAL, "token claim 'aud' holds a non-string");
+			return mds_status_set(st, MDS_EINVAL, "token claim 'aud' holds a non-string");
 		if (strcmp(json_string_value(v), want) == 0)
 			return 0;
 	}
-	return auth_fail(st, MDS_EDENIED, "token refused: audience 'aud' does not include '%s'", want);
+	return mds_status_set(st, MDS_EDENIED, "token refused: audience 'aud' does not include '%s'", want);
 }
 
 /* Fetch time claim @name: 0 found, 1 absent, <0 error filled in @st. */
@@ -332,7 +332,7 @@ static int time_claim(const struct mds_jwt *jwt, const char *name, int64_t *out,
 	if (rc == MDS_ENOTFOUND)
 		return 1;
 	if (rc != 0)
-		return auth_fail(st, MDS_EINVAL, "token claim '%s' is not a number of seconds", name);
+		return mds_status_set(st, MDS_EINVAL, "token claim '%s' is not a number of seconds", name);
 	return 0;
 }
 
@@ -345,12 +345,12 @@ int mds_jwt_check_claims(const struct mds_jwt *jwt, const struct mds_jwt_policy 
 	int rc;
 
 	if (iss == NULL)
-		return auth_fail(st, MDS_EDENIED, "token refused: claim 'iss' is missing or not a string");
+		return mds_status_set(st, MDS_EDENIED, "token refused: claim 'iss' is missing or not a string");
 	for (i = 0; i < policy->n_issuers; i++)
 		if (strcmp(iss, policy->issuers[i]) == 0)
 			break;
 	if (i == policy->n_issuers)
-		return auth_fail(st, MDS_EDENIED, "token refused: issuer '%.120s' is not trusted", iss);
+		return mds_status_set(st, MDS_EDENIED, "token refused: issuer '%.120s' is not trusted", iss);
 	if (policy->audience != NULL) {
 		rc = aud_contains(json_object_get(jwt->claims, "aud"), policy->audience, st);
 		if (rc != 0)
@@ -360,21 +360,21 @@ int mds_jwt_check_claims(const struct mds_jwt *jwt, const struct mds_jwt_policy 
 	if (rc < 0)
 		return rc;
 	if (rc == 1)
-		return auth_fail(st, MDS_EDENIED, "token refused: claim 'exp' is missing");
+		return mds_status_set(st, MDS_EDENIED, "token refused: claim 'exp' is missing");
 	if (now >= sat_add(exp, skew))
-		return auth_fail(st, MDS_EDENIED, "token refused: expired at %lld (now %lld, skew %llds)",
+		return mds_status_set(st, MDS_EDENIED, "token refused: expired at %lld (now %lld, skew %llds)",
 				 (long long)exp, (long long)now, (long long)skew);
 	rc = time_claim(jwt, "nbf", &nbf, st);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 && now < sat_add(nbf, -skew))
-		return auth_fail(st, MDS_EDENIED, "token refused: not valid before %lld (now %lld, skew %llds)",
+		return mds_status_set(st, MDS_EDENIED, "token refused: not valid before %lld (now %lld, skew %llds)",
 				 (long long)nbf, (long long)now, (long long)skew);
 	rc = time_claim(jwt, "iat", &iat, st);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 && iat > sat_add(now, skew))
-		return auth_fail(st, MDS_EDENIED, "token refused: issued in the future at %lld (now %lld, skew %llds)",
+		return mds_status_set(st, MDS_EDENIED, "token refused: issued in the future at %lld (now %lld, skew %llds)",
 				 (long long)iat, (long long)now, (long long)skew);
 	return auth_ok(st);
 }
@@ -407,9 +407,9 @@ int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 
 	memset(id, 0, sizeof(*id));
 	if (iss == NULL)
-		return auth_fail(st, MDS_EINVAL, "token claim 'iss' is missing");
+		return mds_status_set(st, MDS_EINVAL, "token claim 'iss' is missing");
 	if (sub != NULL && (!json_is_string(sub) || json_string_length(sub) == 0))
-		return auth_fail(st, MDS_EINVAL, "token claim 'sub' is not a non-empty string");
+		return mds_status_set(st, MDS_EINVAL, "token claim 'sub' is not a non-empty string");
 	id->issuer = strdup(iss);
 	if (id->issuer == NULL)
 		goto nomem;
@@ -427,12 +427,12 @@ int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 			goto nomem;
 		}
 	} else {
-		rc = auth_fail(st, MDS_EINVAL, "token names no principal: claim 'sub' (or 'tid' and 'oid') is missing");
+		rc = mds_status_set(st, MDS_EINVAL, "token names no principal: claim 'sub' (or 'tid' and 'oid') is missing");
 		goto fail;
 	}
 	if (groups != NULL) {
 		if (!json_is_array(groups) || json_array_size(groups) > MDS_JWT_MAX_GROUPS) {
-			rc = auth_fail(st, MDS_EINVAL, "token claim 'groups' is not an array of at most %d strings",
+			rc = mds_status_set(st, MDS_EINVAL, "token claim 'groups' is not an array of at most %d strings",
 				       MDS_JWT_MAX_GROUPS);
 			goto fail;
 		}
@@ -443,7 +443,7 @@ int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 		}
 		json_array_foreach(groups, i, g) {
 			if (!json_is_string(g)) {
-				rc = auth_fail(st, MDS_EINVAL, "token claim 'groups' holds a non-string at %zu", i);
+				rc = mds_status_set(st, MDS_EINVAL, "token claim 'groups' holds a non-string at %zu", i);
 				goto fail;
 			}
 			id->groups[i] = strdup(json_string_value(g));
@@ -456,7 +456,7 @@ int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 		id->expires_at = 0;
 	return auth_ok(st);
 nomem:
-	rc = auth_fail(st, MDS_ENOMEM, "cannot read token identity: out of memory");
+	rc = mds_status_set(st, MDS_ENOMEM, "cannot read token identity: out of memory");
 fail:
 	mds_jwt_identity_release(id);
 	return rc;
@@ -478,10 +478,10 @@ int mds_jwt_validate(const char *token, size_t len, const struct mds_jwks *keys,
 	key = mds_jwks_find(keys, jwt->kid);
 	if (key == NULL) {
 		if (jwt->kid == NULL)
-			rc = auth_fail(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
+			rc = mds_status_set(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
 				       keys != NULL ? keys->n_keys : 0);
 		else
-			rc = auth_fail(st, MDS_EDENIED, "token refused: unknown kid '%s'", jwt->kid);
+			rc = mds_status_set(st, MDS_EDENIED, "token refused: unknown kid '%s'", jwt->kid);
 		goto out;
 	}
 	rc = mds_jwt_verify(jwt, key, st);
@@ -534,11 +534,11 @@ int mds_jwt_sign(EVP_PKEY *key, enum mds_jwt_alg alg, const char *kid,
 	*token = NULL;
 	claims = json_loads(claims_json, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(claims)) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot sign token: claims are not a json object");
+		rc = mds_status_set(st, MDS_EINVAL, "cannot sign token: claims are not a json object");
 		goto out;
 	}
 	if (!key_matches_alg(key, alg)) {
-		rc = auth_fail(st, MDS_EINVAL, "cannot sign token: key is not usable for alg '%s'",
+		rc = mds_status_set(st, MDS_EINVAL, "cannot sign token: key is not usable for alg '%s'",
 			       mds_jwt_alg_name(alg));
 		goto out;
 	}
@@ -546,7 +546,7 @@ int mds_jwt_sign(EVP_PKEY *key, enum mds_jwt_alg alg, const char *kid,
 			  : json_pack("{s:s, s:s}", "alg", mds_jwt_alg_name(alg), "typ", "JWT");
 	hdr_json = hdr != NULL ? json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (hdr_json == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot sign token: out of memory");
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot sign token: out of memory");
 		goto out;
 	}
 	hlen = strlen(hdr_json);
@@ -556,7 +556,7 @@ int mds_jwt_sign(EVP_PKEY *key, enum mds_jwt_alg alg, const char *kid,
 	out = malloc(cap);
 	md = EVP_MD_CTX_new();
 	if (out == NULL || md == NULL) {
-		rc = auth_fail(st, MDS_ENOMEM, "cannot sign token: out of memory");
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot sign token: out of memory");
 		goto out;
 	}
 	pos = mds_b64url_encode((const unsigned char *)hdr_json, hlen, out);
@@ -566,13 +566,13 @@ int mds_jwt_sign(EVP_PKEY *key, enum mds_jwt_alg alg, const char *kid,
 	    EVP_DigestSign(md, NULL, &sig_len, (unsigned char *)out, pos) != 1 || sig_len > 1024 ||
 	    (sig = OPENSSL_malloc(sig_len)) == NULL ||
 	    EVP_DigestSign(md, sig, &sig_len, (unsigned char *)out, pos) != 1) {
-		rc = auth_fail(st, MDS_EINTERNAL, "cannot sign token: %s", auth_ossl_reason());
+		rc = mds_status_set(st, MDS_EINTERNAL, "cannot sign token: %s", auth_ossl_reason());
 		goto out;
 	}
 	out[pos++] = '.';
 	if (alg == MDS_JWT_ES256) {
 		if (es256_der_to_raw(sig, sig_len, raw) != 0) {
-			rc = auth_fail(st, MDS_EINTERNAL, "cannot sign token: bad ecdsa signature from openssl");
+			rc = mds_status_set(st, MDS_EINTERNAL, "cannot sign token: bad ecdsa signature from openssl");
 			goto out;
 		}
 		mds_b64url_encode(raw, sizeof(raw), out + pos);

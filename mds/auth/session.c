@@ -40,7 +40,7 @@ static int save_key(const char *path, EVP_PKEY *key, struct mds_status *st)
 	int rc;
 
 	if (mem == NULL || PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		rc = auth_fail(st, MDS_EINTERNAL, "cannot encode island key: %s", auth_ossl_reason());
+		rc = mds_status_set(st, MDS_EINTERNAL, "cannot encode island key: %s", auth_ossl_reason());
 		goto out;
 	}
 	len = BIO_get_mem_data(mem, &data);
@@ -61,14 +61,14 @@ int auth_island_key_init(struct mds_auth *a, struct mds_status *st)
 	if (a->island_key_file == NULL) {
 		rc = generate_ed25519(&key);
 		if (rc != 0)
-			return auth_fail(st, rc, "cannot generate island key: %s", auth_ossl_reason());
+			return mds_status_set(st, rc, "cannot generate island key: %s", auth_ossl_reason());
 		goto done;
 	}
 	rc = auth_read_file(a->island_key_file, 16384, &pem, &len, st);
 	if (rc == MDS_ENOTFOUND) {
 		rc = generate_ed25519(&key);
 		if (rc != 0)
-			return auth_fail(st, rc, "cannot generate island key: %s", auth_ossl_reason());
+			return mds_status_set(st, rc, "cannot generate island key: %s", auth_ossl_reason());
 		rc = save_key(a->island_key_file, key, st);
 		if (rc != 0) {
 			EVP_PKEY_free(key);
@@ -84,7 +84,7 @@ int auth_island_key_init(struct mds_auth *a, struct mds_status *st)
 	free(pem);
 	if (key == NULL || !EVP_PKEY_is_a(key, "ED25519")) {
 		EVP_PKEY_free(key);
-		return auth_fail(st, MDS_EINVAL, "island key '%s' is not a pem ed25519 private key: %s",
+		return mds_status_set(st, MDS_EINVAL, "island key '%s' is not a pem ed25519 private key: %s",
 				 a->island_key_file, auth_ossl_reason());
 	}
 done:
@@ -92,7 +92,7 @@ done:
 	a->island.alg = MDS_JWT_EDDSA;
 	a->island.kid = strdup(MDS_AUTH_ISLAND_KID);
 	if (a->island.kid == NULL)
-		return auth_fail(st, MDS_ENOMEM, "cannot load island key: out of memory");
+		return mds_status_set(st, MDS_ENOMEM, "cannot load island key: out of memory");
 	return 0;
 }
 
@@ -109,7 +109,7 @@ int auth_session_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, int
 	int rc;
 
 	if (kid == NULL || strcmp(kid, MDS_AUTH_ISLAND_KID) != 0)
-		return auth_fail(st, MDS_EDENIED, "session token refused: kid is not '%s'", MDS_AUTH_ISLAND_KID);
+		return mds_status_set(st, MDS_EDENIED, "session token refused: kid is not '%s'", MDS_AUTH_ISLAND_KID);
 	rc = mds_jwt_verify(jwt, &a->island, st);
 	if (rc != 0)
 		return rc;
@@ -117,9 +117,9 @@ int auth_session_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, int
 	if (rc != 0)
 		return rc;
 	if (mds_jwt_get_int(jwt, "mds_win", &win) != 0)
-		return auth_fail(st, MDS_EDENIED, "session token refused: claim 'mds_win' is missing");
+		return mds_status_set(st, MDS_EDENIED, "session token refused: claim 'mds_win' is missing");
 	if (now > win)
-		return auth_fail(st, MDS_EDENIED,
+		return mds_status_set(st, MDS_EDENIED,
 				 "session token refused: the offline window it was issued under ended at %lld; present a provider token",
 				 (long long)win);
 	if (id == NULL)
@@ -130,13 +130,13 @@ int auth_session_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, int
 	/* the session's subject is the original principal */
 	if (id->subject == NULL) {
 		mds_jwt_identity_release(id);
-		return auth_fail(st, MDS_EDENIED, "session token refused: claim 'sub' is missing");
+		return mds_status_set(st, MDS_EDENIED, "session token refused: claim 'sub' is missing");
 	}
 	free(id->principal);
 	id->principal = strdup(id->subject);
 	if (id->principal == NULL) {
 		mds_jwt_identity_release(id);
-		return auth_fail(st, MDS_ENOMEM, "cannot read session identity: out of memory");
+		return mds_status_set(st, MDS_ENOMEM, "cannot read session identity: out of memory");
 	}
 	id->is_session = 1;
 	return 0;
@@ -154,20 +154,20 @@ int mds_auth_session_issue(struct mds_auth *a, const struct mds_jwt_identity *id
 
 	*token = NULL;
 	if (a->island_issuer == NULL)
-		return auth_fail(st, MDS_EINVAL, "cannot issue session token: no island issuer configured");
+		return mds_status_set(st, MDS_EINVAL, "cannot issue session token: no island issuer configured");
 	if (id == NULL || id->principal == NULL)
-		return auth_fail(st, MDS_EINVAL, "cannot issue session token: no principal");
+		return mds_status_set(st, MDS_EINVAL, "cannot issue session token: no principal");
 	if (ttl_s == 0)
 		ttl_s = a->cfg.session_ttl_s;
 	if (ttl_s < 0 || ttl_s > a->cfg.offline_window_s)
-		return auth_fail(st, MDS_EINVAL, "cannot issue session token: ttl %llds is not within 1..%llds",
+		return mds_status_set(st, MDS_EINVAL, "cannot issue session token: ttl %llds is not within 1..%llds",
 				 (long long)ttl_s, (long long)a->cfg.offline_window_s);
 	pthread_rwlock_rdlock(&a->lock);
 	state = auth_state_locked(a, now);
 	win = a->last_refresh + a->cfg.offline_window_s;
 	pthread_rwlock_unlock(&a->lock);
 	if (state == MDS_AUTH_NO_KEYS || state == MDS_AUTH_EXPIRED)
-		return auth_fail(st, MDS_EUNAVAIL, "cannot issue session token: key set state is '%s'",
+		return mds_status_set(st, MDS_EUNAVAIL, "cannot issue session token: key set state is '%s'",
 				 mds_auth_state_name(state));
 	exp = now + ttl_s < win ? now + ttl_s : win;
 	groups = json_array();
@@ -186,7 +186,7 @@ int mds_auth_session_issue(struct mds_auth *a, const struct mds_jwt_identity *id
 	rc = mds_jwt_sign(a->island.pkey, MDS_JWT_EDDSA, MDS_AUTH_ISLAND_KID, text, token, st);
 	goto out;
 nomem:
-	rc = auth_fail(st, MDS_ENOMEM, "cannot issue session token: out of memory");
+	rc = mds_status_set(st, MDS_ENOMEM, "cannot issue session token: out of memory");
 out:
 	free(text);
 	json_decref(claims);
@@ -206,7 +206,7 @@ int mds_auth_session_renew(struct mds_auth *a, const char *token, size_t len,
 		return rc;
 	if (!id.is_session) {
 		mds_jwt_identity_release(&id);
-		return auth_fail(st, MDS_EDENIED, "cannot renew: not an island session token");
+		return mds_status_set(st, MDS_EDENIED, "cannot renew: not an island session token");
 	}
 	rc = mds_auth_session_issue(a, &id, ttl_s, new_token, st);
 	mds_jwt_identity_release(&id);
