@@ -262,22 +262,8 @@ static int provider_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, 
 		.issuers = a->cfg.issuers, .n_issuers = a->n_issuers,
 		.audience = a->audience, .skew_s = a->cfg.clock_skew_s,
 	};
-	const char *kid = mds_jwt_get_kid(jwt);
-	const struct mds_jwk *key = mds_jwks_find(a->keys, kid);
-	int rc;
 
-	if (key == NULL) {
-		if (kid == NULL)
-			return mds_status_set(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
-					 a->keys->n_keys);
-		return mds_status_set(st, MDS_EDENIED, "token refused: unknown kid '%s'", kid);
-	}
-	rc = mds_jwt_verify(jwt, key, st);
-	if (rc == 0)
-		rc = mds_jwt_check_claims(jwt, &pol, now, st);
-	if (rc == 0 && id != NULL)
-		rc = mds_jwt_get_identity(jwt, id, st);
-	return rc;
+	return mds_jwt_check(jwt, a->keys, &pol, now, id, st);
 }
 
 int mds_auth_validate(struct mds_auth *a, const char *token, size_t len,

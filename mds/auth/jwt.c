@@ -394,6 +394,25 @@ void mds_jwt_identity_release(struct mds_jwt_identity *id)
 	memset(id, 0, sizeof(*id));
 }
 
+/*
+ * Is @tid a non-empty string that appears as a whole path segment of @iss
+ * ("https://login.microsoftonline.com/<tid>/v2.0", "https://sts.windows.net/<tid>/")?
+ * Only then may tid/oid name the principal: otherwise any trusted issuer
+ * could mint tokens carrying another tenant's tid and oid.
+ */
+static int tid_names_issuer(const char *iss, json_t *tid)
+{
+	const char *t = json_string_value(tid), *p;
+	size_t tl;
+
+	if (t == NULL || (tl = json_string_length(tid)) == 0 || strchr(t, '/') != NULL)
+		return 0;
+	for (p = strstr(iss, t); p != NULL; p = strstr(p + 1, t))
+		if (p > iss && p[-1] == '/' && (p[tl] == '/' || p[tl] == '\0'))
+			return 1;
+	return 0;
+}
+
 int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 			 struct mds_status *st)
 {
@@ -415,8 +434,7 @@ int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 		goto nomem;
 	if (sub != NULL && (id->subject = strdup(json_string_value(sub))) == NULL)
 		goto nomem;
-	if (json_is_string(tid) && json_is_string(oid) && json_string_length(tid) > 0 &&
-	    json_string_length(oid) > 0) {
+	if (tid_names_issuer(iss, tid) && json_is_string(oid) && json_string_length(oid) > 0) {
 		if (asprintf(&id->principal, "%s/%s", json_string_value(tid), json_string_value(oid)) < 0) {
 			id->principal = NULL;
 			goto nomem;
@@ -462,12 +480,34 @@ fail:
 	return rc;
 }
 
+int mds_jwt_check(const struct mds_jwt *jwt, const struct mds_jwks *keys,
+		  const struct mds_jwt_policy *policy, int64_t now,
+		  struct mds_jwt_identity *id, struct mds_status *st)
+{
+	const struct mds_jwk *key = mds_jwks_find(keys, jwt->kid);
+	int rc;
+
+	if (id != NULL)
+		memset(id, 0, sizeof(*id));
+	if (key == NULL) {
+		if (jwt->kid == NULL)
+			return mds_status_set(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
+					      keys != NULL ? keys->n_keys : 0);
+		return mds_status_set(st, MDS_EDENIED, "token refused: unknown kid '%s'", jwt->kid);
+	}
+	rc = mds_jwt_verify(jwt, key, st);
+	if (rc == 0)
+		rc = mds_jwt_check_claims(jwt, policy, now, st);
+	if (rc == 0 && id != NULL)
+		rc = mds_jwt_get_identity(jwt, id, st);
+	return rc;
+}
+
 int mds_jwt_validate(const char *token, size_t len, const struct mds_jwks *keys,
 		     const struct mds_jwt_policy *policy, int64_t now,
 		     struct mds_jwt_identity *id, struct mds_status *st)
 {
 	struct mds_jwt *jwt = NULL;
-	const struct mds_jwk *key;
 	int rc;
 
 	if (id != NULL)
@@ -475,21 +515,7 @@ int mds_jwt_validate(const char *token, size_t len, const struct mds_jwks *keys,
 	rc = mds_jwt_decode(token, len, &jwt, st);
 	if (rc != 0)
 		return rc;
-	key = mds_jwks_find(keys, jwt->kid);
-	if (key == NULL) {
-		if (jwt->kid == NULL)
-			rc = mds_status_set(st, MDS_EDENIED, "token refused: no 'kid' and the key set holds %zu keys",
-				       keys != NULL ? keys->n_keys : 0);
-		else
-			rc = mds_status_set(st, MDS_EDENIED, "token refused: unknown kid '%s'", jwt->kid);
-		goto out;
-	}
-	rc = mds_jwt_verify(jwt, key, st);
-	if (rc == 0)
-		rc = mds_jwt_check_claims(jwt, policy, now, st);
-	if (rc == 0 && id != NULL)
-		rc = mds_jwt_get_identity(jwt, id, st);
-out:
+	rc = mds_jwt_check(jwt, keys, policy, now, id, st);
 	mds_jwt_free(jwt);
 	return rc;
 }

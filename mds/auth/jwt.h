@@ -20,9 +20,12 @@
  * a clock skew s, a token is accepted while now < exp + s, from
  * now >= nbf - s, and only if iat <= now + s.
  *
- * Principal: when the payload holds both `tid` and `oid` strings (Entra ID
- * style), principal = tid + "/" + oid, which stays stable across the
- * tenant's v1/v2 issuer spellings; otherwise principal = iss + "#" + sub.
+ * Principal: when the payload holds `tid` and `oid` strings (Entra ID
+ * style) and tid is a path segment of iss (as in Entra's issuers
+ * ".../<tid>/v2.0" and "https://sts.windows.net/<tid>/"), principal =
+ * tid + "/" + oid, which stays stable across the tenant's v1/v2 issuer
+ * spellings; otherwise principal = iss + "#" + sub. Tying tid to iss keeps
+ * one trusted issuer from minting another tenant's principals.
  * `groups`, when present, must be an array of strings and is exposed for
  * role bindings.
  */
@@ -123,12 +126,20 @@ int mds_jwt_get_identity(const struct mds_jwt *jwt, struct mds_jwt_identity *id,
 void mds_jwt_identity_release(struct mds_jwt_identity *id);
 
 /*
- * mds_jwt_validate - the whole pipeline for a provider token: decode, pick
- * the key by kid from @keys (borrowed; a token without kid is accepted only
- * when the set holds exactly one key), verify, check claims at @now, and
- * fill *@id (may be NULL when the caller needs only the decision).
- * Returns 0 or the first failure's code with @st filled, as above;
- * an unknown kid is MDS_EDENIED.
+ * mds_jwt_check - for a decoded @jwt (borrowed): pick the key by kid from
+ * @keys (borrowed; a token without kid is accepted only when the set holds
+ * exactly one key), verify, check claims against @policy at @now, and fill
+ * *@id (may be NULL). Returns 0 or the first failure's code with @st filled;
+ * an unknown kid is MDS_EDENIED. *@id is zeroed on failure.
+ */
+int mds_jwt_check(const struct mds_jwt *jwt, const struct mds_jwks *keys,
+		  const struct mds_jwt_policy *policy, int64_t now,
+		  struct mds_jwt_identity *id, struct mds_status *st);
+
+/*
+ * mds_jwt_validate - mds_jwt_decode() then mds_jwt_check() for the @len
+ * characters at @token (borrowed). Returns 0 or the first failure's code
+ * with @st filled.
  */
 int mds_jwt_validate(const char *token, size_t len, const struct mds_jwks *keys,
 		     const struct mds_jwt_policy *policy, int64_t now,

@@ -39,6 +39,7 @@
 #define SKEW 300
 #define ISS "https://idp.test"
 #define ENTRA_ISS "https://login.microsoftonline.com/tenant-1/v2.0"
+#define ENTRA_V1_ISS "https://sts.windows.net/tenant-1/"
 #define ISLAND "https://island-7.mds"
 #define AUD "mds"
 #define MAX_ROWS 160
@@ -299,6 +300,15 @@ static void build_rows(void)
 	t = fmt("{\"iss\":\"" ENTRA_ISS "\",\"aud\":\"" AUD "\",\"sub\":\"pairwise-x\",\"tid\":\"tenant-1\","
 		"\"oid\":\"object-9\",\"exp\":%lld}", (long long)(now + 600));
 	row("entra tid/oid principal", rs(t), 0, NULL, "tenant-1/object-9");
+	t = fmt("{\"iss\":\"" ENTRA_V1_ISS "\",\"aud\":\"" AUD "\",\"sub\":\"pairwise-y\",\"tid\":\"tenant-1\","
+		"\"oid\":\"object-9\",\"exp\":%lld}", (long long)(now + 600));
+	row("entra v1 issuer, same principal", rs(t), 0, NULL, "tenant-1/object-9");
+	t = fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"mallory\",\"tid\":\"tenant-1\","
+		"\"oid\":\"object-9\",\"exp\":%lld}", (long long)(now + 600));
+	row("tid/oid from an issuer not naming the tenant", rs(t), 0, NULL, ISS "#mallory");
+	t = fmt("{\"iss\":\"" ENTRA_ISS "\",\"aud\":\"" AUD "\",\"sub\":\"m\",\"tid\":\"tenant\","
+		"\"oid\":\"object-9\",\"exp\":%lld}", (long long)(now + 600));
+	row("tid only a substring of the issuer", rs(t), 0, NULL, ENTRA_ISS "#m");
 	row("typ at+jwt accepted", mk("{\"alg\":\"EdDSA\",\"kid\":\"ed1\",\"typ\":\"at+jwt\"}",
 				      (t = claims(now, "")), "EdDSA", g.ed), 0, NULL, ISS "#alice");
 	free(t);
@@ -312,8 +322,9 @@ static void build_rows(void)
 	    FX_ISSUER "#alice");
 	add("fixture EdDSA (python-signed)", OP_FIXTURE, 0, T0, FX_NOW, strdup(FX_TOKEN_EDDSA), 0, NULL,
 	    FX_ISSUER "#alice");
-	add("fixture entra aud array", OP_FIXTURE, 0, T0, FX_NOW, strdup(FX_TOKEN_ENTRA), 0, NULL,
-	    "tenant-1/object-9");
+	/* its iss does not name tenant-1, so tid/oid cannot name the principal */
+	add("fixture tid/oid, aud array", OP_FIXTURE, 0, T0, FX_NOW, strdup(FX_TOKEN_ENTRA), 0, NULL,
+	    FX_ISSUER "#x");
 	add("fixture after its exp", OP_FIXTURE, 0, T0, INT64_C(4102444800) + SKEW,
 	    strdup(FX_TOKEN_ES256), MDS_EDENIED, "expired", NULL);
 
@@ -693,7 +704,7 @@ static char *jwk_ed(EVP_PKEY *k, const char *kid)
 
 static int setup(void **state)
 {
-	static const char *const issuers[] = { ISS, ENTRA_ISS };
+	static const char *const issuers[] = { ISS, ENTRA_ISS, ENTRA_V1_ISS };
 	struct mds_auth_config cfg;
 	struct mds_status st;
 	char *r, *e, *d, *d2, *state_file;
@@ -725,7 +736,7 @@ static int setup(void **state)
 	state_file = fmt("%s/jwks-state.json", g.dir);
 	mds_auth_config_init(&cfg);
 	cfg.issuers = issuers;
-	cfg.n_issuers = 2;
+	cfg.n_issuers = 3;
 	cfg.audience = AUD;
 	cfg.state_file = state_file;
 	cfg.island_issuer = ISLAND;
