@@ -29,13 +29,14 @@
 #define STATE_FORMAT "mds-auth-state/1"
 #define STATE_MAX_BYTES (2 * MDS_JWKS_MAX_BYTES)
 
+/* fsync the directory holding @path: 0, -1 with errno set, or MDS_ENOMEM */
 static int fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, rc = -1;
 
 	if (copy == NULL)
-		return -1;
+		return MDS_ENOMEM;
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		rc = fsync(fd);
@@ -81,8 +82,11 @@ int auth_write_atomic(const char *path, const void *data, size_t len, int mode,
 		rc = mds_status_set(st, MDS_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 		goto out_unlink;
 	}
-	if (fsync_dir_of(path) != 0) {
-		rc = mds_status_set(st, MDS_EIO, "cannot fsync the directory of '%s': %s", path, strerror(errno));
+	rc = fsync_dir_of(path);
+	if (rc != 0) {
+		rc = rc == MDS_ENOMEM
+			? mds_status_set(st, MDS_ENOMEM, "cannot fsync the directory of '%s': out of memory", path)
+			: mds_status_set(st, MDS_EIO, "cannot fsync the directory of '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	rc = auth_ok(st);
@@ -152,11 +156,12 @@ int auth_state_save(const struct mds_auth *a, const struct mds_jwks *keys, int64
 
 	if (a->state_file == NULL)
 		return 0;
+	auth_json_begin();  /* checked after the dump: one check covers all */
 	jwks = json_loadb(keys->json, keys->json_len, 0, NULL);
 	root = jwks != NULL ? json_pack("{s:s, s:I, s:O}", "format", STATE_FORMAT,
 					"refreshed_at", (json_int_t)when, "jwks", jwks) : NULL;
 	text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-	if (text == NULL) {
+	if (text == NULL || auth_json_failed()) {
 		rc = mds_status_set(st, MDS_ENOMEM, "cannot persist key set to '%s': out of memory", a->state_file);
 		goto out;
 	}
@@ -183,7 +188,12 @@ int auth_state_load(const struct mds_auth *a, struct mds_jwks **keys, int64_t *w
 	rc = auth_read_file(a->state_file, STATE_MAX_BYTES, &text, &len, st);
 	if (rc != 0)
 		return rc;
+	auth_json_begin();
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (auth_json_failed()) {
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot load key set state '%s': out of memory", a->state_file);
+		goto out;
+	}
 	fmt = json_string_value(json_object_get(root, "format"));
 	ra = json_object_get(root, "refreshed_at");
 	jw = json_object_get(root, "jwks");
@@ -200,7 +210,7 @@ int auth_state_load(const struct mds_auth *a, struct mds_jwks **keys, int64_t *w
 		goto out;
 	}
 	doc = json_dumps(jw, JSON_COMPACT);
-	if (doc == NULL) {
+	if (doc == NULL || auth_json_failed()) {
 		rc = mds_status_set(st, MDS_ENOMEM, "cannot load key set state '%s': out of memory", a->state_file);
 		goto out;
 	}

@@ -29,6 +29,20 @@ static inline int auth_ok(struct mds_status *st)
 }
 
 /*
+ * JSON parsing under memory pressure. jansson's lexer ignores failed
+ * buffer appends: a string can come back with bytes missing (seen in
+ * test_alloc_fail.c) or the parse can fail as a "syntax error". So every
+ * parse of ours runs between auth_json_begin() and auth_json_failed(): the
+ * first installs, once per process, a jansson allocator (malloc/free plus a
+ * thread-local "an allocation failed" flag) and clears the flag; the second
+ * says whether any jansson allocation on this thread failed since, in which
+ * case the parse result must be thrown away and MDS_ENOMEM returned.
+ * (Code that later calls json_set_alloc_funcs() itself disables this.)
+ */
+void auth_json_begin(void);
+int auth_json_failed(void);
+
+/*
  * auth_ossl_reason - the reason string of the newest OpenSSL error (or
  * "unknown openssl error"), and clears the OpenSSL error queue of this
  * thread. Returns a pointer to a static or thread-local string, valid until

@@ -86,14 +86,15 @@ static int build_rsa(json_t *jk, EVP_PKEY **pkey, const char **why)
 	OSSL_PARAM_BLD *bld = NULL;
 	int rc = MDS_EINVAL, bits;
 
-	if (member_bytes(jk, "n", &n, &nlen) != 0 || nlen == 0) {
+	if ((rc = member_bytes(jk, "n", &n, &nlen)) != 0 || nlen == 0) {
 		*why = "member 'n' is missing or not base64url";
-		goto out;
+		goto out_rc;
 	}
-	if (member_bytes(jk, "e", &e, &elen) != 0 || elen == 0 || elen > 8) {
+	if ((rc = member_bytes(jk, "e", &e, &elen)) != 0 || elen == 0 || elen > 8) {
 		*why = "member 'e' is missing, not base64url or too long";
-		goto out;
+		goto out_rc;
 	}
+	rc = MDS_EINVAL;  /* every failure below is a bad key unless it says otherwise */
 	if (n[0] == 0 || e[0] == 0) {
 		*why = "'n' or 'e' has a leading zero byte";
 		goto out;
@@ -127,6 +128,10 @@ static int build_rsa(json_t *jk, EVP_PKEY **pkey, const char **why)
 		goto out;
 	}
 	rc = 0;
+	goto out;
+out_rc:
+	if (rc != MDS_ENOMEM)
+		rc = MDS_EINVAL;
 out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(bn_n);
@@ -150,11 +155,13 @@ static int build_ec(json_t *jk, EVP_PKEY **pkey, const char **why)
 		*why = "curve 'crv' is not P-256";
 		goto out;
 	}
-	if (member_bytes(jk, "x", &x, &xlen) != 0 || xlen != 32 ||
-	    member_bytes(jk, "y", &y, &ylen) != 0 || ylen != 32) {
+	if ((rc = member_bytes(jk, "x", &x, &xlen)) != 0 || xlen != 32 ||
+	    (rc = member_bytes(jk, "y", &y, &ylen)) != 0 || ylen != 32) {
 		*why = "members 'x' and 'y' must be 32 bytes of base64url each";
+		rc = rc == MDS_ENOMEM ? MDS_ENOMEM : MDS_EINVAL;
 		goto out;
 	}
+	rc = MDS_EINVAL;
 	point[0] = 0x04;  /* uncompressed SEC1 point */
 	memcpy(point + 1, x, 32);
 	memcpy(point + 33, y, 32);
@@ -198,10 +205,12 @@ static int build_okp(json_t *jk, EVP_PKEY **pkey, const char **why)
 		*why = "curve 'crv' is not Ed25519";
 		goto out;
 	}
-	if (member_bytes(jk, "x", &x, &xlen) != 0 || xlen != 32) {
+	if ((rc = member_bytes(jk, "x", &x, &xlen)) != 0 || xlen != 32) {
 		*why = "member 'x' must be 32 bytes of base64url";
+		rc = rc == MDS_ENOMEM ? MDS_ENOMEM : MDS_EINVAL;
 		goto out;
 	}
+	rc = MDS_EINVAL;
 	*pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, xlen);
 	if (*pkey == NULL) {
 		*why = "openssl refused the ed25519 key";
@@ -285,6 +294,8 @@ static int parse_key(json_t *jk, size_t i, struct mds_jwk *key, struct mds_statu
 		return mds_status_set(st, MDS_ENOMEM, "cannot parse key %zu: out of memory", i);
 	if (rc != 0)
 		KEY_FAIL("%s", why);
+	if (key->pkey == NULL)  /* defence in depth: a builder forgot to fail */
+		return mds_status_set(st, MDS_EINTERNAL, "cannot parse key %zu: no key built", i);
 #undef KEY_FAIL
 	key->alg = alg;
 	if (kid != NULL) {
@@ -315,7 +326,12 @@ int mds_jwks_parse(const char *doc, size_t len, struct mds_jwks **out,
 	if (len > MDS_JWKS_MAX_BYTES)
 		return mds_status_set(st, MDS_EINVAL, "cannot parse key set: %zu bytes exceeds the limit of %d",
 				 len, MDS_JWKS_MAX_BYTES);
+	auth_json_begin();
 	root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (auth_json_failed()) {
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot parse key set: out of memory");
+		goto out;
+	}
 	if (root == NULL) {
 		rc = mds_status_set(st, MDS_EINVAL, "cannot parse key set: %s at line %d", jerr.text, jerr.line);
 		goto out;

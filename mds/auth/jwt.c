@@ -40,15 +40,27 @@ static const char *const forbidden_headers[] = {
 	"jku", "jwk", "x5u", "x5c", "crit", NULL
 };
 
-static json_t *load_object(const unsigned char *buf, size_t len)
+/* Parse a JSON object into *@out: 0, MDS_EINVAL (not an object, bad JSON,
+ * duplicate members) or MDS_ENOMEM. */
+static int load_object(const unsigned char *buf, size_t len, json_t **out)
 {
-	json_t *v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *v;
 
-	if (v != NULL && !json_is_object(v)) {
+	*out = NULL;
+	auth_json_begin();
+	v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (auth_json_failed()) {
 		json_decref(v);
-		v = NULL;
+		return MDS_ENOMEM;
 	}
-	return v;
+	if (v == NULL)
+		return MDS_EINVAL;
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return MDS_EINVAL;
+	}
+	*out = v;
+	return 0;
 }
 
 static int check_header(struct mds_jwt *jwt, struct mds_status *st)
@@ -119,11 +131,12 @@ int mds_jwt_decode(const char *token, size_t len, struct mds_jwt **out,
 				       : "token header is not base64url");
 		goto out;
 	}
-	jwt->header = load_object(buf, blen);
+	rc = load_object(buf, blen, &jwt->header);
 	free(buf);
 	buf = NULL;
-	if (jwt->header == NULL) {
-		rc = mds_status_set(st, MDS_EINVAL, "token header is not a json object (or has duplicate members)");
+	if (rc != 0) {
+		rc = mds_status_set(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
+				    : "token header is not a json object (or has duplicate members)");
 		goto out;
 	}
 	rc = check_header(jwt, st);
@@ -136,11 +149,12 @@ int mds_jwt_decode(const char *token, size_t len, struct mds_jwt **out,
 				       : "token payload is not base64url");
 		goto out;
 	}
-	jwt->claims = load_object(buf, blen);
+	rc = load_object(buf, blen, &jwt->claims);
 	free(buf);
 	buf = NULL;
-	if (jwt->claims == NULL) {
-		rc = mds_status_set(st, MDS_EINVAL, "token payload is not a json object (or has duplicate members)");
+	if (rc != 0) {
+		rc = mds_status_set(st, rc, rc == MDS_ENOMEM ? "cannot decode token: out of memory"
+				    : "token payload is not a json object (or has duplicate members)");
 		goto out;
 	}
 
@@ -558,7 +572,12 @@ int mds_jwt_sign(EVP_PKEY *key, enum mds_jwt_alg alg, const char *kid,
 	int rc;
 
 	*token = NULL;
+	auth_json_begin();
 	claims = json_loads(claims_json, JSON_REJECT_DUPLICATES, NULL);
+	if (auth_json_failed()) {
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot sign token: out of memory");
+		goto out;
+	}
 	if (!json_is_object(claims)) {
 		rc = mds_status_set(st, MDS_EINVAL, "cannot sign token: claims are not a json object");
 		goto out;
@@ -571,7 +590,7 @@ int mds_jwt_sign(EVP_PKEY *key, enum mds_jwt_alg alg, const char *kid,
 	hdr = kid != NULL ? json_pack("{s:s, s:s, s:s}", "alg", mds_jwt_alg_name(alg), "typ", "JWT", "kid", kid)
 			  : json_pack("{s:s, s:s}", "alg", mds_jwt_alg_name(alg), "typ", "JWT");
 	hdr_json = hdr != NULL ? json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	if (hdr_json == NULL) {
+	if (hdr_json == NULL || auth_json_failed()) {
 		rc = mds_status_set(st, MDS_ENOMEM, "cannot sign token: out of memory");
 		goto out;
 	}

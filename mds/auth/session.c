@@ -170,6 +170,7 @@ int mds_auth_session_issue(struct mds_auth *a, const struct mds_jwt_identity *id
 		return mds_status_set(st, MDS_EUNAVAIL, "cannot issue session token: key set state is '%s'",
 				 mds_auth_state_name(state));
 	exp = now + ttl_s < win ? now + ttl_s : win;
+	auth_json_begin();  /* jansson may drop bytes under OOM: check below */
 	groups = json_array();
 	if (groups == NULL)
 		goto nomem;
@@ -181,7 +182,7 @@ int mds_auth_session_issue(struct mds_auth *a, const struct mds_jwt_identity *id
 			   "iat", (json_int_t)now, "exp", (json_int_t)exp, "mds_win", (json_int_t)win,
 			   "groups", groups);
 	text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
-	if (text == NULL)
+	if (text == NULL || auth_json_failed())
 		goto nomem;
 	rc = mds_jwt_sign(a->island.pkey, MDS_JWT_EDDSA, MDS_AUTH_ISLAND_KID, text, token, st);
 	goto out;
