@@ -14,6 +14,7 @@
 
 #include "kv.h"
 #include "nametree.h"
+#include "ns_internal.h"
 #include "record.h"
 #include "util.h"
 
@@ -111,7 +112,7 @@ static int next_id_write(struct mds_txn *t, uint64_t id)
 }
 
 /* Looks a bucket up; fills @b (strings point into the snapshot). */
-static int bucket_lookup(struct mds_txn *t, struct mds_str name, struct mds_bucket *b,
+int mds_ns_bucket_lookup(struct mds_txn *t, struct mds_str name, struct mds_bucket *b,
 			 struct mds_status *st)
 {
 	char q[MDS_QUOTE_MAX];
@@ -139,6 +140,47 @@ static int fail(struct mds_status *st, int rc, const char *what, struct mds_str 
 
 	return mds_status_set(st, rc, "cannot %s '%s': %s", what, mds_quote(q, name),
 			      mds_strerror(rc));
+}
+
+/* ---- shared with the other mutation modules (ns_internal.h) ---------- */
+
+int mds_ns_object_load(struct mds_txn *t, const struct mds_bucket *b, struct mds_str name,
+		       struct mds_object *o)
+{
+	struct mds_str v;
+	int rc = mds_tree_get(t, b->id, name, &v);
+
+	if (rc)
+		return rc;
+	return mds_object_decode(v.p, v.len, o);
+}
+
+int mds_ns_object_store(struct mds_txn *t, const struct mds_bucket *b, struct mds_str name,
+			struct mds_str rec)
+{
+	uint64_t next_id, before;
+	int rc = next_id_read(t, &next_id);
+
+	if (rc)
+		return rc;
+	before = next_id;
+	rc = mds_tree_put(t, b->id, name, rec, &next_id);
+	if (rc == 0 && next_id != before)
+		rc = next_id_write(t, next_id);
+	return rc;
+}
+
+int mds_usage_charge(struct mds_txn *t, const struct mds_bucket *b, struct mds_str name,
+		     int64_t bytes, int64_t objects, struct mds_status *st)
+{
+	uint8_t ukey[1 + MDS_TEAM_NAME_MAX], bkey[9];
+	int rc = usage_add(t, usage_key_bucket(bkey, b->id), bytes, objects, 0);
+
+	if (rc == 0)
+		rc = usage_add(t, usage_key_team(ukey, b->team), bytes, objects, 0);
+	if (rc)
+		return fail(st, rc, "update usage for object", name);
+	return 0;
 }
 
 /* ---- conditions ------------------------------------------------------------ */
@@ -297,7 +339,7 @@ static int apply_bucket_delete(struct mds_txn *t, struct mds_op *op)
 	char q[MDS_QUOTE_MAX];
 	int rc;
 
-	rc = bucket_lookup(t, op->bucket, &b, &op->status);
+	rc = mds_ns_bucket_lookup(t, op->bucket, &b, &op->status);
 	if (rc)
 		return rc;
 	memcpy(team, b.team.p, b.team.len);
@@ -329,11 +371,9 @@ static int apply_bucket_delete(struct mds_txn *t, struct mds_op *op)
 static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 {
 	static __thread uint8_t buf[OBJ_BUF_MAX];
-	uint8_t ukey[1 + MDS_TEAM_NAME_MAX], bkey[9];
 	struct mds_object cur;
 	struct mds_bucket b;
-	struct mds_str v;
-	uint64_t next_id, version = 1, ctime = mds_txn_now_ns(t), old_size = 0;
+	uint64_t version = 1, ctime = mds_txn_now_ns(t), old_size = 0;
 	int exists, rc;
 	size_t n;
 
@@ -341,17 +381,14 @@ static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 	if (rc == 0)
 		rc = mds_object_in_validate(&op->obj, &op->status);
 	if (rc == 0)
-		rc = bucket_lookup(t, op->bucket, &b, &op->status);
+		rc = mds_ns_bucket_lookup(t, op->bucket, &b, &op->status);
 	if (rc)
 		return rc;
-	rc = mds_tree_get(t, b.id, op->name, &v);
+	rc = mds_ns_object_load(t, &b, op->name, &cur);
 	if (rc && rc != MDS_ENOTFOUND)
-		return fail(&op->status, rc, "put object", op->name);
+		return fail(&op->status, rc, "read existing object", op->name);
 	exists = rc == 0;
 	if (exists) {
-		rc = mds_object_decode(v.p, v.len, &cur);
-		if (rc)
-			return fail(&op->status, rc, "read existing object", op->name);
 		version = cur.version + 1;
 		ctime = cur.ctime_ns;
 		old_size = cur.size;
@@ -364,22 +401,13 @@ static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, MDS_EINVAL, "object record is %zu bytes; the limit is %d",
 				      n, OBJ_BUF_MAX);
 	n = mds_object_encode(buf, sizeof(buf), &op->obj, version, ctime, mds_txn_now_ns(t));
-	rc = next_id_read(t, &next_id);
-	if (rc == 0) {
-		uint64_t before = next_id;
-
-		rc = mds_tree_put(t, b.id, op->name, (struct mds_str){ (char *)buf, n }, &next_id);
-		if (rc == 0 && next_id != before)
-			rc = next_id_write(t, next_id);
-	}
 	op->out_bytes_delta = (int64_t)op->obj.size - (int64_t)old_size;
 	op->out_objects_delta = exists ? 0 : 1;
-	if (rc == 0)
-		rc = usage_add(t, usage_key_bucket(bkey, b.id), op->out_bytes_delta,
-			       op->out_objects_delta, 0);
-	if (rc == 0)
-		rc = usage_add(t, usage_key_team(ukey, b.team), op->out_bytes_delta,
-			       op->out_objects_delta, 0);
+	rc = mds_usage_charge(t, &b, op->name, op->out_bytes_delta, op->out_objects_delta,
+			      &op->status);
+	if (rc)
+		return rc;
+	rc = mds_ns_object_store(t, &b, op->name, (struct mds_str){ (char *)buf, n });
 	if (rc)
 		return fail(&op->status, rc, "put object", op->name);
 	op->out_version = version;
@@ -389,7 +417,6 @@ static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 
 static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 {
-	uint8_t ukey[1 + MDS_TEAM_NAME_MAX], bkey[9];
 	struct mds_object cur;
 	struct mds_bucket b;
 	struct mds_str v;
@@ -398,7 +425,7 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 
 	rc = mds_validate_object_name(op->name, &op->status);
 	if (rc == 0)
-		rc = bucket_lookup(t, op->bucket, &b, &op->status);
+		rc = mds_ns_bucket_lookup(t, op->bucket, &b, &op->status);
 	if (rc)
 		return rc;
 	rc = mds_tree_get(t, b.id, op->name, &v);
@@ -415,11 +442,10 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 	op->out_version = cur.version;
 	op->out_bytes_delta = -(int64_t)cur.size;
 	op->out_objects_delta = -1;
+	rc = mds_usage_charge(t, &b, op->name, op->out_bytes_delta, -1, &op->status);
+	if (rc)
+		return rc;
 	rc = mds_tree_del(t, b.id, op->name);
-	if (rc == 0)
-		rc = usage_add(t, usage_key_bucket(bkey, b.id), op->out_bytes_delta, -1, 0);
-	if (rc == 0)
-		rc = usage_add(t, usage_key_team(ukey, b.team), op->out_bytes_delta, -1, 0);
 	if (rc)
 		return fail(&op->status, rc, "delete object", op->name);
 	return 0;
@@ -492,7 +518,7 @@ int mds_bucket_get(struct mds_reader *r, struct mds_str bucket, struct mds_bucke
 		   struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(r);
-	int rc = bucket_lookup(t, bucket, out, st);
+	int rc = mds_ns_bucket_lookup(t, bucket, out, st);
 
 	if (rc)
 		return rc;
@@ -513,7 +539,7 @@ int mds_object_head(struct mds_reader *r, struct mds_str bucket, struct mds_str 
 
 	rc = mds_validate_object_name(name, st);
 	if (rc == 0)
-		rc = bucket_lookup(t, bucket, &b, st);
+		rc = mds_ns_bucket_lookup(t, bucket, &b, st);
 	if (rc)
 		return rc;
 	rc = mds_tree_get(t, b.id, name, &v);
