@@ -573,7 +573,9 @@ static void test_fault_injection(void **state)
 	struct fx *f = *state;
 	char tok[MDS_RESERVATION_TOKEN_LEN + 1];
 	struct mds_status st;
-	int kinds[] = { MDS_OP_QUOTA_SET, MDS_OP_RESERVE, MDS_OP_RESERVE_COMMIT, MDS_OP_QUOTA_DELETE };
+	int kinds[] = { MDS_OP_QUOTA_SET, MDS_OP_OBJECT_PUT, MDS_OP_RESERVE, MDS_OP_RESERVE_COMMIT,
+			MDS_OP_RESERVE_RELEASE, MDS_OP_RESERVE_SWEEP, MDS_OP_QUOTA_DELETE };
+	uint64_t swept;
 	unsigned long total = 0;
 
 	assert_int_equal(tq_put(f->s, "data", "p/a", 10, NULL), 0);
@@ -583,8 +585,13 @@ static void test_fault_injection(void **state)
 			unsigned long calls;
 			int rc;
 
-			if (kinds[k] == MDS_OP_RESERVE_COMMIT)
+			if (kinds[k] == MDS_OP_RESERVE_COMMIT || kinds[k] == MDS_OP_RESERVE_RELEASE)
 				assert_int_equal(tq_reserve(f->s, "data", "p/b", 100, 60 * SEC, tok, &st), 0);
+			if (kinds[k] == MDS_OP_RESERVE_SWEEP) {
+				for (int i = 0; i < 3; i++)
+					assert_int_equal(tq_reserve(f->s, "data", "p/s", 10, SEC, tok, &st), 0);
+				atomic_fetch_add(&fake_now, 2 * SEC);
+			}
 			mds_store_fault_arm(n, EIO);
 			switch (kinds[k]) {
 			case MDS_OP_QUOTA_SET:
@@ -595,6 +602,17 @@ static void test_fault_injection(void **state)
 				break;
 			case MDS_OP_RESERVE_COMMIT:
 				rc = tq_commit(f->s, tok, "data", "p/b", 60, &st);
+				break;
+			case MDS_OP_OBJECT_PUT:
+				rc = tq_put(f->s, "data", "p/e", 70, &st);
+				break;
+			case MDS_OP_RESERVE_RELEASE:
+				rc = tq_release(f->s, tok);
+				break;
+			case MDS_OP_RESERVE_SWEEP:
+				rc = tq_sweep(f->s, 0, &swept);
+				if (rc == 0)   /* plus, once the clock passed its TTL, the reserve loop's */
+					assert_true(swept == 3 || swept == 4);
 				break;
 			default:
 				rc = tq_del(f->s, "prefix/data/p/");
@@ -609,8 +627,13 @@ static void test_fault_injection(void **state)
 				break;
 			}
 			assert_int_not_equal(rc, 0);
-			if (kinds[k] == MDS_OP_RESERVE_COMMIT)
+			/* The failed op changed nothing: undo its setup. */
+			if (kinds[k] == MDS_OP_RESERVE_COMMIT || kinds[k] == MDS_OP_RESERVE_RELEASE)
 				assert_int_equal(tq_release(f->s, tok), 0);
+			if (kinds[k] == MDS_OP_RESERVE_SWEEP) {
+				assert_int_equal(tq_sweep(f->s, 0, &swept), 0);
+				assert_true(swept == 3 || swept == 4);
+			}
 		}
 		assert_int_equal(tq_check(f->s), 0);
 	}
