@@ -488,9 +488,11 @@ static struct mds_op *take_ops(struct mds_store *s, size_t max, size_t *n_out)
  * Applies @batch (a list of *@np ops) in one durable transaction. Ops that
  * were queued while the batch was being applied join it before the commit
  * (up to max_batch): they cost no extra fsync. *@np is updated; *@commit_ns
- * gets the commit's duration (0 when nothing was committed).
+ * gets the commit's duration (0 when nothing was committed), *@queued the
+ * ops that were waiting before the batch's ops were completed.
  */
-static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uint64_t *commit_ns)
+static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uint64_t *commit_ns,
+		      size_t *queued)
 {
 	MDB_txn *parent = NULL;
 	uint64_t ok = 0, failed = 0, t0, dt = 0;
@@ -555,6 +557,7 @@ out_complete:
 	}
 	if (n > s->stats.batch_max)
 		s->stats.batch_max = n;
+	*queued = s->qlen;
 	pthread_mutex_unlock(&s->mu);
 	for (op = batch; op; op = next) {
 		next = op->next_;
@@ -574,7 +577,9 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
 }
 
 /*
- * After a commit that answered @n ops, called with s->mu held.
+ * After a commit that answered some ops, called with s->mu held; @want is
+ * those ops plus the ones that were already waiting when they were
+ * answered (callers that resubmit from done() are back already).
  *
  * Callers in a closed loop (a gateway with a window of requests in flight)
  * send their next op as soon as they have their answer. If the writer
@@ -584,16 +589,15 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
  * answered callers a little time to come back, for as long as waiting
  * pays: one more op is worth waiting for while it arrives within its share
  * of the batch's time, (commit + waited) / ops queued. The wait ends when
- * the queue holds @n plus what already waited, when a share of time passes
+ * the queue holds @want, when a share of time passes
  * without an arrival, or after one commit's duration (at most
  * REGROUP_MAX_NS). A caller that does not come back thus costs the others
  * at most one commit's time.
  */
 #define REGROUP_MAX_NS 2000000u
 
-static void regroup_wait(struct mds_store *s, size_t n, uint64_t commit_ns)
+static void regroup_wait(struct mds_store *s, size_t want, uint64_t commit_ns)
 {
-	size_t want = n + s->qlen;
 	uint64_t t0 = mono_ns(), waited = 0;
 
 	if (want > s->opts.max_batch)
@@ -627,7 +631,7 @@ static void *writer_main(void *arg)
 	for (;;) {
 		struct mds_op *batch;
 		uint64_t commit_ns;
-		size_t n;
+		size_t n, queued;
 
 		while (!s->head && !s->stopping) {
 			struct timespec ts;
@@ -656,10 +660,10 @@ static void *writer_main(void *arg)
 		}
 		batch = take_ops(s, s->opts.max_batch, &n);
 		pthread_mutex_unlock(&s->mu);
-		run_batch(s, batch, &n, &commit_ns);
+		run_batch(s, batch, &n, &commit_ns, &queued);
 		pthread_mutex_lock(&s->mu);
 		if (commit_ns)
-			regroup_wait(s, n, commit_ns);
+			regroup_wait(s, n + queued, commit_ns);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
