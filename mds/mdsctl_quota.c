@@ -150,6 +150,15 @@ static double percent(uint64_t total, uint64_t limit)
 	return (double)total * 100.0 / (double)limit;
 }
 
+/*
+ * A uint64 as JSON: an integer up to INT64_MAX (every realistic value), a
+ * real above it, so a 16 EiB limit never prints as a negative number.
+ */
+static json_t *u64_json(uint64_t v)
+{
+	return v <= (uint64_t)INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
+}
+
 static json_t *limits_json(const Mds__V1__QuotaLimits *l)
 {
 	json_t *o;
@@ -158,16 +167,16 @@ static json_t *limits_json(const Mds__V1__QuotaLimits *l)
 		return json_null();
 	o = json_object();
 	if (l->max_bytes)
-		json_object_set_new(o, "max_bytes", json_integer((json_int_t)l->max_bytes->value));
+		json_object_set_new(o, "max_bytes", u64_json(l->max_bytes->value));
 	if (l->max_objects)
 		json_object_set_new(o, "max_objects",
-				    json_integer((json_int_t)l->max_objects->value));
+				    u64_json(l->max_objects->value));
 	if (l->soft_bytes)
-		json_object_set_new(o, "soft_bytes", json_integer((json_int_t)l->soft_bytes->value));
+		json_object_set_new(o, "soft_bytes", u64_json(l->soft_bytes->value));
 	if (l->soft_objects)
 		json_object_set_new(o, "soft_objects",
-				    json_integer((json_int_t)l->soft_objects->value));
-	json_object_set_new(o, "grace_ns", json_integer((json_int_t)l->grace_ns));
+				    u64_json(l->soft_objects->value));
+	json_object_set_new(o, "grace_ns", u64_json(l->grace_ns));
 	return o;
 }
 
@@ -176,10 +185,10 @@ static json_t *info_json(const Mds__V1__QuotaInfo *q)
 	uint64_t tb = sat_add(q->used_bytes, q->reserved_bytes);
 	uint64_t to = sat_add(q->used_objects, q->reserved_objects);
 	const Mds__V1__QuotaLimits *l = q->has_limits ? q->limits : NULL;
-	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:b}", "scope", q->scope, "bytes",
-			      (json_int_t)q->used_bytes, "objects", (json_int_t)q->used_objects,
-			      "reserved_bytes", (json_int_t)q->reserved_bytes, "reserved_objects",
-			      (json_int_t)q->reserved_objects, "state", state_name(q->state),
+	json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:b}", "scope", q->scope, "bytes",
+			      u64_json(q->used_bytes), "objects", u64_json(q->used_objects),
+			      "reserved_bytes", u64_json(q->reserved_bytes), "reserved_objects",
+			      u64_json(q->reserved_objects), "state", state_name(q->state),
 			      "has_limits", q->has_limits);
 	json_t *pct = json_object();
 

@@ -107,6 +107,10 @@ class MdsctlQuotaTest(unittest.TestCase):
         text = self.ctl("quota", "audit", "team/aud").stdout
         self.assertIn("ops-bot", text)
         self.assertIn("none -> max-objects=7", text)
+        # a limit beyond 2^63 stays positive in JSON and in the table
+        q = self.j("quota", "set", "team/aud", "--max-bytes", "15EiB")
+        self.assertEqual(q["limits"]["max_bytes"], 15 << 60)
+        self.assertIn("15.00 EiB", self.ctl("quota", "get", "team/aud").stdout)
         later = self.j("quota", "audit", "--after", str(recs[-1]["seq"]))["records"]
         self.assertTrue(later and all(r["seq"] > recs[-1]["seq"] for r in later))
 
