@@ -1,0 +1,504 @@
+/*
+ * gw_grpc.c - the grpc: provider: every operation is a call to a remote
+ * mds through the project's C client (mds/rpc_client.h), over one channel
+ * per handle (gRPC keeps the connection and reconnects by itself).
+ *
+ * What must stay true
+ *   - Every call carries the caller's deadline. The client's unary call has
+ *     one timeout per client, so calls go through mds_client_stream(),
+ *     which takes one per call: on the wire a unary call and a server
+ *     stream that answers one message are the same exchange.
+ *   - Only idempotent calls (HeadObject, ListObjects) are retried, and only
+ *     after UNAVAILABLE with no answer received, with exponential backoff,
+ *     at most `retries` times and never past the deadline. Puts and deletes
+ *     are sent once: a write that cannot reach mds fails closed with
+ *     MDSGW_EUNAVAIL and says so.
+ *   - Every protobuf message is built on the stack or freed in the
+ *     function that made it; responses are consumed inside the client's
+ *     callback and never outlive it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw_internal.h"
+#include "rpc_client.h"
+#include "namespace.pb-c.h"
+
+struct gw_grpc {
+	struct mds_client *c;
+	char *endpoint;
+	unsigned retries;
+	unsigned backoff_ms;
+};
+
+/* mds_client_open initialises gRPC through an unguarded flag; opens are
+ * serialised here so that handles may be opened from several threads. */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int gw_grpc_open_endpoint(const struct gw_conf *c, const char *endpoint, struct gw_grpc **out,
+			  struct mdsgw_status *st)
+{
+	struct mds_client_opts o = { 0 };
+	struct mds_status ms = { 0 };
+	struct gw_grpc *g;
+	int rc;
+
+	*out = NULL;
+	g = calloc(1, sizeof(*g));
+	if (!g || !(g->endpoint = strdup(endpoint))) {
+		free(g);
+		return gw_status_set(st, MDSGW_ENOMEM, "out of memory opening a client for '%s'",
+				     endpoint);
+	}
+	g->retries = c->retries;
+	g->backoff_ms = c->backoff_ms;
+	o.endpoint = endpoint;
+	o.tls = c->tls;
+	o.tls_ca = c->ca;
+	o.tls_cert = c->cert;
+	o.tls_key = c->key;
+	o.timeout_ms = c->timeout_ms;
+	pthread_mutex_lock(&open_mu);
+	rc = mds_client_open(&g->c, &o, &ms);
+	pthread_mutex_unlock(&open_mu);
+	if (rc) {
+		gw_status_set(st, rc, "cannot open a client for mds at '%s': %s", endpoint, ms.msg);
+		free(g->endpoint);
+		free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+void gw_grpc_close(struct gw_grpc *g)
+{
+	if (!g)
+		return;
+	mds_client_close(g->c);
+	free(g->endpoint);
+	free(g);
+}
+
+/* ---- one call, with deadline and (for reads) retries ---- */
+
+typedef int (*gw_handler_fn)(void *arg, const ProtobufCMessage *resp);
+
+struct call_ctx {
+	gw_handler_fn handler;
+	void *arg;
+	int got;
+	int hrc;   /* what the handler returned */
+};
+
+static int on_msg(void *arg, const ProtobufCMessage *msg)
+{
+	struct call_ctx *x = arg;
+
+	if (x->got++)
+		x->hrc = MDSGW_ECORRUPT;   /* a unary answer is one message */
+	else
+		x->hrc = x->handler(x->arg, msg);
+	return x->hrc;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/*
+ * Call @method with @req; @handler consumes the (borrowed) response.
+ * @what names the operation for messages ("resolve b/n").
+ */
+static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *req,
+		const ProtobufCMessageDescriptor *resp_desc, gw_handler_fn handler, void *harg,
+		int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st)
+{
+	unsigned backoff = g->backoff_ms, attempt = 0;
+	struct mds_client_status cs;
+	int rc;
+
+	memset(&cs, 0, sizeof(cs));
+	for (;;) {
+		struct call_ctx x = { handler, harg, 0, 0 };
+		unsigned left = gw_ms_left(deadline_ns);
+
+		if (!left && !attempt)
+			return gw_status_set(st, MDSGW_ETIMEDOUT,
+					     "%s: the deadline had passed before the call to mds at %s"
+					     " was sent", what, g->endpoint);
+		if (!left)
+			return gw_status_set(st, MDSGW_ETIMEDOUT,
+					     "%s: deadline passed; mds at %s is unreachable after %u "
+					     "attempts (%s)", what, g->endpoint, attempt, cs.msg);
+		memset(&cs, 0, sizeof(cs));
+		rc = mds_client_stream(g->c, method, req, resp_desc, left, on_msg, &x, &cs);
+		attempt++;
+		if (x.hrc == MDSGW_ECORRUPT || x.hrc == MDSGW_ENOMEM)
+			return gw_status_set(st, x.hrc, "%s: %s", what,
+					     x.hrc == MDSGW_ENOMEM ? "out of memory reading the answer"
+					     : "the answer of mds does not decode");
+		if (x.hrc)
+			return gw_status_set(st, x.hrc, "%s: stopped by the callback", what);
+		if (rc == 0 && !x.got)
+			return gw_status_set(st, MDSGW_ECORRUPT, "%s: mds at %s answered with no message",
+					     what, g->endpoint);
+		if (rc == 0)
+			return 0;
+		if (rc == MDSGW_EUNAVAIL && idempotent && !x.got && attempt <= g->retries) {
+			/* jitter: up to half the backoff, from the clock's low bits */
+			unsigned wait = backoff + (unsigned)(mdsgw_now_ns() / 1000 % (backoff / 2 + 1));
+			unsigned now_left = gw_ms_left(deadline_ns);
+
+			if (now_left > 1) {
+				sleep_ms(wait < now_left - 1 ? wait : now_left - 1);
+				backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+				continue;
+			}
+		}
+		break;
+	}
+	switch (rc) {
+	case MDSGW_EUNAVAIL:
+		if (idempotent)
+			return gw_status_set(st, rc, "%s: mds at %s is unreachable after %u attempt%s: %s",
+					     what, g->endpoint, attempt, attempt == 1 ? "" : "s",
+					     cs.msg);
+		return gw_status_set(st, rc, "%s refused: mds at %s is unreachable, writes fail "
+				     "closed (%s)", what, g->endpoint, cs.msg);
+	case MDSGW_ETIMEDOUT:
+		return gw_status_set(st, rc, "%s: deadline passed waiting for mds at %s%s", what,
+				     g->endpoint, idempotent ? "" :
+				     "; the write may or may not have been applied, re-read to know");
+	default:
+		if (cs.msg[0])
+			return gw_status_set(st, rc, "%s", cs.msg);
+		return gw_status_set(st, rc, "%s: %s", what, mdsgw_strerror(rc));
+	}
+}
+
+/* ---- record conversion ---- */
+
+static struct gw_bytes str_of(const char *s)
+{
+	struct gw_bytes b = { s ? s : "", s ? strlen(s) : 0 };
+
+	return b;
+}
+
+#define PAIRS_STACK 32
+
+struct pairs_buf {
+	struct gw_pair stack[PAIRS_STACK];
+	struct gw_pair *heap;
+};
+
+static const struct gw_pair *pairs_of(struct pairs_buf *b, Mds__V1__KeyValue *const *kv,
+				      size_t n, size_t off)
+{
+	struct gw_pair *p = b->stack + off;
+
+	if (n == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		p[i].k = str_of(kv[i]->key);
+		p[i].v = str_of(kv[i]->value);
+	}
+	return p;
+}
+
+/* Build @out from @r; @scratch as in gw_object_build. */
+static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object *out,
+			    void **scratch, size_t *cap)
+{
+	struct pairs_buf pb;
+	struct gw_objview v;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	pb.heap = NULL;
+	if (r->n_metadata + r->n_tags > PAIRS_STACK) {
+		/* Rare: many metadata pairs; a one-off array. */
+		pb.heap = malloc((r->n_metadata + r->n_tags) * sizeof(struct gw_pair));
+		if (!pb.heap)
+			return MDSGW_ENOMEM;
+		for (size_t i = 0; i < r->n_metadata; i++) {
+			pb.heap[i].k = str_of(r->metadata[i]->key);
+			pb.heap[i].v = str_of(r->metadata[i]->value);
+		}
+		for (size_t i = 0; i < r->n_tags; i++) {
+			pb.heap[r->n_metadata + i].k = str_of(r->tags[i]->key);
+			pb.heap[r->n_metadata + i].v = str_of(r->tags[i]->value);
+		}
+		v.meta = pb.heap;
+		v.tags = pb.heap + r->n_metadata;
+	} else {
+		v.meta = pairs_of(&pb, r->metadata, r->n_metadata, 0);
+		v.tags = pairs_of(&pb, r->tags, r->n_tags, r->n_metadata);
+	}
+	v.n_meta = r->n_metadata;
+	v.n_tags = r->n_tags;
+	v.bucket = str_of(r->bucket);
+	v.name = str_of(r->name);
+	v.etag = str_of(r->etag);
+	v.content_type = str_of(r->content_type);
+	v.locator.p = (const char *)r->locator.data;
+	v.locator.len = r->locator.len;
+	v.version = r->version;
+	v.content_size = r->size;
+	v.ctime_ns = r->ctime_ns;
+	v.mtime_ns = r->mtime_ns;
+	v.blob_type = (uint32_t)r->blob_type;
+	rc = gw_object_build(&v, out, scratch, cap);
+	free(pb.heap);
+	return rc;
+}
+
+/* ---- operations ---- */
+
+static int resolve_handler(void *arg, const ProtobufCMessage *m)
+{
+	return record_to_object((const Mds__V1__ObjectRecord *)m, arg, NULL, NULL);
+}
+
+static int grpc_resolve(void *state, const char *bucket, const char *name,
+			struct mdsgw_object *out, int64_t deadline_ns, struct mdsgw_status *st)
+{
+	struct gw_grpc *g = state;
+	Mds__V1__HeadObjectRequest req = MDS__V1__HEAD_OBJECT_REQUEST__INIT;
+	char what[128];
+
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	snprintf(what, sizeof(what), "resolve '%.40s/%.60s'", bucket, name);
+	return call(g, "/mds.v1.Namespace/HeadObject", &req.base,
+		    &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
+		    what, st);
+}
+
+struct list_ctx {
+	mdsgw_entry_fn emit;
+	void *arg;
+	struct mdsgw_list_result *res;
+};
+
+static int list_handler(void *arg, const ProtobufCMessage *m)
+{
+	const Mds__V1__ListObjectsResponse *r = (const Mds__V1__ListObjectsResponse *)m;
+	struct list_ctx *x = arg;
+	void *scratch = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (strlen(r->next_continuation_token) > MDSGW_TOKEN_MAX)
+		return MDSGW_ECORRUPT;
+	for (size_t i = 0; i < r->n_entries && rc == 0; i++) {
+		const Mds__V1__ListEntry *pe = r->entries[i];
+		struct mdsgw_object obj;
+		struct mdsgw_entry e = { sizeof(e), 0, pe->name, NULL };
+
+		if (pe->is_prefix || !pe->object) {
+			e.is_prefix = 1;
+		} else {
+			rc = record_to_object(pe->object, &obj, &scratch, &cap);
+			if (rc)
+				break;
+			e.obj = &obj;
+		}
+		rc = x->emit(x->arg, &e);
+	}
+	free(scratch);
+	if (rc)
+		return rc;
+	x->res->key_count = r->key_count;
+	x->res->truncated = r->truncated ? 1 : 0;
+	strcpy(x->res->next_token, r->next_continuation_token);
+	return 0;
+}
+
+static int grpc_list(void *state, const struct mdsgw_list_params *p, mdsgw_entry_fn emit,
+		     void *arg, struct mdsgw_list_result *res, int64_t deadline_ns,
+		     struct mdsgw_status *st)
+{
+	struct gw_grpc *g = state;
+	Mds__V1__ListObjectsRequest req = MDS__V1__LIST_OBJECTS_REQUEST__INIT;
+	struct list_ctx x = { emit, arg, res };
+	char what[128];
+
+	req.bucket = (char *)p->bucket;
+	req.style = p->style == MDSGW_LIST_AZURE ? MDS__V1__LIST_STYLE__LIST_STYLE_AZURE
+						 : MDS__V1__LIST_STYLE__LIST_STYLE_S3;
+	if (p->prefix)
+		req.prefix = (char *)p->prefix;
+	if (p->delimiter)
+		req.delimiter = (char *)p->delimiter;
+	if (p->start_after)
+		req.start_after = (char *)p->start_after;
+	if (p->token)
+		req.continuation_token = (char *)p->token;
+	if (p->max_keys >= 0) {
+		req.max_keys_set_case = MDS__V1__LIST_OBJECTS_REQUEST__MAX_KEYS_SET_MAX_KEYS;
+		req.max_keys = p->max_keys;
+	}
+	snprintf(what, sizeof(what), "list '%.60s'", p->bucket);
+	/* Retried only while nothing was emitted (the page arrives whole). */
+	return call(g, "/mds.v1.Namespace/ListObjects", &req.base,
+		    &mds__v1__list_objects_response__descriptor, list_handler, &x, 1,
+		    deadline_ns, what, st);
+}
+
+struct put_ctx {
+	uint64_t *version, *mtime_ns;
+};
+
+static int put_handler(void *arg, const ProtobufCMessage *m)
+{
+	const Mds__V1__PutObjectResponse *r = (const Mds__V1__PutObjectResponse *)m;
+	struct put_ctx *x = arg;
+
+	if (x->version)
+		*x->version = r->version;
+	if (x->mtime_ns)
+		*x->mtime_ns = r->mtime_ns;
+	return 0;
+}
+
+static int kv_array(const struct mdsgw_kv *in, size_t n, Mds__V1__KeyValue **store,
+		    Mds__V1__KeyValue ***ptrs)
+{
+	*store = NULL;
+	*ptrs = NULL;
+	if (!n)
+		return 0;
+	*store = calloc(n, sizeof(**store));
+	*ptrs = calloc(n, sizeof(**ptrs));
+	if (!*store || !*ptrs) {
+		free(*store);
+		free(*ptrs);
+		return MDSGW_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		Mds__V1__KeyValue kv = MDS__V1__KEY_VALUE__INIT;
+
+		kv.key = (char *)(in[i].key ? in[i].key : "");
+		kv.value = (char *)(in[i].value ? in[i].value : "");
+		(*store)[i] = kv;
+		(*ptrs)[i] = &(*store)[i];
+	}
+	return 0;
+}
+
+int gw_grpc_put(struct gw_grpc *g, const struct mdsgw_put *p, uint64_t *version,
+		uint64_t *mtime_ns, int64_t deadline_ns, struct mdsgw_status *st)
+{
+	Mds__V1__PutObjectRequest req = MDS__V1__PUT_OBJECT_REQUEST__INIT;
+	Mds__V1__KeyValue *meta = NULL, *tags = NULL, **meta_p = NULL, **tags_p = NULL;
+	struct put_ctx x = { version, mtime_ns };
+	char what[128];
+	int rc;
+
+	if (kv_array(p->meta, p->n_meta, &meta, &meta_p) ||
+	    kv_array(p->tags, p->n_tags, &tags, &tags_p)) {
+		rc = gw_status_set(st, MDSGW_ENOMEM, "out of memory building a put");
+		goto out;
+	}
+	req.bucket = (char *)p->bucket;
+	req.name = (char *)p->name;
+	req.size = p->content_size;
+	req.blob_type = (Mds__V1__BlobType)p->blob_type;
+	if (p->etag)
+		req.etag = (char *)p->etag;
+	if (p->content_type)
+		req.content_type = (char *)p->content_type;
+	req.locator.data = (uint8_t *)p->locator;
+	req.locator.len = p->locator ? p->locator_len : 0;
+	req.n_metadata = p->n_meta;
+	req.metadata = meta_p;
+	req.n_tags = p->n_tags;
+	req.tags = tags_p;
+	if (p->if_match)
+		req.if_match = (char *)p->if_match;
+	if (p->if_none_match)
+		req.if_none_match = (char *)p->if_none_match;
+	snprintf(what, sizeof(what), "put '%.40s/%.60s'", p->bucket, p->name);
+	rc = call(g, "/mds.v1.Namespace/PutObject", &req.base,
+		  &mds__v1__put_object_response__descriptor, put_handler, &x, 0, deadline_ns,
+		  what, st);
+out:
+	free(meta);
+	free(meta_p);
+	free(tags);
+	free(tags_p);
+	return rc;
+}
+
+static int del_handler(void *arg, const ProtobufCMessage *m)
+{
+	uint64_t *version = arg;
+
+	if (version)
+		*version = ((const Mds__V1__DeleteObjectResponse *)m)->version;
+	return 0;
+}
+
+int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const char *if_match,
+		const char *if_none_match, uint64_t *version, int64_t deadline_ns,
+		struct mdsgw_status *st)
+{
+	Mds__V1__DeleteObjectRequest req = MDS__V1__DELETE_OBJECT_REQUEST__INIT;
+	char what[128];
+
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	if (if_match)
+		req.if_match = (char *)if_match;
+	if (if_none_match)
+		req.if_none_match = (char *)if_none_match;
+	snprintf(what, sizeof(what), "delete '%.40s/%.60s'", bucket, name);
+	return call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
+		    &mds__v1__delete_object_response__descriptor, del_handler, version, 0,
+		    deadline_ns, what, st);
+}
+
+/* ---- the provider table ---- */
+
+static int grpc_open(const struct gw_conf *c, void **state, struct mdsgw_status *st)
+{
+	return gw_grpc_open_endpoint(c, c->target, (struct gw_grpc **)state, st);
+}
+
+static void grpc_close(void *state)
+{
+	gw_grpc_close(state);
+}
+
+static int grpc_put(void *state, const struct mdsgw_put *p, uint64_t *version,
+		    uint64_t *mtime_ns, int64_t deadline_ns, struct mdsgw_status *st)
+{
+	return gw_grpc_put(state, p, version, mtime_ns, deadline_ns, st);
+}
+
+static int grpc_del(void *state, const char *bucket, const char *name, const char *if_match,
+		    const char *if_none_match, uint64_t *version, int64_t deadline_ns,
+		    struct mdsgw_status *st)
+{
+	return gw_grpc_del(state, bucket, name, if_match, if_none_match, version, deadline_ns, st);
+}
+
+const struct gw_provider gw_provider_grpc = {
+	.name = "grpc",
+	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT,
+	.open = grpc_open,
+	.close = grpc_close,
+	.resolve = grpc_resolve,
+	.list = grpc_list,
+	.put = grpc_put,
+	.del = grpc_del,
+};
