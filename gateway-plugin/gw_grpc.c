@@ -1,21 +1,24 @@
 /*
  * gw_grpc.c - the grpc: provider: every operation is a call to a remote
- * mds through the project's C client (mds/rpc_client.h), over one channel
- * per handle (gRPC keeps the connection and reconnects by itself).
+ * mds (gw_rpc.c) over one channel per handle; gRPC keeps the connection
+ * and reconnects by itself.
  *
  * What must stay true
- *   - Every call carries the caller's deadline. The client's unary call has
- *     one timeout per client, so calls go through mds_client_stream(),
- *     which takes one per call: on the wire a unary call and a server
- *     stream that answers one message are the same exchange.
- *   - Only idempotent calls (HeadObject, ListObjects) are retried, and only
- *     after UNAVAILABLE with no answer received, with exponential backoff,
- *     at most `retries` times and never past the deadline. Puts and deletes
- *     are sent once: a write that cannot reach mds fails closed with
- *     MDSGW_EUNAVAIL and says so.
+ *   - Every call carries the caller's deadline.
+ *   - Reads (HeadObject, ListObjects: idempotent) wait for the channel to
+ *     connect until their deadline (gRPC "wait for ready"), so a read while
+ *     mds is down or restarting fails only when its deadline passes, and
+ *     one sent just after a restart finds the server. They are retried
+ *     after UNAVAILABLE (the server going away mid-call, or shutting down),
+ *     with exponential backoff and jitter, at most `retries` times and
+ *     never past the deadline.
+ *   - Puts and deletes are sent once and do not wait for a connection: a
+ *     write that cannot reach mds fails closed at once with MDSGW_EUNAVAIL
+ *     and says so. (Retrying a write is the gateway's decision: only it
+ *     knows whether its request carries a condition that makes it safe.)
  *   - Every protobuf message is built on the stack or freed in the
- *     function that made it; responses are consumed inside the client's
- *     callback and never outlive it.
+ *     function that made it; an answer is consumed by a handler and freed
+ *     in call().
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,25 +27,19 @@
 #include <time.h>
 
 #include "gw_internal.h"
-#include "rpc_client.h"
+#include "gw_rpc.h"
 #include "namespace.pb-c.h"
 
 struct gw_grpc {
-	struct mds_client *c;
+	struct gw_rpc *rpc;
 	char *endpoint;
 	unsigned retries;
 	unsigned backoff_ms;
 };
 
-/* mds_client_open initialises gRPC through an unguarded flag; opens are
- * serialised here so that handles may be opened from several threads. */
-static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
-
 int gw_grpc_open_endpoint(const struct gw_conf *c, const char *endpoint, struct gw_grpc **out,
 			  struct mdsgw_status *st)
 {
-	struct mds_client_opts o = { 0 };
-	struct mds_status ms = { 0 };
 	struct gw_grpc *g;
 	int rc;
 
@@ -55,17 +52,8 @@ int gw_grpc_open_endpoint(const struct gw_conf *c, const char *endpoint, struct 
 	}
 	g->retries = c->retries;
 	g->backoff_ms = c->backoff_ms;
-	o.endpoint = endpoint;
-	o.tls = c->tls;
-	o.tls_ca = c->ca;
-	o.tls_cert = c->cert;
-	o.tls_key = c->key;
-	o.timeout_ms = c->timeout_ms;
-	pthread_mutex_lock(&open_mu);
-	rc = mds_client_open(&g->c, &o, &ms);
-	pthread_mutex_unlock(&open_mu);
+	rc = gw_rpc_open(endpoint, c, &g->rpc, st);
 	if (rc) {
-		gw_status_set(st, rc, "cannot open a client for mds at '%s': %s", endpoint, ms.msg);
 		free(g->endpoint);
 		free(g);
 		return rc;
@@ -78,7 +66,7 @@ void gw_grpc_close(struct gw_grpc *g)
 {
 	if (!g)
 		return;
-	mds_client_close(g->c);
+	gw_rpc_close(g->rpc);
 	free(g->endpoint);
 	free(g);
 }
@@ -86,24 +74,6 @@ void gw_grpc_close(struct gw_grpc *g)
 /* ---- one call, with deadline and (for reads) retries ---- */
 
 typedef int (*gw_handler_fn)(void *arg, const ProtobufCMessage *resp);
-
-struct call_ctx {
-	gw_handler_fn handler;
-	void *arg;
-	int got;
-	int hrc;   /* what the handler returned */
-};
-
-static int on_msg(void *arg, const ProtobufCMessage *msg)
-{
-	struct call_ctx *x = arg;
-
-	if (x->got++)
-		x->hrc = MDSGW_ECORRUPT;   /* a unary answer is one message */
-	else
-		x->hrc = x->handler(x->arg, msg);
-	return x->hrc;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -122,37 +92,37 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 		int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st)
 {
 	unsigned backoff = g->backoff_ms, attempt = 0;
-	struct mds_client_status cs;
+	char msg[MDSGW_MSG_MAX] = "";
 	int rc;
 
-	memset(&cs, 0, sizeof(cs));
 	for (;;) {
-		struct call_ctx x = { handler, harg, 0, 0 };
-		unsigned left = gw_ms_left(deadline_ns);
+		ProtobufCMessage *resp = NULL;
+		int64_t left = deadline_ns - mdsgw_now_ns();
 
-		if (!left && !attempt)
+		if (left <= 0 && !attempt)
 			return gw_status_set(st, MDSGW_ETIMEDOUT,
 					     "%s: the deadline had passed before the call to mds at %s"
 					     " was sent", what, g->endpoint);
-		if (!left)
+		if (left <= 0)
 			return gw_status_set(st, MDSGW_ETIMEDOUT,
 					     "%s: deadline passed; mds at %s is unreachable after %u "
-					     "attempts (%s)", what, g->endpoint, attempt, cs.msg);
-		memset(&cs, 0, sizeof(cs));
-		rc = mds_client_stream(g->c, method, req, resp_desc, left, on_msg, &x, &cs);
+					     "attempts (%s)", what, g->endpoint, attempt, msg);
+		rc = gw_rpc_unary(g->rpc, method, req, resp_desc, &resp, left, idempotent, msg,
+				  sizeof(msg));
 		attempt++;
-		if (x.hrc == MDSGW_ECORRUPT || x.hrc == MDSGW_ENOMEM)
-			return gw_status_set(st, x.hrc, "%s: %s", what,
-					     x.hrc == MDSGW_ENOMEM ? "out of memory reading the answer"
-					     : "the answer of mds does not decode");
-		if (x.hrc)
-			return gw_status_set(st, x.hrc, "%s: stopped by the callback", what);
-		if (rc == 0 && !x.got)
-			return gw_status_set(st, MDSGW_ECORRUPT, "%s: mds at %s answered with no message",
-					     what, g->endpoint);
-		if (rc == 0)
+		if (rc == 0) {
+			int hrc = handler(harg, resp);
+
+			protobuf_c_message_free_unpacked(resp, NULL);
+			if (hrc == MDSGW_ECORRUPT || hrc == MDSGW_ENOMEM)
+				return gw_status_set(st, hrc, "%s: %s", what, hrc == MDSGW_ENOMEM ?
+						     "out of memory reading the answer" :
+						     "the answer of mds does not decode");
+			if (hrc)
+				return gw_status_set(st, hrc, "%s: stopped by the callback", what);
 			return 0;
-		if (rc == MDSGW_EUNAVAIL && idempotent && !x.got && attempt <= g->retries) {
+		}
+		if (rc == MDSGW_EUNAVAIL && idempotent && attempt <= g->retries) {
 			/* jitter: up to half the backoff, from the clock's low bits */
 			unsigned wait = backoff + (unsigned)(mdsgw_now_ns() / 1000 % (backoff / 2 + 1));
 			unsigned now_left = gw_ms_left(deadline_ns);
@@ -169,17 +139,16 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 	case MDSGW_EUNAVAIL:
 		if (idempotent)
 			return gw_status_set(st, rc, "%s: mds at %s is unreachable after %u attempt%s: %s",
-					     what, g->endpoint, attempt, attempt == 1 ? "" : "s",
-					     cs.msg);
+					     what, g->endpoint, attempt, attempt == 1 ? "" : "s", msg);
 		return gw_status_set(st, rc, "%s refused: mds at %s is unreachable, writes fail "
-				     "closed (%s)", what, g->endpoint, cs.msg);
+				     "closed (%s)", what, g->endpoint, msg);
 	case MDSGW_ETIMEDOUT:
 		return gw_status_set(st, rc, "%s: deadline passed waiting for mds at %s%s", what,
-				     g->endpoint, idempotent ? "" :
+				     g->endpoint, idempotent ? " (unreachable or not answering)" :
 				     "; the write may or may not have been applied, re-read to know");
 	default:
-		if (cs.msg[0])
-			return gw_status_set(st, rc, "%s", cs.msg);
+		if (msg[0])
+			return gw_status_set(st, rc, "%s", msg);
 		return gw_status_set(st, rc, "%s: %s", what, mdsgw_strerror(rc));
 	}
 }

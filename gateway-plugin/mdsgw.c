@@ -302,6 +302,12 @@ int mdsgw_list(mdsgw_handle *h, const struct mdsgw_list_params *p, mdsgw_entry_f
 		return gw_status_set(st, MDSGW_EINVAL, "list: bucket is required");
 	if (fp.style != MDSGW_LIST_S3 && fp.style != MDSGW_LIST_AZURE)
 		return gw_status_set(st, MDSGW_EINVAL, "list: unknown style %u", fp.style);
+	/* The same answer from every provider (the core clamps, the server refuses). */
+	if (fp.max_keys > (fp.style == MDSGW_LIST_S3 ? 1000 : 5000))
+		return gw_status_set(st, MDSGW_EINVAL, "list '%.60s': max_keys %lld is above the %s "
+				     "cap of %d", fp.bucket, (long long)fp.max_keys,
+				     fp.style == MDSGW_LIST_S3 ? "S3" : "Azure",
+				     fp.style == MDSGW_LIST_S3 ? 1000 : 5000);
 	rsize = res->size;
 	memset(&fr, 0, sizeof(fr));
 	rc = h->p->list(h->state, &fp, emit, arg, &fr, deadline_of(h, deadline_ns), st);
