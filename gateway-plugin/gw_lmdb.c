@@ -12,10 +12,18 @@
  * reader may move between threads. The pool only grows to the number of
  * threads that were ever inside a call at once.
  *
+ * One environment per process: LMDB forbids opening the same environment
+ * twice in one process (closing the second copy drops the first one's
+ * locks; readers then fail). Handles that name the same directory (by
+ * realpath) therefore share one struct mds_store, counted by `envs`
+ * below; the last handle to close closes it.
+ *
  * What must stay true: nothing read from a snapshot is used after
  * mds_reader_end(); every string handed to the gateway is copied first
  * (gw_object_build).
  */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +33,85 @@
 #include "mds/namespace.h"
 #include "mds/store.h"
 
-struct gw_lmdb {
+/* A store shared by every handle of this process that names its directory. */
+struct gw_env {
+	char *path;                 /* realpath of the directory (owned) */
 	struct mds_store *s;
+	unsigned refs;
+	struct gw_env *next;
+};
+
+static pthread_mutex_t envs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gw_env *envs;
+
+static int env_get(const char *dir, struct gw_env **out, struct mdsgw_status *st)
+{
+	struct mds_store_opts o = { 0 };
+	struct mds_status ms = { 0 };
+	struct gw_env *e;
+	char *path = realpath(dir, NULL);
+	int rc = 0;
+
+	*out = NULL;
+	if (!path)
+		return gw_status_set(st, -errno, "cannot open the island store in '%s': %s", dir,
+				     strerror(errno));
+	pthread_mutex_lock(&envs_mu);
+	for (e = envs; e; e = e->next)
+		if (!strcmp(e->path, path))
+			break;
+	if (e) {
+		e->refs++;
+		free(path);
+		*out = e;
+		goto out;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		free(path);
+		rc = gw_status_set(st, MDSGW_ENOMEM, "out of memory opening '%s'", dir);
+		goto out;
+	}
+	e->path = path;
+	o.read_only = 1;
+	rc = mds_store_open(&e->s, path, &o, &ms);
+	if (rc) {
+		gw_status_set(st, rc, "cannot open the island store in '%s' read-only: %s", dir,
+			      ms.msg[0] ? ms.msg : mdsgw_strerror(rc));
+		free(e->path);
+		free(e);
+		goto out;
+	}
+	e->refs = 1;
+	e->next = envs;
+	envs = e;
+	*out = e;
+out:
+	pthread_mutex_unlock(&envs_mu);
+	return rc;
+}
+
+static void env_put(struct gw_env *e)
+{
+	struct gw_env **pp;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&envs_mu);
+	if (--e->refs == 0) {
+		for (pp = &envs; *pp != e; pp = &(*pp)->next)
+			;
+		*pp = e->next;
+		mds_store_close(e->s);
+		free(e->path);
+		free(e);
+	}
+	pthread_mutex_unlock(&envs_mu);
+}
+
+struct gw_lmdb {
+	struct gw_env *env;
+	struct mds_store *s;        /* env->s */
 	struct gw_grpc *w;          /* writes; NULL when no mds= was given */
 	pthread_mutex_t mu;         /* guards the pool */
 	struct mds_reader **pool;
@@ -85,8 +170,6 @@ static void reader_put(struct gw_lmdb *l, struct mds_reader *r)
 
 static int lmdb_open(const struct gw_conf *c, void **state, struct mdsgw_status *st)
 {
-	struct mds_store_opts o = { 0 };
-	struct mds_status ms = { 0 };
 	struct gw_lmdb *l;
 	int rc;
 
@@ -95,13 +178,10 @@ static int lmdb_open(const struct gw_conf *c, void **state, struct mdsgw_status 
 	if (!l)
 		return gw_status_set(st, MDSGW_ENOMEM, "out of memory opening '%s'", c->target);
 	pthread_mutex_init(&l->mu, NULL);
-	o.read_only = 1;
-	rc = mds_store_open(&l->s, c->target, &o, &ms);
-	if (rc) {
-		gw_status_set(st, rc, "cannot open the island store in '%s' read-only: %s", c->target,
-			      ms.msg[0] ? ms.msg : mdsgw_strerror(rc));
+	rc = env_get(c->target, &l->env, st);
+	if (rc)
 		goto err;
-	}
+	l->s = l->env->s;
 	if (c->mds) {
 		rc = gw_grpc_open_endpoint(c, c->mds, &l->w, st);
 		if (rc)
@@ -110,7 +190,7 @@ static int lmdb_open(const struct gw_conf *c, void **state, struct mdsgw_status 
 	*state = l;
 	return 0;
 err:
-	mds_store_close(l->s);
+	env_put(l->env);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
 	return rc;
@@ -125,7 +205,7 @@ static void lmdb_close(void *state)
 	for (size_t i = 0; i < l->n; i++)
 		mds_reader_close(l->pool[i]);
 	free(l->pool);
-	mds_store_close(l->s);
+	env_put(l->env);
 	gw_grpc_close(l->w);
 	pthread_mutex_destroy(&l->mu);
 	free(l);

@@ -422,6 +422,22 @@ static void test_lmdb_read_only(void **state)
 	assert_int_equal(api->resolve(h, bucket, "lmdb/dir/obj2", &o, 0, &st), 0);
 	assert_int_equal(o.content_size, 2);
 	api->object_release(&o);
+	/* a second handle on the same environment (LMDB allows one per process:
+	 * the library shares it), closed first: the first handle still reads */
+	{
+		char cfg2[600];
+		mdsgw_handle *h2;
+
+		snprintf(cfg2, sizeof(cfg2), "lmdb:%s/.?mds=%s", daemon_.data, daemon_.endpoint);
+		h2 = open_or_fail(cfg2);
+		assert_int_equal(api->resolve(h2, bucket, "lmdb/dir/obj2", &o, 0, &st), 0);
+		api->object_release(&o);
+		api->close(h2);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(api->resolve(h, bucket, "lmdb/dir/obj3", &o, 0, &st), 0);
+			api->object_release(&o);
+		}
+	}
 	api->close(h);
 }
 
