@@ -47,6 +47,10 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_TEAM_BUCKETS] = "team_buckets",
 	[MDS_DB_OBJECTS] = "objects",
 	[MDS_DB_USAGE] = "usage",
+	[MDS_DB_QUOTAS] = "quotas",
+	[MDS_DB_RESERVATIONS] = "reservations",
+	[MDS_DB_RES_EXPIRY] = "reservation_expiry",
+	[MDS_DB_QUOTA_AUDIT] = "quota_audit",
 };
 
 struct mds_store {
