@@ -29,6 +29,7 @@
 #include "gw_internal.h"
 #include "gw_rpc.h"
 #include "namespace.pb-c.h"
+#include "quota.pb-c.h"
 
 struct gw_grpc {
 	struct gw_rpc *rpc;
@@ -135,6 +136,10 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 		}
 		break;
 	}
+	/* The wire maps both a full queue and a quota refusal to
+	 * RESOURCE_EXHAUSTED; the server's quota messages start "quota '". */
+	if (rc == MDSGW_EBUSY && !strncmp(msg, "quota '", 7))
+		rc = MDSGW_EQUOTA;
 	switch (rc) {
 	case MDSGW_EUNAVAIL:
 		if (idempotent)
@@ -364,47 +369,68 @@ static int kv_array(const struct mdsgw_kv *in, size_t n, Mds__V1__KeyValue **sto
 	return 0;
 }
 
+/* The wire form of @p; the arrays are allocated into *meta.. (free them). */
+static int put_request(const struct mdsgw_put *p, Mds__V1__PutObjectRequest *req,
+		       Mds__V1__KeyValue **meta, Mds__V1__KeyValue ***meta_p,
+		       Mds__V1__KeyValue **tags, Mds__V1__KeyValue ***tags_p)
+{
+	Mds__V1__PutObjectRequest init = MDS__V1__PUT_OBJECT_REQUEST__INIT;
+
+	*req = init;
+	*tags = NULL;
+	*tags_p = NULL;
+	if (kv_array(p->meta, p->n_meta, meta, meta_p) ||
+	    kv_array(p->tags, p->n_tags, tags, tags_p))
+		return MDSGW_ENOMEM;
+	req->bucket = (char *)p->bucket;
+	req->name = (char *)p->name;
+	req->size = p->content_size;
+	req->blob_type = (Mds__V1__BlobType)p->blob_type;
+	if (p->etag)
+		req->etag = (char *)p->etag;
+	if (p->content_type)
+		req->content_type = (char *)p->content_type;
+	req->locator.data = (uint8_t *)p->locator;
+	req->locator.len = p->locator ? p->locator_len : 0;
+	req->n_metadata = p->n_meta;
+	req->metadata = *meta_p;
+	req->n_tags = p->n_tags;
+	req->tags = *tags_p;
+	if (p->if_match)
+		req->if_match = (char *)p->if_match;
+	if (p->if_none_match)
+		req->if_none_match = (char *)p->if_none_match;
+	return 0;
+}
+
+static void put_request_free(Mds__V1__KeyValue *meta, Mds__V1__KeyValue **meta_p,
+			     Mds__V1__KeyValue *tags, Mds__V1__KeyValue **tags_p)
+{
+	free(meta);
+	free(meta_p);
+	free(tags);
+	free(tags_p);
+}
+
 int gw_grpc_put(struct gw_grpc *g, const struct mdsgw_put *p, uint64_t *version,
 		uint64_t *mtime_ns, int64_t deadline_ns, struct mdsgw_status *st)
 {
-	Mds__V1__PutObjectRequest req = MDS__V1__PUT_OBJECT_REQUEST__INIT;
+	Mds__V1__PutObjectRequest req;
 	Mds__V1__KeyValue *meta = NULL, *tags = NULL, **meta_p = NULL, **tags_p = NULL;
 	struct put_ctx x = { version, mtime_ns };
 	char what[128];
 	int rc;
 
-	if (kv_array(p->meta, p->n_meta, &meta, &meta_p) ||
-	    kv_array(p->tags, p->n_tags, &tags, &tags_p)) {
+	if (put_request(p, &req, &meta, &meta_p, &tags, &tags_p)) {
 		rc = gw_status_set(st, MDSGW_ENOMEM, "out of memory building a put");
 		goto out;
 	}
-	req.bucket = (char *)p->bucket;
-	req.name = (char *)p->name;
-	req.size = p->content_size;
-	req.blob_type = (Mds__V1__BlobType)p->blob_type;
-	if (p->etag)
-		req.etag = (char *)p->etag;
-	if (p->content_type)
-		req.content_type = (char *)p->content_type;
-	req.locator.data = (uint8_t *)p->locator;
-	req.locator.len = p->locator ? p->locator_len : 0;
-	req.n_metadata = p->n_meta;
-	req.metadata = meta_p;
-	req.n_tags = p->n_tags;
-	req.tags = tags_p;
-	if (p->if_match)
-		req.if_match = (char *)p->if_match;
-	if (p->if_none_match)
-		req.if_none_match = (char *)p->if_none_match;
 	snprintf(what, sizeof(what), "put '%.40s/%.60s'", p->bucket, p->name);
 	rc = call(g, "/mds.v1.Namespace/PutObject", &req.base,
 		  &mds__v1__put_object_response__descriptor, put_handler, &x, 0, deadline_ns,
 		  what, st);
 out:
-	free(meta);
-	free(meta_p);
-	free(tags);
-	free(tags_p);
+	put_request_free(meta, meta_p, tags, tags_p);
 	return rc;
 }
 
@@ -436,6 +462,80 @@ int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const c
 		    deadline_ns, what, st);
 }
 
+/* ---- quota reservations ---- */
+
+static int reserve_handler(void *arg, const ProtobufCMessage *m)
+{
+	const Mds__V1__Reservation *r = (const Mds__V1__Reservation *)m;
+	struct mdsgw_reservation *out = arg;
+	size_t n = strlen(r->token);
+
+	if (n == 0 || n >= sizeof(out->token))
+		return MDSGW_ECORRUPT;
+	memcpy(out->token, r->token, n + 1);
+	out->expiry_ns = r->expiry_ns;
+	return 0;
+}
+
+int gw_grpc_reserve(struct gw_grpc *g, struct mdsgw_reservation *r, int64_t deadline_ns,
+		    struct mdsgw_status *st)
+{
+	Mds__V1__ReserveRequest req = MDS__V1__RESERVE_REQUEST__INIT;
+	char what[128];
+
+	req.bucket = (char *)r->bucket;
+	req.name = (char *)r->name;
+	req.bytes = r->bytes;
+	req.objects = r->objects;
+	req.ttl_ns = r->ttl_ms > UINT64_MAX / 1000000 ? UINT64_MAX : r->ttl_ms * 1000000;
+	snprintf(what, sizeof(what), "reserve for '%.40s/%.60s'", r->bucket, r->name);
+	return call(g, "/mds.v1.Quota/Reserve", &req.base, &mds__v1__reservation__descriptor,
+		    reserve_handler, r, 0, deadline_ns, what, st);
+}
+
+int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put *p,
+		   uint64_t *version, uint64_t *mtime_ns, int64_t deadline_ns,
+		   struct mdsgw_status *st)
+{
+	Mds__V1__CommitRequest req = MDS__V1__COMMIT_REQUEST__INIT;
+	Mds__V1__PutObjectRequest put;
+	Mds__V1__KeyValue *meta = NULL, *tags = NULL, **meta_p = NULL, **tags_p = NULL;
+	struct put_ctx x = { version, mtime_ns };
+	char what[128];
+	int rc;
+
+	if (put_request(p, &put, &meta, &meta_p, &tags, &tags_p)) {
+		rc = gw_status_set(st, MDSGW_ENOMEM, "out of memory building a commit");
+		goto out;
+	}
+	req.token = (char *)token;
+	req.put = &put;
+	snprintf(what, sizeof(what), "commit of '%.40s/%.60s'", p->bucket, p->name);
+	rc = call(g, "/mds.v1.Quota/Commit", &req.base, &mds__v1__put_object_response__descriptor,
+		  put_handler, &x, 0, deadline_ns, what, st);
+out:
+	put_request_free(meta, meta_p, tags, tags_p);
+	return rc;
+}
+
+static int release_handler(void *arg, const ProtobufCMessage *m)
+{
+	(void)arg;
+	(void)m;
+	return 0;
+}
+
+int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
+		    struct mdsgw_status *st)
+{
+	Mds__V1__ReleaseRequest req = MDS__V1__RELEASE_REQUEST__INIT;
+
+	req.token = (char *)token;
+	return call(g, "/mds.v1.Quota/Release", &req.base,
+		    &mds__v1__release_response__descriptor, release_handler, NULL, 0,
+		    deadline_ns, "release of a reservation", st);
+}
+
 /* ---- the provider table ---- */
 
 static int grpc_open(const struct gw_conf *c, void **state, struct mdsgw_status *st)
@@ -461,13 +561,35 @@ static int grpc_del(void *state, const char *bucket, const char *name, const cha
 	return gw_grpc_del(state, bucket, name, if_match, if_none_match, version, deadline_ns, st);
 }
 
+static int grpc_reserve(void *state, struct mdsgw_reservation *r, int64_t deadline_ns,
+			struct mdsgw_status *st)
+{
+	return gw_grpc_reserve(state, r, deadline_ns, st);
+}
+
+static int grpc_commit(void *state, const char *token, const struct mdsgw_put *p,
+		       uint64_t *version, uint64_t *mtime_ns, int64_t deadline_ns,
+		       struct mdsgw_status *st)
+{
+	return gw_grpc_commit(state, token, p, version, mtime_ns, deadline_ns, st);
+}
+
+static int grpc_release(void *state, const char *token, int64_t deadline_ns,
+			struct mdsgw_status *st)
+{
+	return gw_grpc_release(state, token, deadline_ns, st);
+}
+
 const struct gw_provider gw_provider_grpc = {
 	.name = "grpc",
-	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT,
+	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA,
 	.open = grpc_open,
 	.close = grpc_close,
 	.resolve = grpc_resolve,
 	.list = grpc_list,
 	.put = grpc_put,
 	.del = grpc_del,
+	.reserve = grpc_reserve,
+	.commit = grpc_commit,
+	.release = grpc_release,
 };

@@ -101,6 +101,14 @@ struct gw_provider {
 	int (*del)(void *state, const char *bucket, const char *name, const char *if_match,
 		   const char *if_none_match, uint64_t *version, int64_t deadline_ns,
 		   struct mdsgw_status *st);
+	/* @r is full-size; fills r->token and r->expiry_ns on 0. */
+	int (*reserve)(void *state, struct mdsgw_reservation *r, int64_t deadline_ns,
+		       struct mdsgw_status *st);
+	int (*commit)(void *state, const char *token, const struct mdsgw_put *p,
+		      uint64_t *version, uint64_t *mtime_ns, int64_t deadline_ns,
+		      struct mdsgw_status *st);
+	int (*release)(void *state, const char *token, int64_t deadline_ns,
+		       struct mdsgw_status *st);
 };
 
 extern const struct gw_provider gw_provider_lmdb;
@@ -120,5 +128,12 @@ int gw_grpc_put(struct gw_grpc *g, const struct mdsgw_put *p, uint64_t *version,
 int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const char *if_match,
 		const char *if_none_match, uint64_t *version, int64_t deadline_ns,
 		struct mdsgw_status *st);
+int gw_grpc_reserve(struct gw_grpc *g, struct mdsgw_reservation *r, int64_t deadline_ns,
+		    struct mdsgw_status *st);
+int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put *p,
+		   uint64_t *version, uint64_t *mtime_ns, int64_t deadline_ns,
+		   struct mdsgw_status *st);
+int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
+		    struct mdsgw_status *st);
 
 #endif /* MDS_GW_INTERNAL_H */

@@ -424,13 +424,49 @@ static int lmdb_del(void *state, const char *bucket, const char *name, const cha
 	return gw_grpc_del(l->w, bucket, name, if_match, if_none_match, version, deadline_ns, st);
 }
 
+static int lmdb_reserve(void *state, struct mdsgw_reservation *r, int64_t deadline_ns,
+			struct mdsgw_status *st)
+{
+	struct gw_lmdb *l = state;
+
+	if (!l->w)
+		return no_writer(st, "reserve", r->bucket, r->name);
+	return gw_grpc_reserve(l->w, r, deadline_ns, st);
+}
+
+static int lmdb_commit(void *state, const char *token, const struct mdsgw_put *p,
+		       uint64_t *version, uint64_t *mtime_ns, int64_t deadline_ns,
+		       struct mdsgw_status *st)
+{
+	struct gw_lmdb *l = state;
+
+	if (!l->w)
+		return no_writer(st, "commit", p->bucket, p->name);
+	return gw_grpc_commit(l->w, token, p, version, mtime_ns, deadline_ns, st);
+}
+
+static int lmdb_release(void *state, const char *token, int64_t deadline_ns,
+			struct mdsgw_status *st)
+{
+	struct gw_lmdb *l = state;
+
+	if (!l->w)
+		return gw_status_set(st, MDSGW_EUNAVAIL, "release refused: this lmdb: handle has "
+				     "no mds= endpoint for writes (fail closed)");
+	return gw_grpc_release(l->w, token, deadline_ns, st);
+}
+
 const struct gw_provider gw_provider_lmdb = {
 	.name = "lmdb",
-	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_LOCAL,
+	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA |
+		MDSGW_CAP_LOCAL,
 	.open = lmdb_open,
 	.close = lmdb_close,
 	.resolve = lmdb_resolve,
 	.list = lmdb_list,
 	.put = lmdb_put,
 	.del = lmdb_del,
+	.reserve = lmdb_reserve,
+	.commit = lmdb_commit,
+	.release = lmdb_release,
 };

@@ -45,6 +45,7 @@ _Static_assert(SAME(MDSGW_EINVAL, MDS_EINVAL) && SAME(MDSGW_ENOTFOUND, MDS_ENOTF
 #define LIST_PARAMS_V1_SIZE sizeof(struct mdsgw_list_params)
 #define LIST_RESULT_V1_SIZE sizeof(struct mdsgw_list_result)
 #define PUT_V1_SIZE sizeof(struct mdsgw_put)
+#define RESERVATION_V1_SIZE sizeof(struct mdsgw_reservation)
 
 struct mdsgw_handle {
 	const struct gw_provider *p;
@@ -202,7 +203,7 @@ int mdsgw_open(uint32_t abi_version, const char *config, mdsgw_handle **out,
 	}
 	h->caps = h->p->caps;
 	if (h->p == &gw_provider_lmdb && !h->conf.mds)
-		h->caps &= ~MDSGW_CAP_PUT;
+		h->caps &= ~(MDSGW_CAP_PUT | MDSGW_CAP_QUOTA);
 	rc = h->p->open(&h->conf, &h->state, st);
 	if (rc)
 		goto err;
@@ -318,6 +319,28 @@ int mdsgw_list(mdsgw_handle *h, const struct mdsgw_list_params *p, mdsgw_entry_f
 	return 0;
 }
 
+/* Copy the caller's put into the zeroed full-size @fp and check it. */
+static int put_in(const struct mdsgw_put *p, struct mdsgw_put *fp, const char *what,
+		  struct mdsgw_status *st)
+{
+	int rc;
+
+	if (!p)
+		return gw_status_set(st, MDSGW_EINVAL, "%s: the record is NULL", what);
+	rc = size_check(p->size, PUT_V1_SIZE, "mdsgw_put", st);
+	if (rc)
+		return rc;
+	memset(fp, 0, sizeof(*fp));
+	memcpy(fp, p, p->size < sizeof(*fp) ? p->size : sizeof(*fp));
+	if (!fp->bucket || !fp->name)
+		return gw_status_set(st, MDSGW_EINVAL, "%s: bucket and name are required", what);
+	if ((fp->n_meta && !fp->meta) || (fp->n_tags && !fp->tags) ||
+	    (fp->locator_len && !fp->locator))
+		return gw_status_set(st, MDSGW_EINVAL, "%s '%.60s': a count is set but its array "
+				     "is NULL", what, fp->name);
+	return 0;
+}
+
 int mdsgw_put(mdsgw_handle *h, const struct mdsgw_put *p, uint64_t *version_out,
 	      uint64_t *mtime_ns_out, int64_t deadline_ns, struct mdsgw_status *st)
 {
@@ -326,18 +349,9 @@ int mdsgw_put(mdsgw_handle *h, const struct mdsgw_put *p, uint64_t *version_out,
 
 	status_clear(st);
 	NEED_HANDLE(h, st);
-	if (!p)
-		return gw_status_set(st, MDSGW_EINVAL, "put: the record is NULL");
-	rc = size_check(p->size, PUT_V1_SIZE, "mdsgw_put", st);
+	rc = put_in(p, &fp, "put", st);
 	if (rc)
 		return rc;
-	memset(&fp, 0, sizeof(fp));
-	memcpy(&fp, p, p->size < sizeof(fp) ? p->size : sizeof(fp));
-	if (!fp.bucket || !fp.name)
-		return gw_status_set(st, MDSGW_EINVAL, "put: bucket and name are required");
-	if ((fp.n_meta && !fp.meta) || (fp.n_tags && !fp.tags) || (fp.locator_len && !fp.locator))
-		return gw_status_set(st, MDSGW_EINVAL, "put '%.60s': a count is set but its array "
-				     "is NULL", fp.name);
 	return h->p->put(h->state, &fp, version_out, mtime_ns_out, deadline_of(h, deadline_ns),
 			 st);
 }
@@ -354,6 +368,65 @@ int mdsgw_delete(mdsgw_handle *h, const char *bucket, const char *name,
 			 deadline_of(h, deadline_ns), st);
 }
 
+/* ---- quota reservations ---- */
+
+int mdsgw_quota_reserve(mdsgw_handle *h, struct mdsgw_reservation *r, int64_t deadline_ns,
+			struct mdsgw_status *st)
+{
+	struct mdsgw_reservation fr;
+	uint32_t size;
+	int rc;
+
+	status_clear(st);
+	NEED_HANDLE(h, st);
+	if (!r)
+		return gw_status_set(st, MDSGW_EINVAL, "reserve: the reservation is NULL");
+	size = r->size;
+	rc = size_check(size, RESERVATION_V1_SIZE, "mdsgw_reservation", st);
+	if (rc)
+		return rc;
+	memset(&fr, 0, sizeof(fr));
+	memcpy(&fr, r, size < sizeof(fr) ? size : sizeof(fr));
+	if (!fr.bucket || !fr.name || !fr.ttl_ms)
+		return gw_status_set(st, MDSGW_EINVAL, "reserve: bucket, name and ttl_ms are required");
+	fr.token[0] = '\0';
+	fr.expiry_ns = 0;
+	rc = h->p->reserve(h->state, &fr, deadline_of(h, deadline_ns), st);
+	if (rc)
+		return rc;
+	fr.size = size;
+	memcpy(r, &fr, size < sizeof(fr) ? size : sizeof(fr));
+	return 0;
+}
+
+int mdsgw_quota_commit(mdsgw_handle *h, const char *token, const struct mdsgw_put *p,
+		       uint64_t *version_out, uint64_t *mtime_ns_out, int64_t deadline_ns,
+		       struct mdsgw_status *st)
+{
+	struct mdsgw_put fp;
+	int rc;
+
+	status_clear(st);
+	NEED_HANDLE(h, st);
+	if (!token || !*token)
+		return gw_status_set(st, MDSGW_EINVAL, "commit: the reservation token is required");
+	rc = put_in(p, &fp, "commit", st);
+	if (rc)
+		return rc;
+	return h->p->commit(h->state, token, &fp, version_out, mtime_ns_out,
+			    deadline_of(h, deadline_ns), st);
+}
+
+int mdsgw_quota_release(mdsgw_handle *h, const char *token, int64_t deadline_ns,
+			struct mdsgw_status *st)
+{
+	status_clear(st);
+	NEED_HANDLE(h, st);
+	if (!token || !*token)
+		return gw_status_set(st, MDSGW_EINVAL, "release: the reservation token is required");
+	return h->p->release(h->state, token, deadline_of(h, deadline_ns), st);
+}
+
 /* ---- reserved (ABI slots for later issues) ---- */
 
 static int not_yet(struct mdsgw_status *st, const char *what)
@@ -361,34 +434,6 @@ static int not_yet(struct mdsgw_status *st, const char *what)
 	return gw_status_set(st, MDSGW_ENOTSUP, "%s is not implemented by libmdsgw %s (the "
 			     "island has no %s yet); check mdsgw_capabilities()", what,
 			     MDSGW_VERSION, what);
-}
-
-int mdsgw_quota_reserve(mdsgw_handle *h, struct mdsgw_reservation *r, int64_t deadline_ns,
-			struct mdsgw_status *st)
-{
-	(void)h;
-	(void)r;
-	(void)deadline_ns;
-	return not_yet(st, "quota reservation");
-}
-
-int mdsgw_quota_commit(mdsgw_handle *h, const char *id, uint64_t final_bytes,
-		       int64_t deadline_ns, struct mdsgw_status *st)
-{
-	(void)h;
-	(void)id;
-	(void)final_bytes;
-	(void)deadline_ns;
-	return not_yet(st, "quota reservation");
-}
-
-int mdsgw_quota_release(mdsgw_handle *h, const char *id, int64_t deadline_ns,
-			struct mdsgw_status *st)
-{
-	(void)h;
-	(void)id;
-	(void)deadline_ns;
-	return not_yet(st, "quota reservation");
 }
 
 int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allowed,

@@ -2,7 +2,7 @@
  * mdsgw_resolve.c - mdsgw-resolve, a small CLI over libmdsgw that shows an
  * operator exactly what a gateway configured with the same config string
  * sees: the provider, its capabilities, a resolved record, a listing page,
- * a quota reservation. It uses only include/mds/mdsgw.h.
+ * a quota reservation (and its release). It uses only include/mds/mdsgw.h.
  *
  * Exit status: 0 success, 1 the operation failed (the message names the
  * error code), 2 usage error.
@@ -22,7 +22,9 @@ static const char usage[] =
 	"  resolve BUCKET NAME        the object record a gateway would read\n"
 	"  list BUCKET [--prefix P] [--delimiter D] [--max-keys N] [--start-after S]\n"
 	"       [--token T] [--azure] [--all]   one page (or every page with --all)\n"
-	"  reserve BUCKET NAME --bytes N        reserve quota for an upload\n"
+	"  reserve BUCKET NAME --bytes N [--objects N] [--ttl MS]\n"
+	"                             reserve quota for an upload (prints the token)\n"
+	"  release TOKEN              give a reservation back\n"
 	"\n"
 	"  --config CFG   e.g. lmdb:/var/lib/mds?mds=127.0.0.1:7420 or grpc:HOST:PORT\n"
 	"                 (default: $MDSGW_CONFIG, else grpc:127.0.0.1:7420)\n"
@@ -30,12 +32,12 @@ static const char usage[] =
 	"  --json         one JSON object per record / page\n";
 
 enum { O_CONFIG = 1, O_TIMEOUT, O_JSON, O_PREFIX, O_DELIM, O_MAXKEYS, O_START, O_TOKEN,
-       O_AZURE, O_ALL, O_BYTES, O_HELP };
+       O_AZURE, O_ALL, O_BYTES, O_OBJECTS, O_TTL, O_HELP };
 
 struct cli {
 	const char *config, *prefix, *delimiter, *start_after, *token;
 	long long max_keys;
-	unsigned long long bytes;
+	unsigned long long bytes, objects, ttl_ms;
 	unsigned timeout_ms;
 	int json, azure, all, have_bytes;
 };
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
 		{ "azure", no_argument, NULL, O_AZURE },
 		{ "all", no_argument, NULL, O_ALL },
 		{ "bytes", required_argument, NULL, O_BYTES },
+		{ "objects", required_argument, NULL, O_OBJECTS },
+		{ "ttl", required_argument, NULL, O_TTL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -212,6 +216,8 @@ int main(int argc, char **argv)
 	if (!c.config)
 		c.config = "grpc:127.0.0.1:7420";
 	c.max_keys = -1;
+	c.objects = 1;
+	c.ttl_ms = 60000;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_CONFIG: c.config = optarg; break;
@@ -244,6 +250,21 @@ int main(int argc, char **argv)
 			}
 			c.have_bytes = 1;
 			break;
+		case O_OBJECTS:
+		case O_TTL: {
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end || optarg[0] == '-' || (opt == O_TTL && v == 0)) {
+				fprintf(stderr, "mdsgw-resolve: cannot parse --%s '%s'\n",
+					opt == O_TTL ? "ttl" : "objects", optarg);
+				return 2;
+			}
+			if (opt == O_TTL)
+				c.ttl_ms = v;
+			else
+				c.objects = v;
+			break;
+		}
 		case O_HELP:
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -258,7 +279,8 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (!((!strcmp(cmd, "info") && argc == 0) || (!strcmp(cmd, "resolve") && argc == 2) ||
 	      (!strcmp(cmd, "list") && argc == 1) ||
-	      (!strcmp(cmd, "reserve") && argc == 2 && c.have_bytes))) {
+	      (!strcmp(cmd, "reserve") && argc == 2 && c.have_bytes) ||
+	      (!strcmp(cmd, "release") && argc == 1))) {
 		fprintf(stderr, "mdsgw-resolve: bad arguments for '%s'\n%s", cmd, usage);
 		return 2;
 	}
@@ -291,17 +313,26 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(cmd, "list")) {
 		rc = cmd_list(&c, h, argv[0]);
-	} else {
+	} else if (!strcmp(cmd, "reserve")) {
 		struct mdsgw_reservation r = MDSGW_RESERVATION_INIT;
 
 		r.bucket = argv[0];
 		r.name = argv[1];
 		r.bytes = c.bytes;
-		r.objects = 1;
+		r.objects = c.objects;
+		r.ttl_ms = c.ttl_ms;
 		if (mdsgw_quota_reserve(h, &r, deadline(&c), &st) != 0) {
 			rc = fail("reserve", &st);
 		} else {
-			printf(c.json ? "{\"reservation\":\"%s\"}\n" : "reservation: %s\n", r.id);
+			printf(c.json ? "{\"token\":\"%s\",\"expiry_ns\":%" PRIu64 "}\n" :
+			       "token:      %s\nexpiry_ns:  %" PRIu64 "\n", r.token, r.expiry_ns);
+			rc = 0;
+		}
+	} else {
+		if (mdsgw_quota_release(h, argv[0], deadline(&c), &st) != 0) {
+			rc = fail("release", &st);
+		} else {
+			printf(c.json ? "{\"released\":true}\n" : "released\n");
 			rc = 0;
 		}
 	}

@@ -67,10 +67,11 @@ class GatewayCliTest(unittest.TestCase):
 
     def test_info(self):
         i = json.loads(self.gw(self.lmdb, "--json", "info").stdout)
-        self.assertEqual((i["provider"], i["local"], i["put"], i["quota"]),
-                         ("lmdb", True, True, False))
+        self.assertEqual((i["provider"], i["local"], i["put"], i["quota"], i["access"]),
+                         ("lmdb", True, True, True, False))
         i = json.loads(self.gw("lmdb:" + self.d.data, "--json", "info").stdout)
         self.assertFalse(i["put"])       # no mds=: writes are refused
+        self.assertFalse(i["quota"])
         i = json.loads(self.gw(self.grpc, "--json", "info").stdout)
         self.assertEqual((i["provider"], i["local"]), ("grpc", False))
 
@@ -97,14 +98,26 @@ class GatewayCliTest(unittest.TestCase):
         self.assertIn("nope", p.stderr)
         p = self.gw(self.grpc, "resolve", "nosuchbucket", "x", expect=1)
         self.assertIn("MDSGW_ENOTFOUND", p.stderr)
-        p = self.gw(self.grpc, "reserve", "logs", "up", "--bytes", "100", expect=1)
-        self.assertIn("MDSGW_ENOTSUP", p.stderr)
+        p = self.gw("lmdb:" + self.d.data, "reserve", "logs", "up", "--bytes", "1", expect=1)
+        self.assertIn("MDSGW_EUNAVAIL", p.stderr)
+        self.assertIn("fail closed", p.stderr)
+        self.gw(self.grpc, "reserve", "logs", "up", "--bytes", "x", expect=2)
         p = self.gw("grpc:%s?tls=2" % self.d.endpoint, "info", expect=1)
         self.assertIn("MDSGW_ECONFIG", p.stderr)
         p = self.gw(self.lmdb, "list", "logs", "--max-keys", "1001", expect=1)
         self.assertIn("MDSGW_EINVAL", p.stderr)
         self.gw(self.lmdb, "resolve", "logs", expect=2)
         self.gw(self.lmdb, "frobnicate", expect=2)
+
+    def test_reserve_and_release(self):
+        for cfg in (self.lmdb, self.grpc):
+            r = json.loads(self.gw(cfg, "--json", "reserve", "logs", "up", "--bytes", "100",
+                                   "--ttl", "60000").stdout)
+            self.assertRegex(r["token"], "^[0-9a-f]{32}$")
+            self.assertGreater(r["expiry_ns"], 0)
+            self.assertIn("released", self.gw(cfg, "release", r["token"]).stdout)
+            p = self.gw(cfg, "release", r["token"], expect=1)
+            self.assertIn("MDSGW_ENOTFOUND", p.stderr)
 
     def test_lmdb_reads_while_mds_is_down(self):
         wd = os.path.join(self.tmp, "down")

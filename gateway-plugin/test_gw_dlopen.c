@@ -23,6 +23,8 @@
 
 #include "mds/mdsgw.h"
 #include "gw_testutil.h"
+#include "rpc_client.h"
+#include "quota.pb-c.h"
 
 static const struct mdsgw_api *api;
 static struct gw_daemon daemon_;
@@ -204,7 +206,6 @@ static void run_ops(const char *cfg, const char *pv)
 	int pages, allowed = 1;
 
 	assert_true(api->capabilities(h) & MDSGW_CAP_PUT);
-	assert_false(api->capabilities(h) & (MDSGW_CAP_QUOTA | MDSGW_CAP_ACCESS));
 
 	/* create, with every field set */
 	snprintf(name, sizeof(name), "%s/dir/obj1", pv);
@@ -364,22 +365,71 @@ static void run_ops(const char *cfg, const char *pv)
 	assert_int_equal(api->resolve(h, bucket, name, &o, 0, &st), MDSGW_ENOTFOUND);
 	assert_int_equal(api->del(h, bucket, name, NULL, NULL, NULL, 0, &st), MDSGW_ENOTFOUND);
 
-	/* reserved operations say so, and deny */
+	/* quota reservations, against a 1,000-byte hard limit on q<pv>/ */
 	{
-		struct mdsgw_reservation r = MDSGW_RESERVATION_INIT;
+		struct mdsgw_reservation r = MDSGW_RESERVATION_INIT, r2 = MDSGW_RESERVATION_INIT;
+		struct mdsgw_put qp = MDSGW_PUT_INIT;
 		struct mdsgw_access a = MDSGW_ACCESS_INIT;
+		char qname[64], tok[MDSGW_TOKEN_LEN];
 
+		assert_true(api->capabilities(h) & MDSGW_CAP_QUOTA);
+		snprintf(qname, sizeof(qname), "q%s/a", pv);
 		r.bucket = bucket;
+		r.name = qname;
+		r.bytes = 600;
+		r.objects = 1;
+		r.ttl_ms = 60000;
+		assert_int_equal(api->quota_reserve(h, &r, 0, &st), 0);
+		assert_int_equal(strlen(r.token), 32);
+		assert_true(r.expiry_ns > 0);
+		snprintf(tok, sizeof(tok), "%s", r.token);
+		/* a second 600 bytes would overshoot: refused, naming the scope */
+		r2 = r;
+		snprintf(name, sizeof(name), "q%s/b", pv);
+		r2.name = name;
+		assert_int_equal(api->quota_reserve(h, &r2, 0, &st), MDSGW_EQUOTA);
+		assert_non_null(strstr(st.msg, "quota 'prefix/gwbkt/q"));
+		/* so would a plain put of 500 bytes while 600 are reserved */
+		snprintf(name, sizeof(name), "q%s/c", pv);
+		assert_int_equal(put_simple(h, name, 500, &st), MDSGW_EQUOTA);
+		/* commit: the reservation becomes the object */
+		qp.bucket = bucket;
+		qp.name = qname;
+		qp.content_size = 600;
+		qp.etag = "\"q\"";
+		assert_int_equal(api->quota_commit(h, tok, &qp, &version, NULL, 0, &st), 0);
+		assert_int_equal(version, 1);
+		assert_int_equal(api->resolve(h, bucket, qname, &o, 0, &st), 0);
+		assert_int_equal(o.content_size, 600);
+		api->object_release(&o);
+		assert_int_equal(api->quota_commit(h, tok, &qp, NULL, NULL, 0, &st),
+				 MDSGW_ENOTFOUND);
+		/* reserve and release: the amount is given back */
+		r.bytes = 400;
+		snprintf(name, sizeof(name), "q%s/d", pv);
 		r.name = name;
-		r.bytes = 10;
-		assert_int_equal(api->quota_reserve(h, &r, 0, &st), MDSGW_ENOTSUP);
-		assert_int_equal(api->quota_commit(h, "x", 1, 0, &st), MDSGW_ENOTSUP);
-		assert_int_equal(api->quota_release(h, "x", 0, &st), MDSGW_ENOTSUP);
+		assert_int_equal(api->quota_reserve(h, &r, 0, &st), 0);
+		r2.bytes = 1;
+		assert_int_equal(api->quota_reserve(h, &r2, 0, &st), MDSGW_EQUOTA);
+		assert_int_equal(api->quota_release(h, r.token, 0, &st), 0);
+		assert_int_equal(api->quota_release(h, r.token, 0, &st), MDSGW_ENOTFOUND);
+		assert_int_equal(api->quota_reserve(h, &r2, 0, &st), 0);
+		assert_int_equal(api->quota_release(h, r2.token, 0, &st), 0);
+		/* arguments */
+		r.ttl_ms = 0;
+		assert_int_equal(api->quota_reserve(h, &r, 0, &st), MDSGW_EINVAL);
+		r.ttl_ms = 1000;
+		r.size = 8;
+		assert_int_equal(api->quota_reserve(h, &r, 0, &st), MDSGW_EABI);
+		assert_int_equal(api->quota_release(h, "", 0, &st), MDSGW_EINVAL);
+
+		/* access checks are reserved: they say so, and deny */
 		a.principal = "alice";
 		a.action = "read";
 		a.bucket = bucket;
 		assert_int_equal(api->access_check(h, &a, &allowed, 0, &st), MDSGW_ENOTSUP);
 		assert_int_equal(allowed, 0);
+		assert_false(api->capabilities(h) & MDSGW_CAP_ACCESS);
 	}
 	api->close(h);
 }
@@ -413,8 +463,18 @@ static void test_lmdb_read_only(void **state)
 	(void)state;
 	cfg_lmdb(cfg, sizeof(cfg), 0);
 	h = open_or_fail(cfg);
-	assert_false(api->capabilities(h) & MDSGW_CAP_PUT);
+	assert_false(api->capabilities(h) & (MDSGW_CAP_PUT | MDSGW_CAP_QUOTA));
 	assert_true(api->capabilities(h) & MDSGW_CAP_LOCAL);
+	{
+		struct mdsgw_reservation r = MDSGW_RESERVATION_INIT;
+
+		r.bucket = bucket;
+		r.name = "ro/r";
+		r.bytes = 1;
+		r.ttl_ms = 1000;
+		assert_int_equal(api->quota_reserve(h, &r, 0, &st), MDSGW_EUNAVAIL);
+		assert_non_null(strstr(st.msg, "fail closed"));
+	}
 	assert_int_equal(put_simple(h, "ro/x", 1, &st), MDSGW_EUNAVAIL);
 	assert_non_null(strstr(st.msg, "fail closed"));
 	assert_int_equal(api->del(h, bucket, "lmdb/dir/obj2", NULL, NULL, NULL, 0, &st),
@@ -515,6 +575,17 @@ static void test_unreachable_and_restart(void **state)
 	assert_non_null(strstr(st.msg, "fail closed"));
 	assert_int_equal(put_simple(hg, "grpc/while-down", 1, &st), MDSGW_EUNAVAIL);
 	assert_non_null(strstr(st.msg, "fail closed"));
+	{
+		struct mdsgw_reservation r = MDSGW_RESERVATION_INIT;
+
+		r.bucket = bucket;
+		r.name = "grpc/while-down";
+		r.bytes = 1;
+		r.ttl_ms = 1000;
+		assert_int_equal(api->quota_reserve(hl, &r, 0, &st), MDSGW_EUNAVAIL);
+		assert_int_equal(api->quota_reserve(hg, &r, 0, &st), MDSGW_EUNAVAIL);
+		assert_non_null(strstr(st.msg, "fail closed"));
+	}
 
 	assert_int_equal(gw_daemon_restart(&daemon_), 0);
 
@@ -638,6 +709,37 @@ static void test_threads(void **state)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* A 1,000-byte hard limit on prefix q<pv>/ (set with the project's client). */
+static int set_quota(const char *scope)
+{
+	struct mds_client_opts co = { 0 };
+	struct mds_client_status cs;
+	struct mds_status ms;
+	struct mds_client *c;
+	Mds__V1__SetQuotaRequest req = MDS__V1__SET_QUOTA_REQUEST__INIT;
+	Mds__V1__QuotaLimits lim = MDS__V1__QUOTA_LIMITS__INIT;
+	Mds__V1__Limit max = MDS__V1__LIMIT__INIT;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	co.endpoint = daemon_.endpoint;
+	if (mds_client_open(&c, &co, &ms) != 0)
+		return -1;
+	max.value = 1000;
+	lim.max_bytes = &max;
+	req.scope = (char *)scope;
+	req.limits = &lim;
+	req.principal = (char *)"test_gw_dlopen";
+	rc = mds_client_call(c, "/mds.v1.Quota/SetQuota", &req.base,
+			     &mds__v1__quota_info__descriptor, &resp, &cs);
+	if (rc)
+		fprintf(stderr, "SetQuota %s: %s\n", scope, cs.msg);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	mds_client_close(c);
+	return rc;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -649,6 +751,8 @@ static int group_setup(void **state)
 		fprintf(stderr, "cannot create the test team and bucket\n");
 		return -1;
 	}
+	if (set_quota("prefix/gwbkt/qlmdb/") != 0 || set_quota("prefix/gwbkt/qgrpc/") != 0)
+		return -1;
 	return 0;
 }
 

@@ -18,11 +18,11 @@
  *   hands to callbacks carry the library's own size; a caller reads only
  *   the fields it knows.
  *
- *   Quota reservations, access checks and the `global:` provider are part
- *   of the ABI (their functions, structs and capability bits are declared
- *   below and in struct mdsgw_api) but are not implemented by this version:
- *   they return MDSGW_ENOTSUP and mdsgw_capabilities() does not report
- *   them. Implementing them later changes no signature and no layout.
+ *   Access checks and the `global:` provider are part of the ABI (their
+ *   function, struct and capability bit are declared below and in struct
+ *   mdsgw_api) but are not implemented by this version: they return
+ *   MDSGW_ENOTSUP and mdsgw_capabilities() does not report them.
+ *   Implementing them later changes no signature and no layout.
  *
  * Errors
  *   Every function that can fail returns 0 or a negative code. Codes from
@@ -98,7 +98,7 @@ enum mdsgw_error {
 	MDSGW_ENOMEM = -30908,
 	MDSGW_ESHUTDOWN = -30909,
 	MDSGW_EBUSY = -30910,      /* a bounded resource is full (reader slots, mds queue) */
-	MDSGW_EQUOTA = -30911,
+	MDSGW_EQUOTA = -30911,     /* a quota limit refuses the change; the message says which */
 	MDSGW_EDENIED = -30912,    /* mds refused the caller's identity */
 	MDSGW_ERATE = -30913,
 	MDSGW_EVERSION = -30914,   /* the store format is not one this library reads */
@@ -149,7 +149,7 @@ typedef struct mdsgw_handle mdsgw_handle;
 #define MDSGW_CAP_RESOLVE  (1u << 0)
 #define MDSGW_CAP_LIST     (1u << 1)
 #define MDSGW_CAP_PUT      (1u << 2)  /* put / delete object records */
-#define MDSGW_CAP_QUOTA    (1u << 3)  /* reserved: reserve / commit / release */
+#define MDSGW_CAP_QUOTA    (1u << 3)  /* quota reserve / commit / release */
 #define MDSGW_CAP_ACCESS   (1u << 4)  /* reserved: access checks */
 #define MDSGW_CAP_LOCAL    (1u << 5)  /* reads are served in-process (lmdb:) */
 
@@ -322,6 +322,7 @@ struct mdsgw_put {
  * call. @version_out, @mtime_ns_out may be NULL.
  * Never retried by the library (a put is not idempotent in general).
  * Returns 0, MDSGW_EPRECOND (a condition did not hold; nothing written),
+ * MDSGW_EQUOTA (a quota limit refuses the growth; the message names it),
  * MDSGW_ENOTFOUND (bucket), MDSGW_EINVAL, MDSGW_ENOSPC, MDSGW_EBUSY,
  * MDSGW_EUNAVAIL (mds unreachable, or lmdb: without mds=: refused, fail
  * closed), MDSGW_ETIMEDOUT (the deadline passed: the write may or may not
@@ -340,28 +341,61 @@ int mdsgw_delete(mdsgw_handle *h, const char *bucket, const char *name,
 		 const char *if_match, const char *if_none_match, uint64_t *version_out,
 		 int64_t deadline_ns, struct mdsgw_status *st);
 
-/* ---- reserved: quota and access (MDSGW_ENOTSUP in this version) --------- */
+/* ---- quota reservations (through mds; fail closed) ---------------------- */
 
+#define MDSGW_TOKEN_LEN 64   /* room for a reservation token, NUL included */
+
+/*
+ * A reservation holds bytes/objects against every quota scope covering
+ * bucket/name (team, bucket, prefixes) while an upload is in flight, so
+ * that no pattern of concurrent uploads overshoots a hard limit.
+ */
 struct mdsgw_reservation {
 	uint32_t size;             /* MDSGW_RESERVATION_INIT */
 	uint32_t flags_;           /* reserved, 0 */
-	const char *bucket;
-	const char *name;          /* the object being uploaded */
-	uint64_t bytes;            /* to hold against the quotas */
-	uint64_t objects;
-	uint64_t ttl_ms;           /* released automatically after this */
-	char id[64];               /* out: the reservation's id */
+	const char *bucket;        /* in */
+	const char *name;          /* in: the object being uploaded */
+	uint64_t bytes;            /* in: to hold against the quotas */
+	uint64_t objects;          /* in: usually 1 for a new object */
+	uint64_t ttl_ms;           /* in: released by mds after this (> 0) */
+	char token[MDSGW_TOKEN_LEN]; /* out: the reservation's token (NUL-terminated) */
+	uint64_t expiry_ns;        /* out: wall clock (ns since the Unix epoch) it expires */
 };
 #define MDSGW_RESERVATION_INIT { .size = sizeof(struct mdsgw_reservation) }
 
-/* Reserve quota for an in-flight upload; commit with the final size or
- * release. Not implemented yet: return MDSGW_ENOTSUP. */
+/*
+ * mdsgw_quota_reserve - reserve quota for an upload; on 0, r->token and
+ * r->expiry_ns are filled. @r is borrowed during the call.
+ * Returns 0, MDSGW_EQUOTA (a limit refuses: the message names the scope,
+ * the limit, usage, reserved amount and what was asked), MDSGW_ENOTFOUND
+ * (bucket), MDSGW_EINVAL, MDSGW_EUNAVAIL / MDSGW_ETIMEDOUT (as mdsgw_put:
+ * fail closed; never retried), MDSGW_ENOTSUP (lmdb: without mds=).
+ */
 int mdsgw_quota_reserve(mdsgw_handle *h, struct mdsgw_reservation *r, int64_t deadline_ns,
 			struct mdsgw_status *st);
-int mdsgw_quota_commit(mdsgw_handle *h, const char *id, uint64_t final_bytes,
-		       int64_t deadline_ns, struct mdsgw_status *st);
-int mdsgw_quota_release(mdsgw_handle *h, const char *id, int64_t deadline_ns,
+
+/*
+ * mdsgw_quota_commit - in one transaction on the island, give back the
+ * reservation @token and put the object record @p (bucket and name must
+ * be the reservation's). Growth up to the reserved amount is not checked
+ * again; beyond it, it is. Outputs and returns as mdsgw_put, and
+ * MDSGW_ENOTFOUND when the reservation is gone (committed, released,
+ * expired), MDSGW_EQUOTA when growth beyond it is refused (the reservation
+ * then stays live).
+ */
+int mdsgw_quota_commit(mdsgw_handle *h, const char *token, const struct mdsgw_put *p,
+		       uint64_t *version_out, uint64_t *mtime_ns_out, int64_t deadline_ns,
+		       struct mdsgw_status *st);
+
+/*
+ * mdsgw_quota_release - give the reservation @token back (an aborted
+ * upload). Returns 0, MDSGW_ENOTFOUND (already gone), MDSGW_EUNAVAIL,
+ * MDSGW_ETIMEDOUT. A reservation that is never released expires at its TTL.
+ */
+int mdsgw_quota_release(mdsgw_handle *h, const char *token, int64_t deadline_ns,
 			struct mdsgw_status *st);
+
+/* ---- reserved: access checks (MDSGW_ENOTSUP in this version) ----------- */
 
 struct mdsgw_access {
 	uint32_t size;             /* MDSGW_ACCESS_INIT */
@@ -404,8 +438,8 @@ struct mdsgw_api {
 		   uint64_t *, int64_t, struct mdsgw_status *);
 	int (*quota_reserve)(mdsgw_handle *, struct mdsgw_reservation *, int64_t,
 			     struct mdsgw_status *);
-	int (*quota_commit)(mdsgw_handle *, const char *, uint64_t, int64_t,
-			    struct mdsgw_status *);
+	int (*quota_commit)(mdsgw_handle *, const char *, const struct mdsgw_put *, uint64_t *,
+			    uint64_t *, int64_t, struct mdsgw_status *);
 	int (*quota_release)(mdsgw_handle *, const char *, int64_t, struct mdsgw_status *);
 	int (*access_check)(mdsgw_handle *, const struct mdsgw_access *, int *, int64_t,
 			    struct mdsgw_status *);
