@@ -1,7 +1,8 @@
 /*
  * mdsgw.h - libmdsgw, the gateway plugin of Island MDS: the whole public
  * surface of the library a gateway (S3 / Azure Blob front end) links or
- * dlopen()s to resolve names, list, and put/delete object records.
+ * dlopen()s to resolve names, list, put/delete object records and reserve
+ * quota for in-flight uploads.
  *
  * This header stands alone (it includes only <stddef.h> and <stdint.h>).
  *
