@@ -24,6 +24,11 @@ enum mds_db {
 	MDS_DB_TEAM_BUCKETS,  /* team \0 bucket -> "" (index) */
 	MDS_DB_OBJECTS,       /* name tree: node id(8) segment -> entry */
 	MDS_DB_USAGE,         /* 'b' bucket id(8) | 't' team -> counters */
+	MDS_DB_BLOB_MAPS,     /* map id(8) [index(4)] -> map owner | block */
+	MDS_DB_COPIES,        /* copy id(16) -> destination bucket, name */
+	MDS_DB_UPLOADS,       /* 'r' bucket id(8) -> upload tree root | 'u' upload id(16) -> upload */
+	MDS_DB_PARTS,         /* upload id(16) part number(4) -> part */
+	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
 	MDS_DB__COUNT
 };
 

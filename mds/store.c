@@ -47,6 +47,11 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_TEAM_BUCKETS] = "team_buckets",
 	[MDS_DB_OBJECTS] = "objects",
 	[MDS_DB_USAGE] = "usage",
+	[MDS_DB_BLOB_MAPS] = "blob_maps",
+	[MDS_DB_COPIES] = "copies",
+	[MDS_DB_UPLOADS] = "uploads",
+	[MDS_DB_PARTS] = "parts",
+	[MDS_DB_STAGED] = "staged_blocks",
 };
 
 struct mds_store {
