@@ -349,6 +349,10 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 	mp = mds_multipart_check(t, report, arg, tree_entries);
 	if (mp < 0)
 		return mp;
+	ck.problems += mp;
+	mp = mds_blocklist_check(t, report, arg);
+	if (mp < 0)
+		return mp;
 	return ck.problems + mp;
 }
 

@@ -120,4 +120,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 long mds_multipart_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 			 uint64_t *tree_entries);
 
+/* Staged-block part of the check (blocklist.c). */
+long mds_blocklist_check(struct mds_txn *t, mds_check_report_fn report, void *arg);
+
 #endif /* MDS_BLOBS_H */
