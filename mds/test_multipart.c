@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -600,7 +601,7 @@ static void test_complete_races_abort(void **state)
  * check finds nothing wrong.
  */
 #define CRASH_PARTS 2000
-#define CRASH_ROUNDS 10
+#define CRASH_ROUNDS 12
 
 static void crash_child(const char *dir, int round, int fd)
 {
@@ -690,7 +691,7 @@ static void test_sigkill_during_complete(void **state)
 		}
 		assert_int_equal(sscanf(buf, "R %31s %32s", name, id), 2);
 		{
-			struct timespec d = { 0, (long)(rand() % 40) * 1000000L };
+			struct timespec d = { 0, (long)(rand() % 12000) * 1000L };
 
 			nanosleep(&d, NULL);
 		}
@@ -731,6 +732,52 @@ static void test_sigkill_during_complete(void **state)
 	assert_int_equal(mds_store_open(&f->s, f->dir, NULL, NULL), 0);
 }
 
+/*
+ * Failure injection: the Nth LMDB call of a completion fails with EIO, for
+ * every N the completion makes. Each failed completion leaves the upload
+ * with all its parts and no object; mds check stays clean.
+ */
+static void test_complete_fault_injection(void **state)
+{
+	struct bfx *f = *state;
+	static const uint32_t nums[] = { 1, 2, 3 };
+	int failures = 0;
+
+	for (unsigned long n = 1;; n++) {
+		char id[33], name[32];
+		struct cparts cp;
+		struct mds_op op;
+		unsigned long calls;
+		int rc, prc;
+
+		snprintf(name, sizeof(name), "fault-%lu", n);
+		assert_int_equal(create_upload(f->s, name, id), 0);
+		for (uint32_t p = 1; p <= 3; p++)
+			assert_int_equal(upload_part(f->s, name, id, p, 5 * MIB, 0, &op), 0);
+		mds_store_fault_arm(n, EIO);
+		rc = complete(f->s, name, id, nums, 3, 0, &op, &cp);
+		calls = mds_store_fault_calls();
+		mds_store_fault_arm(0, 0);
+		if (rc) {
+			failures++;
+			assert_int_equal(rc, MDS_EIO);
+			assert_int_equal(bhead(f->s, "data", name).rc, MDS_ENOTFOUND);
+			assert_int_equal(count_parts(f->s, name, id, &prc), 3);
+			assert_int_equal(prc, 0);
+		} else {
+			assert_int_equal(bhead(f->s, "data", name).size, 15 * MIB);
+			count_parts(f->s, name, id, &prc);
+			assert_int_equal(prc, MDS_ENOTFOUND);
+		}
+		assert_int_equal(tu_check(f->s), 0);
+		if (rc == 0 && calls < n)
+			break;
+	}
+	printf("a completion makes about %d lmdb calls; every injected failure was clean\n",
+	       failures);
+	assert_true(failures > 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +789,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parallel_parts, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_races_abort, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_during_complete, bfx_setup, bfx_teardown),
+		cmocka_unit_test_setup_teardown(test_complete_fault_injection, bfx_setup, bfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
