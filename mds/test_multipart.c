@@ -438,7 +438,7 @@ static void test_list_uploads(void **state)
 	p.delimiter = MDS_STR_NULL;
 	p.max_uploads = 1;
 	for (int page = 0; page < 10; page++) {
-		char km[MDS_OBJECT_NAME_MAX + 1], um[33];
+		static char km[MDS_OBJECT_NAME_MAX + 1], um[33];
 
 		list_uploads(f->s, &p, &ul, &res);
 		for (int i = 0; i < ul.n; i++)
@@ -447,8 +447,8 @@ static void test_list_uploads(void **state)
 			break;
 		strcpy(km, res.next_key_marker);
 		strcpy(um, res.next_upload_id_marker);
-		p.key_marker = (struct mds_str){ strdup(km), strlen(km) };
-		p.upload_id_marker = (struct mds_str){ strdup(um), strlen(um) };
+		p.key_marker = tu_s(km);
+		p.upload_id_marker = tu_s(um);
 	}
 	assert_int_equal(all.n, 6);
 	snprintf(item, sizeof(item), "b#%s", ids[3]);
