@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -470,6 +472,46 @@ static void test_read_only_open(void **state)
 	mds_store_close(s2);
 }
 
+/* A process that dies holding a read snapshot leaves a stale reader slot;
+ * the store frees it (at open, periodically, or on request). */
+static void test_stale_reader_reaped(void **state)
+{
+	struct fx *f = *state;
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mds_store_opts ro = { .read_only = 1 };
+		struct mds_store *s;
+		struct mds_reader *r;
+		struct mds_status st;
+
+		if (mds_store_open(&s, f->dir, &ro, &st) || mds_reader_open(s, &r) || mds_reader_begin(r))
+			_exit(1);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_true(mds_store_reap_readers(f->s) >= 1);
+	assert_int_equal(mds_store_reap_readers(f->s), 0);
+	{
+		struct mds_store_stats stats;
+
+		mds_store_stats(f->s, &stats);
+		assert_true(stats.stale_readers_reaped >= 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_and_close_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_reader_reaped, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 	};
 

@@ -26,11 +26,11 @@ static int origin_check(const char *origin, size_t len,
 	struct mds_status *st)
 {
 	if (len == 0 || len > MDS_CHECKPOINT_ORIGIN_MAX)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint origin must have 1-%d bytes",
 			MDS_CHECKPOINT_ORIGIN_MAX);
 	if (memchr(origin, '\n', len) || !mds_feed_text_ok(origin, len))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint origin is not one line of utf-8 text");
 	return 0;
 }
@@ -39,18 +39,18 @@ static int origin_check(const char *origin, size_t len,
 static int ext_check(const char *ext, size_t len, struct mds_status *st)
 {
 	if (len > MDS_CHECKPOINT_EXT_MAX)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint extension lines exceed %d bytes",
 			MDS_CHECKPOINT_EXT_MAX);
 	if (len && ext[len - 1] != '\n')
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint extension lines must end with a newline");
 	for (size_t i = 0; i < len; i++)
 		if (ext[i] == '\n' && (i == 0 || ext[i - 1] == '\n'))
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"checkpoint has an empty extension line");
 	if (!mds_feed_text_ok(ext, len))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint extension lines are not utf-8 text");
 	return 0;
 }
@@ -70,13 +70,13 @@ int mds_checkpoint_format(const struct mds_checkpoint *cp, char *buf,
 	if (rc)
 		return rc;
 	if (cp->size > MDS_MERKLE_SIZE_MAX)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint size %llu exceeds 2^63-1",
 			(unsigned long long)cp->size);
 	n = snprintf(buf, cap, "%s\n%llu\n", cp->origin,
 		(unsigned long long)cp->size);
 	if (n < 0 || (size_t)n + ROOT_B64_LEN + 1 + elen + 1 > cap)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint does not fit in %zu bytes", cap);
 	mds_feed_b64_encode(cp->root, 32, buf + n);
 	n += ROOT_B64_LEN;
@@ -116,26 +116,26 @@ int mds_checkpoint_parse(const char *text, size_t len,
 	memset(cp, 0, sizeof(*cp));
 	l1 = memchr(text, '\n', len);
 	if (!l1)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint has no origin line");
 	rc = origin_check(text, (size_t)(l1 - text), st);
 	if (rc)
 		return rc;
 	l2 = memchr(l1 + 1, '\n', (size_t)(end - l1 - 1));
 	if (!l2)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint has no size line");
 	if (size_parse(l1 + 1, (size_t)(l2 - l1 - 1), &cp->size) != 0)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint size is not a decimal number without "
 			"leading zeros up to 2^63-1");
 	l3 = memchr(l2 + 1, '\n', (size_t)(end - l2 - 1));
 	if (!l3)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint has no root hash line");
 	if (mds_feed_b64_decode(l2 + 1, (size_t)(l3 - l2 - 1), cp->root,
 		32) != 0)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"checkpoint root is not canonical base64 of 32 bytes");
 	rc = ext_check(l3 + 1, (size_t)(end - l3 - 1), st);
 	if (rc)
@@ -160,7 +160,7 @@ int mds_checkpoint_open(const char *note, size_t len, const char *origin,
 	if (rc)
 		return rc;
 	if (strcmp(cp->origin, origin) != 0) {
-		rc = mds_feed_status(st, MDS_EINVAL,
+		rc = mds_status_set(st, MDS_EINVAL,
 			"checkpoint origin '%s' is not the expected '%s'",
 			cp->origin, origin);
 		memset(cp, 0, sizeof(*cp));
@@ -186,29 +186,29 @@ int mds_checkpoint_sign(const struct mds_checkpoint *next,
 		return rc;
 	if (last) {
 		if (strcmp(last->origin, next->origin) != 0)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"checkpoint origin '%s' differs from the last "
 				"signed origin '%s'", next->origin,
 				last->origin);
 		if (next->size < last->size)
-			return mds_feed_status(st, MDS_EDENIED,
+			return mds_status_set(st, MDS_EDENIED,
 				"refusing to sign size %llu after size %llu: "
 				"the log would shrink",
 				(unsigned long long)next->size,
 				(unsigned long long)last->size);
 		if (next->size == last->size &&
 		    CRYPTO_memcmp(next->root, last->root, 32) != 0)
-			return mds_feed_status(st, MDS_EDENIED,
+			return mds_status_set(st, MDS_EDENIED,
 				"refusing to sign a second root for size %llu",
 				(unsigned long long)next->size);
 		rc = mds_merkle_verify_consistency(last->size, next->size,
 			last->root, next->root, proof, n_proof);
 		if (rc == MDS_ENOMEM)
-			return mds_feed_status(st, rc,
+			return mds_status_set(st, rc,
 				"out of memory checking size %llu",
 				(unsigned long long)next->size);
 		if (rc)
-			return mds_feed_status(st, MDS_EDENIED,
+			return mds_status_set(st, MDS_EDENIED,
 				"refusing to sign size %llu: not consistent "
 				"with the last signed size %llu",
 				(unsigned long long)next->size,

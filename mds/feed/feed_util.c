@@ -7,7 +7,6 @@
  */
 #include "feed_util.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -16,18 +15,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-int mds_feed_status(struct mds_status *st, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!st)
-		return code;
-	st->code = code;
-	va_start(ap, fmt);
-	vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;

@@ -18,13 +18,6 @@ struct mds_note_signer;
 /* mds_feed_signer_pkey - @k's OpenSSL key (borrowed from @k). In key.c. */
 EVP_PKEY *mds_feed_signer_pkey(const struct mds_note_signer *k);
 
-/*
- * mds_feed_status - set @st (may be NULL) to @code and a printf-style
- * message; returns @code. Same contract as mds_status_set() in
- * mds/error.h, kept here so the feed primitives link without the core.
- */
-int mds_feed_status(struct mds_status *st, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* mds_feed_sha256 - SHA-256 for EVP_Digest*(): fetched once per process
  * (an explicit fetch avoids OpenSSL 3's per-call implicit fetch), or

@@ -120,31 +120,31 @@ static int signer_wrap(const char *name, EVP_PKEY *pkey,
 
 	*out = NULL;
 	if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
-		rc = mds_feed_status(st, MDS_EINVAL,
+		rc = mds_status_set(st, MDS_EINVAL,
 			"key '%s' is not an ed25519 key", name);
 		goto out_free_pkey;
 	}
 	k = calloc(1, sizeof(*k));
 	if (!k) {
-		rc = mds_feed_status(st, MDS_ENOMEM,
+		rc = mds_status_set(st, MDS_ENOMEM,
 			"cannot allocate key '%s'", name);
 		goto out_free_pkey;
 	}
 	if (EVP_PKEY_get_raw_public_key(pkey, k->pubkey, &publen) != 1 ||
 	    publen != MDS_NOTE_PUBKEY_LEN) {
-		rc = mds_feed_status(st, MDS_EINTERNAL,
+		rc = mds_status_set(st, MDS_EINTERNAL,
 			"cannot read public key of '%s': %s", name,
 			mds_feed_ossl_error());
 		goto out_free_k;
 	}
 	if (!self_test(pkey, k->pubkey)) {
-		rc = mds_feed_status(st, MDS_EINTERNAL,
+		rc = mds_status_set(st, MDS_EINTERNAL,
 			"key '%s' fails its sign/verify self-test: %s", name,
 			mds_feed_ossl_error());
 		goto out_free_k;
 	}
 	if (mds_note_key_id(name, k->pubkey, &k->key_id) != 0) {
-		rc = mds_feed_status(st, MDS_ENOMEM,
+		rc = mds_status_set(st, MDS_ENOMEM,
 			"cannot compute the key id of '%s'", name);
 		goto out_free_k;
 	}
@@ -168,14 +168,14 @@ int mds_note_signer_generate(const char *name, struct mds_note_signer **out,
 
 	*out = NULL;
 	if (!mds_note_key_name_is_valid(name))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"invalid key name '%.*s': use 1-%d printable ascii "
 			"characters other than '+'", MDS_NOTE_NAME_MAX, name,
 			MDS_NOTE_NAME_MAX);
 	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
 	if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 ||
 	    EVP_PKEY_keygen(ctx, &pkey) != 1) {
-		rc = mds_feed_status(st, MDS_EINTERNAL,
+		rc = mds_status_set(st, MDS_EINTERNAL,
 			"cannot generate key '%s': %s", name,
 			mds_feed_ossl_error());
 		goto out_free_ctx;
@@ -193,11 +193,11 @@ int mds_note_signer_from_seed(const char *name, const uint8_t seed[32],
 
 	*out = NULL;
 	if (!mds_note_key_name_is_valid(name))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"invalid key name '%.*s'", MDS_NOTE_NAME_MAX, name);
 	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
 	if (!pkey)
-		return mds_feed_status(st, MDS_EINTERNAL,
+		return mds_status_set(st, MDS_EINTERNAL,
 			"cannot import key '%s': %s", name,
 			mds_feed_ossl_error());
 	return signer_wrap(name, pkey, out, st);
@@ -212,50 +212,50 @@ int mds_note_signer_save(const struct mds_note_signer *k, const char *path,
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
 	    (int)sizeof(tmp))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"key file path '%s' is too long", path);
 	if (access(path, F_OK) == 0)
-		return mds_feed_status(st, MDS_EEXIST,
+		return mds_status_set(st, MDS_EEXIST,
 			"key file '%s' exists already; remove it first to "
 			"replace the key", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return mds_feed_status(st, -errno,
+		return mds_status_set(st, -errno,
 			"cannot create key file '%s': %s", tmp, strerror(errno));
 	/* The umask can only clear bits; make sure nothing else is set. */
 	if (fchmod(fd, 0600) != 0) {
-		rc = mds_feed_status(st, -errno, "cannot chmod '%s': %s", tmp,
+		rc = mds_status_set(st, -errno, "cannot chmod '%s': %s", tmp,
 			strerror(errno));
 		goto out_close;
 	}
 	f = fdopen(fd, "w");
 	if (!f) {
-		rc = mds_feed_status(st, -errno, "cannot open '%s': %s", tmp,
+		rc = mds_status_set(st, -errno, "cannot open '%s': %s", tmp,
 			strerror(errno));
 		goto out_close;
 	}
 	fd = -1;
 	if (PEM_write_PrivateKey(f, k->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
-		rc = mds_feed_status(st, MDS_EINTERNAL,
+		rc = mds_status_set(st, MDS_EINTERNAL,
 			"cannot write key '%s' to '%s': %s", k->name, tmp,
 			mds_feed_ossl_error());
 		goto out_close;
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		rc = mds_feed_status(st, -errno, "cannot write '%s': %s", tmp,
+		rc = mds_status_set(st, -errno, "cannot write '%s': %s", tmp,
 			strerror(errno));
 		goto out_close;
 	}
 	rc = fclose(f);
 	f = NULL;
 	if (rc != 0) {
-		rc = mds_feed_status(st, -errno, "cannot write '%s': %s", tmp,
+		rc = mds_status_set(st, -errno, "cannot write '%s': %s", tmp,
 			strerror(errno));
 		goto out_unlink;
 	}
 	/* link() refuses to replace an existing file, unlike rename(). */
 	if (link(tmp, path) != 0) {
-		rc = mds_feed_status(st, errno == EEXIST ? MDS_EEXIST : -errno,
+		rc = mds_status_set(st, errno == EEXIST ? MDS_EEXIST : -errno,
 			"cannot create key file '%s': %s", path,
 			strerror(errno));
 		goto out_unlink;
@@ -282,26 +282,26 @@ int mds_note_signer_load(const char *path, const char *name,
 
 	*out = NULL;
 	if (!mds_note_key_name_is_valid(name))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"invalid key name '%.*s'", MDS_NOTE_NAME_MAX, name);
 	f = fopen(path, "re");
 	if (!f)
-		return mds_feed_status(st, -errno,
+		return mds_status_set(st, -errno,
 			"cannot open key file '%s': %s", path, strerror(errno));
 	if (fstat(fileno(f), &sb) != 0) {
-		rc = mds_feed_status(st, -errno, "cannot stat '%s': %s", path,
+		rc = mds_status_set(st, -errno, "cannot stat '%s': %s", path,
 			strerror(errno));
 		goto out_close;
 	}
 	if (sb.st_mode & 077) {
-		rc = mds_feed_status(st, MDS_EDENIED,
+		rc = mds_status_set(st, MDS_EDENIED,
 			"key file '%s' has mode %04o; run chmod 600 on it",
 			path, (unsigned)(sb.st_mode & 07777));
 		goto out_close;
 	}
 	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	if (!pkey) {
-		rc = mds_feed_status(st, MDS_EINVAL,
+		rc = mds_status_set(st, MDS_EINVAL,
 			"cannot read key file '%s' as a pem private key: %s",
 			path, mds_feed_ossl_error());
 		goto out_close;
@@ -370,29 +370,29 @@ int mds_note_verifier_parse(const char *s, size_t len,
 	memset(v, 0, sizeof(*v));
 	p1 = memchr(s, '+', len);
 	if (!p1)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key: no '+' after the name");
 	name_len = (size_t)(p1 - s);
 	if (name_len == 0 || name_len > MDS_NOTE_NAME_MAX)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key: name must have 1-%d bytes",
 			MDS_NOTE_NAME_MAX);
 	if (!name_is_valid(s, name_len))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key: invalid name '%.*s'",
 			(int)name_len, s);
 	memcpy(v->name, s, name_len);
 	v->name[name_len] = '\0';
 	p2 = p1 + 1;
 	if ((size_t)(s + len - p2) < 9 || p2[8] != '+')
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key '%s': key id must be 8 "
 			"lower-case hex digits", v->name);
 	for (int i = 0; i < 8; i++) {
 		int h = hex_value(p2[i]);
 
 		if (h < 0)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"cannot parse verifier key '%s': key id must "
 				"be 8 lower-case hex digits", v->name);
 		id = id << 4 | (uint32_t)h;
@@ -400,19 +400,19 @@ int mds_note_verifier_parse(const char *s, size_t len,
 	p2 += 9;
 	if (mds_feed_b64_decode(p2, (size_t)(s + len - p2), raw,
 		sizeof(raw)) != 0)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key '%s': key is not canonical "
 			"base64 of 33 bytes", v->name);
 	if (raw[0] != 0x01)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key '%s': algorithm %u is not "
 			"ed25519 (1)", v->name, raw[0]);
 	memcpy(v->pubkey, raw + 1, MDS_NOTE_PUBKEY_LEN);
 	if (mds_note_key_id(v->name, v->pubkey, &v->key_id) != 0)
-		return mds_feed_status(st, MDS_ENOMEM,
+		return mds_status_set(st, MDS_ENOMEM,
 			"cannot compute the key id of '%s'", v->name);
 	if (v->key_id != id)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot parse verifier key '%s': key id %08x does not "
 			"match the key (%08x)", v->name, id, v->key_id);
 	return 0;

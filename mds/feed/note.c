@@ -40,16 +40,16 @@ static int text_check(const char *text, size_t len, struct mds_status *st)
 	size_t lines = 0;
 
 	if (len == 0 || text[len - 1] != '\n')
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"note text must be non-empty and end with a newline");
 	for (size_t i = 0; i < len; i++) {
 		if (text[i] != '\n')
 			continue;
 		if (i == 0 || text[i - 1] == '\n')
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"note text has an empty line %zu", lines + 1);
 		if (++lines > MDS_NOTE_MAX_TEXT_LINES)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"note text has more than %d lines",
 				MDS_NOTE_MAX_TEXT_LINES);
 	}
@@ -69,14 +69,14 @@ int mds_note_sign(const char *text, size_t text_len,
 	*out = NULL;
 	*out_len = 0;
 	if (n_signers == 0 || n_signers > MDS_NOTE_MAX_SIGS)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"cannot sign a note with %zu keys: use 1-%d", n_signers,
 			MDS_NOTE_MAX_SIGS);
 	rc = text_check(text, text_len, st);
 	if (rc)
 		return rc;
 	if (!mds_feed_text_ok(text, text_len))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"note text is not utf-8 without control characters");
 	cap = text_len + 1;
 	for (size_t i = 0; i < n_signers; i++) {
@@ -84,18 +84,18 @@ int mds_note_sign(const char *text, size_t text_len,
 		for (size_t j = 0; j < i; j++)
 			if (v[j].key_id == v[i].key_id &&
 			    !strcmp(v[j].name, v[i].name))
-				return mds_feed_status(st, MDS_EINVAL,
+				return mds_status_set(st, MDS_EINVAL,
 					"key '%s' given twice", v[i].name);
 		cap += SIG_PREFIX_LEN + strlen(v[i].name) + 1 +
 			MDS_FEED_B64_LEN(SIG_RAW_LEN) + 1;
 	}
 	if (cap > MDS_NOTE_MAX_LEN)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"signed note would exceed %d bytes", MDS_NOTE_MAX_LEN);
 	buf = malloc(cap + 1);
 	ctx = EVP_MD_CTX_new();
 	if (!buf || !ctx) {
-		rc = mds_feed_status(st, MDS_ENOMEM,
+		rc = mds_status_set(st, MDS_ENOMEM,
 			"cannot allocate a signed note");
 		goto out_free;
 	}
@@ -118,7 +118,7 @@ int mds_note_sign(const char *text, size_t text_len,
 		    EVP_DigestSign(ctx, raw + 4, &siglen,
 			(const unsigned char *)text, text_len) != 1 ||
 		    siglen != MDS_NOTE_SIG_LEN) {
-			rc = mds_feed_status(st, MDS_EINTERNAL,
+			rc = mds_status_set(st, MDS_EINTERNAL,
 				"cannot sign with key '%s': %s", v[i].name,
 				mds_feed_ossl_error());
 			goto out_free;
@@ -127,7 +127,7 @@ int mds_note_sign(const char *text, size_t text_len,
 		 * every subscriber, and OpenSSL 3.0 does not report every
 		 * failed allocation inside Ed25519: check it here. */
 		if (verify_raw(v[i].pubkey, raw + 4, text, text_len) != 1) {
-			rc = mds_feed_status(st, MDS_EINTERNAL,
+			rc = mds_status_set(st, MDS_EINTERNAL,
 				"signature by key '%s' fails to verify; "
 				"nothing signed", v[i].name);
 			goto out_free;
@@ -230,11 +230,11 @@ static int sig_verify(const struct mds_note_verifier *v, const uint8_t *sig,
 	else if (ok == 0)
 		ok = -1;
 	if (ok < 0)
-		return mds_feed_status(st, MDS_EINTERNAL,
+		return mds_status_set(st, MDS_EINTERNAL,
 			"cannot verify with key '%s': %s", v->name,
 			mds_feed_ossl_error());
 	if (ok == 0)
-		return mds_feed_status(st, MDS_EDENIED,
+		return mds_status_set(st, MDS_EDENIED,
 			"signature by trusted key '%s+%08x' does not verify",
 			v->name, v->key_id);
 	return 0;
@@ -255,18 +255,18 @@ int mds_note_verify(const char *note, size_t len,
 		for (size_t i = 0; i < n_roster; i++)
 			verified[i] = false;
 	if (n_roster > 64)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"trust roster has %zu keys: at most 64", n_roster);
 	if (len == 0 || len > MDS_NOTE_MAX_LEN)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"note has %zu bytes: must have 1-%d", len,
 			MDS_NOTE_MAX_LEN);
 	if (!mds_feed_text_ok(note, len))
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"note is not utf-8 without control characters");
 	sep = memmem(note, len, "\n\n", 2);
 	if (!sep)
-		return mds_feed_status(st, MDS_EINVAL,
+		return mds_status_set(st, MDS_EINVAL,
 			"note has no empty line before its signatures");
 	text_len = (size_t)(sep - note) + 1;
 	rc = text_check(note, text_len, st);
@@ -274,7 +274,7 @@ int mds_note_verify(const char *note, size_t len,
 		return rc;
 	p = sep + 2;
 	if (p == end)
-		return mds_feed_status(st, MDS_EINVAL, "note has no signatures");
+		return mds_status_set(st, MDS_EINVAL, "note has no signatures");
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *name, *sp;
@@ -285,31 +285,31 @@ int mds_note_verify(const char *note, size_t len,
 		long n;
 
 		if (!eol)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"signature line %zu does not end with a "
 				"newline", n_sigs + 1);
 		if (++n_sigs > MDS_NOTE_MAX_SIGS)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"note has more than %d signatures",
 				MDS_NOTE_MAX_SIGS);
 		if ((size_t)(eol - p) < SIG_PREFIX_LEN ||
 		    memcmp(p, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"signature line %zu does not start with an em "
 				"dash and a space", n_sigs);
 		name = p + SIG_PREFIX_LEN;
 		sp = memchr(name, ' ', (size_t)(eol - name));
 		if (!sp || sp == name)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"signature line %zu has no key name", n_sigs);
 		name_len = (size_t)(sp - name);
 		if ((size_t)(eol - sp - 1) > SIG_B64_MAX)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"signature line %zu is too long", n_sigs);
 		n = b64_decode_any(sp + 1, (size_t)(eol - sp - 1), raw,
 			sizeof(raw));
 		if (n < 4)
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"signature line %zu is not canonical base64 "
 				"of a key id and a signature", n_sigs);
 		id = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
@@ -326,11 +326,11 @@ int mds_note_verify(const char *note, size_t len,
 		if (!v)
 			continue;  /* not a key we trust: ignore */
 		if (seen[ri])
-			return mds_feed_status(st, MDS_EINVAL,
+			return mds_status_set(st, MDS_EINVAL,
 				"note has two signatures by key '%s'", v->name);
 		seen[ri] = true;
 		if (n != SIG_RAW_LEN)
-			return mds_feed_status(st, MDS_EDENIED,
+			return mds_status_set(st, MDS_EDENIED,
 				"signature by trusted key '%s+%08x' has %ld "
 				"bytes, not %d", v->name, v->key_id, n - 4,
 				MDS_NOTE_SIG_LEN);
@@ -340,7 +340,7 @@ int mds_note_verify(const char *note, size_t len,
 		n_ok++;
 	}
 	if (n_ok == 0)
-		return mds_feed_status(st, MDS_ENOTFOUND,
+		return mds_status_set(st, MDS_ENOTFOUND,
 			"note has no signature by a trusted key");
 	if (verified)
 		for (size_t i = 0; i < n_roster; i++)

@@ -35,7 +35,7 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 	if (rc)
 		return rc;
 	if (cp->size < cur->size) {
-		rc = mds_feed_status(st, MDS_EDENIED,
+		rc = mds_status_set(st, MDS_EDENIED,
 			"island '%s' went back from size %llu to %llu", origin,
 			(unsigned long long)cur->size,
 			(unsigned long long)cp->size);
@@ -43,18 +43,18 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 	}
 	rc = mds_merkle_compact_root(cur, cur_root);
 	if (rc) {
-		mds_feed_status(st, rc, "cannot hash the cursor of '%s'",
+		mds_status_set(st, rc, "cannot hash the cursor of '%s'",
 			origin);
 		goto out_fail;
 	}
 	rc = mds_merkle_verify_consistency(cur->size, cp->size, cur_root,
 		cp->root, proof, n_proof);
 	if (rc == MDS_ENOMEM) {
-		mds_feed_status(st, rc, "out of memory verifying '%s'", origin);
+		mds_status_set(st, rc, "out of memory verifying '%s'", origin);
 		goto out_fail;
 	}
 	if (rc) {
-		rc = mds_feed_status(st, MDS_EDENIED,
+		rc = mds_status_set(st, MDS_EDENIED,
 			"island '%s' forked: size %llu is not consistent with "
 			"the applied size %llu", origin,
 			(unsigned long long)cp->size,
@@ -62,7 +62,7 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 		goto out_fail;
 	}
 	if (first_seq != cur->size || cp->size - cur->size != n_leaves) {
-		rc = mds_feed_status(st, MDS_EINVAL,
+		rc = mds_status_set(st, MDS_EINVAL,
 			"island '%s' sent entries %llu..+%zu, but the cursor "
 			"is at %llu and the checkpoint at %llu", origin,
 			(unsigned long long)first_seq, n_leaves,
@@ -74,7 +74,7 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 	for (size_t i = 0; i < n_leaves; i++) {
 		rc = mds_merkle_compact_append(next, leaf_hashes[i]);
 		if (rc) {
-			mds_feed_status(st, rc, "island '%s': cannot fold "
+			mds_status_set(st, rc, "island '%s': cannot fold "
 				"entry %llu", origin,
 				(unsigned long long)(first_seq + i));
 			goto out_fail;
@@ -82,12 +82,12 @@ int mds_feed_verify_update(const struct mds_merkle_compact *cur,
 	}
 	rc = mds_merkle_compact_root(next, root);
 	if (rc) {
-		mds_feed_status(st, rc, "cannot hash the entries of '%s'",
+		mds_status_set(st, rc, "cannot hash the entries of '%s'",
 			origin);
 		goto out_fail;
 	}
 	if (CRYPTO_memcmp(root, cp->root, MDS_MERKLE_HASH_LEN) != 0) {
-		rc = mds_feed_status(st, MDS_EDENIED,
+		rc = mds_status_set(st, MDS_EDENIED,
 			"island '%s': entries %llu..%llu do not fold to the "
 			"signed root", origin, (unsigned long long)first_seq,
 			(unsigned long long)cp->size);

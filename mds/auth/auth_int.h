@@ -1,0 +1,73 @@
+/*
+ * auth_int.h - the authority's inside, shared by auth.c (state, validation),
+ * auth_persist.c (state file, atomic writes) and session.c (island key and
+ * session tokens). Not for use outside mds/auth.
+ *
+ * Locking: `lock` (rwlock) guards `keys` and `last_refresh`; validations
+ * hold it for reading for the whole check so a refresh never frees a key in
+ * use. `refresh_mu` serialises refreshes (and so writes of the state file)
+ * without blocking validations during file I/O. Everything else is
+ * immutable after open.
+ */
+#ifndef MDS_AUTH_INT_H
+#define MDS_AUTH_INT_H
+
+#include <pthread.h>
+
+#include "auth.h"
+
+struct mds_auth {
+	struct mds_auth_config cfg;   /* strings below are owned copies */
+	char **issuers;
+	size_t n_issuers;
+	char *audience, *jwks_file, *state_file, *island_issuer, *island_key_file;
+
+	pthread_rwlock_t lock;
+	pthread_mutex_t refresh_mu;
+	struct mds_jwks *keys;        /* owned; NULL before the first key set */
+	int64_t last_refresh;         /* 0 when keys is NULL */
+
+	struct mds_jwk island;        /* session key: kid "island", EdDSA, private */
+};
+
+/* Now by the configured clock. */
+int64_t auth_now(const struct mds_auth *a);
+
+/* State for @now given the refresh time; caller holds `lock`. */
+enum mds_auth_state auth_state_locked(const struct mds_auth *a, int64_t now);
+
+/*
+ * auth_write_atomic - write @len bytes at @data (borrowed) to @path
+ * (borrowed) through "<path>.tmp", fsync, rename, fsync of the directory;
+ * @mode for a new file. Returns 0 or MDS_EIO with @st naming the step.
+ */
+int auth_write_atomic(const char *path, const void *data, size_t len, int mode,
+		      struct mds_status *st);
+
+/*
+ * auth_read_file - read at most @max bytes of @path into a malloc'd,
+ * NUL-terminated buffer *@out (owned by caller). Returns 0, MDS_ENOTFOUND
+ * (no such file), MDS_EINVAL (larger than @max), MDS_EIO, MDS_ENOMEM.
+ */
+int auth_read_file(const char *path, size_t max, char **out, size_t *len,
+		   struct mds_status *st);
+
+/* Persist @keys refreshed at @when to the state file (no-op without one). */
+int auth_state_save(const struct mds_auth *a, const struct mds_jwks *keys, int64_t when,
+		    struct mds_status *st);
+
+/*
+ * Load the state file: on success *@keys (owned by caller) and *@when are
+ * set; MDS_ENOTFOUND when there is no file (not an error for open).
+ */
+int auth_state_load(const struct mds_auth *a, struct mds_jwks **keys, int64_t *when,
+		    struct mds_status *st);
+
+/* Load or create the island key (session.c). */
+int auth_island_key_init(struct mds_auth *a, struct mds_status *st);
+
+/* Validate a decoded session token and fill @id (session.c); lock held. */
+int auth_session_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, int64_t now,
+			      struct mds_jwt_identity *id, struct mds_status *st);
+
+#endif /* MDS_AUTH_INT_H */

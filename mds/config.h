@@ -1,0 +1,60 @@
+/*
+ * config.h - the settings of `mds serve`, from the embedded default, a
+ * JSON config file (--config) and command-line flags, in that order of
+ * precedence (flags win). Every setting has one name, used both as the
+ * long flag (--tls-cert) and as the JSON key ("tls-cert").
+ */
+#ifndef MDS_CONFIG_H
+#define MDS_CONFIG_H
+
+#include <stdint.h>
+
+#include "mds/error.h"
+
+struct mds_config {
+	char *data;            /* store directory; default ./var/mds */
+	char *listen;          /* gRPC HOST:PORT; default 127.0.0.1:7420 */
+	char *http;            /* HTTP HOST:PORT; default 127.0.0.1:7421; "off" disables */
+	char *tls_ca;          /* PEM CA bundle for client certificates */
+	char *tls_cert;        /* PEM server certificate chain */
+	char *tls_key;         /* PEM server private key (never logged) */
+	char *port_file;       /* write {"grpc":P,"http":P} here once listening */
+	int tls_client_auth;   /* require client certificates (mTLS) */
+	int insecure;          /* allow plaintext on a non-loopback address */
+	unsigned threads;      /* gRPC worker threads; default 2 */
+	uint64_t map_size;     /* LMDB map bytes; 0 = store default */
+	uint64_t max_message;  /* largest request in bytes; default 4 MiB */
+	unsigned grace_ms;     /* shutdown grace for in-flight calls; default 5000 */
+	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
+	int log_level;         /* enum mds_log_level */
+	int explicit;          /* any setting came from a flag or file */
+};
+
+/* mds_config_init - the embedded default (strings owned by @c). */
+int mds_config_init(struct mds_config *c);
+
+/* mds_config_release - free the strings. */
+void mds_config_release(struct mds_config *c);
+
+/*
+ * mds_config_set - set @key (e.g. "tls-cert") to @value (borrowed; copied).
+ * Booleans take "true"/"false"/"1"/"0" (NULL = true, for bare flags).
+ * Returns 0 or MDS_EINVAL with a message naming the key.
+ */
+int mds_config_set(struct mds_config *c, const char *key, const char *value,
+		   struct mds_status *st);
+
+/*
+ * mds_config_load_file - apply a JSON object of settings from @path.
+ * Unknown keys are an error (a typo must not silently fall back to a
+ * default). Returns 0 or MDS_EINVAL with the file, line and key.
+ */
+int mds_config_load_file(struct mds_config *c, const char *path, struct mds_status *st);
+
+/*
+ * mds_config_check - cross-field rules: TLS needs cert and key, mTLS needs
+ * a CA, a non-loopback gRPC address needs TLS or `insecure`.
+ */
+int mds_config_check(const struct mds_config *c, struct mds_status *st);
+
+#endif /* MDS_CONFIG_H */

@@ -1,0 +1,407 @@
+/*
+ * mds_main.c - the `mds` daemon: `mds serve` and `mds check`.
+ *
+ * serve: open the store, start the gRPC server and the HTTP side, then
+ * wait for SIGTERM/SIGINT in the main thread (every other thread has them
+ * blocked). The first signal stops gracefully: refuse new calls, let
+ * in-flight calls finish (the writer completes its batch), close the store,
+ * exit 0. A second signal exits at once with status 1; LMDB keeps the
+ * store consistent (the last durable transaction is intact).
+ *
+ * Exit codes: 0 ok, 1 failure (or check found problems), 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "mds/namespace.h"
+#include "mds/store.h"
+#include "server.h"
+
+#ifndef MDS_VERSION
+#define MDS_VERSION "0.0.0"
+#endif
+
+static const char usage_main[] =
+	"usage: mds COMMAND [OPTIONS]\n"
+	"\n"
+	"commands:\n"
+	"  serve     run the island's metadata service\n"
+	"  check     verify a store's invariants (exit 1 when problems are found)\n"
+	"  version   print the version\n"
+	"\n"
+	"`mds COMMAND --help` describes each command.\n";
+
+static const char usage_serve[] =
+	"usage: mds serve [OPTIONS]\n"
+	"\n"
+	"With no options, runs on the embedded default: data under ./var/mds, gRPC on\n"
+	"127.0.0.1:7420, HTTP (metrics, health) on 127.0.0.1:7421, plaintext on loopback.\n"
+	"\n"
+	"  --data DIR            store directory (created if missing)\n"
+	"  --listen HOST:PORT    gRPC address (port 0: pick a free one)\n"
+	"  --http HOST:PORT      /metrics, /healthz, /readyz address, or \"off\"\n"
+	"  --config FILE         JSON object of settings (keys are these option names);\n"
+	"                        options on the command line override it\n"
+	"  --tls-cert FILE       PEM certificate chain: serve gRPC over TLS\n"
+	"  --tls-key FILE        PEM private key of --tls-cert\n"
+	"  --tls-ca FILE         PEM CA bundle that client certificates must chain to\n"
+	"  --tls-client-auth     require a client certificate (mutual TLS)\n"
+	"  --insecure            allow plaintext gRPC on a non-loopback address\n"
+	"  --threads N           gRPC worker threads (default 2)\n"
+	"  --map-size SIZE       LMDB map size, e.g. 64GiB (default: the store's)\n"
+	"  --max-message SIZE    largest request accepted (default 4MiB)\n"
+	"  --grace-ms N          on SIGTERM, wait this long for calls (default 5000)\n"
+	"  --batch-window-us N   let the writer wait up to N us to grow a small batch\n"
+	"                        (group commit; default 0 = commit what is queued)\n"
+	"  --log-level LEVEL     debug, info, warn or error (default info)\n"
+	"  --port-file FILE      write {\"grpc\":PORT,\"http\":PORT} once listening\n"
+	"  -h, --help            this text\n";
+
+static const char usage_check[] =
+	"usage: mds check [--data DIR]\n"
+	"\n"
+	"Verifies the store's invariants in one snapshot (usage counters equal a\n"
+	"recount, every object in an existing bucket, name index well formed).\n"
+	"Prints one line per problem; exit 0 healthy, 1 problems or cannot run, 2 usage.\n"
+	"Safe to run while `mds serve` is running on the same directory.\n";
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int write_port_file(const char *path, int grpc_port, int http_port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"grpc\": %d, \"http\": %d}\n", grpc_port, http_port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -errno;
+	return 0;
+}
+
+static sigset_t stop_signals;
+
+static void *second_signal(void *arg)
+{
+	int sig;
+
+	(void)arg;
+	if (sigwait(&stop_signals, &sig) == 0) {
+		mds_log(MDS_LOG_WARN, "exit_now", "signal=%d reason=\"second signal\"", sig);
+		_exit(1);
+	}
+	return NULL;
+}
+
+enum { OPT_BOOL = 1, OPT_VAL = 2 };
+
+static const struct option serve_opts[] = {
+	{ "data", required_argument, NULL, OPT_VAL },
+	{ "listen", required_argument, NULL, OPT_VAL },
+	{ "http", required_argument, NULL, OPT_VAL },
+	{ "config", required_argument, NULL, 'c' },
+	{ "tls-cert", required_argument, NULL, OPT_VAL },
+	{ "tls-key", required_argument, NULL, OPT_VAL },
+	{ "tls-ca", required_argument, NULL, OPT_VAL },
+	{ "tls-client-auth", no_argument, NULL, OPT_BOOL },
+	{ "insecure", no_argument, NULL, OPT_BOOL },
+	{ "threads", required_argument, NULL, OPT_VAL },
+	{ "map-size", required_argument, NULL, OPT_VAL },
+	{ "max-message", required_argument, NULL, OPT_VAL },
+	{ "grace-ms", required_argument, NULL, OPT_VAL },
+	{ "batch-window-us", required_argument, NULL, OPT_VAL },
+	{ "log-level", required_argument, NULL, OPT_VAL },
+	{ "port-file", required_argument, NULL, OPT_VAL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parse serve's flags into @c: --config first, then the rest over it. */
+static int parse_serve(int argc, char **argv, struct mds_config *c)
+{
+	struct mds_status st;
+	int opt, idx;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", serve_opts, &idx)) != -1) {
+		if (opt == 'h') {
+			fputs(usage_serve, stdout);
+			return 1;
+		}
+		if (opt == '?') {
+			fprintf(stderr, "mds serve: unknown or incomplete option '%s'\n%s",
+				argv[optind - 1], usage_serve);
+			return 2;
+		}
+		if (opt == 'c' && mds_config_load_file(c, optarg, &st) != 0) {
+			fprintf(stderr, "mds serve: %s\n", st.msg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mds serve: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", serve_opts, &idx)) != -1) {
+		if (opt != OPT_VAL && opt != OPT_BOOL)
+			continue;
+		if (mds_config_set(c, serve_opts[idx].name, opt == OPT_VAL ? optarg : NULL,
+				   &st) != 0) {
+			fprintf(stderr, "mds serve: %s\n", st.msg);
+			return 2;
+		}
+	}
+	if (mds_config_check(c, &st) != 0) {
+		fprintf(stderr, "mds serve: %s\n", st.msg);
+		return 2;
+	}
+	return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct mds_config c;
+	struct mds_status st;
+	struct mds_store_opts so;
+	struct mds_server_opts sv;
+	struct mds_store *store = NULL;
+	struct mds_server *srv = NULL;
+	struct mds_http *http = NULL;
+	pthread_t second;
+	int rc, sig, ret = 1;
+
+	if (mds_config_init(&c) != 0) {
+		fprintf(stderr, "mds serve: out of memory\n");
+		return 1;
+	}
+	rc = parse_serve(argc, argv, &c);
+	if (rc != 0) {
+		mds_config_release(&c);
+		return rc == 1 ? 0 : rc;
+	}
+	mds_log_min_level = c.log_level;
+
+	/* Signals are taken by sigwait in this thread only. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	mds_log(MDS_LOG_INFO, "start", "version=%s pid=%d data=\"%s\" listen=%s http=%s tls=%s",
+		MDS_VERSION, (int)getpid(), c.data, c.listen, c.http,
+		c.tls_cert ? (c.tls_client_auth ? "mtls" : "tls") : "off");
+	if (!c.explicit)
+		mds_log(MDS_LOG_INFO, "embedded_default",
+			"note=\"no options given: data under ./var/mds, plaintext gRPC on "
+			"loopback only; see mds serve --help for TLS and other addresses\"");
+	else if (!c.tls_cert && c.insecure)
+		mds_log(MDS_LOG_WARN, "plaintext", "listen=%s note=\"gRPC without TLS (--insecure)\"",
+			c.listen);
+
+	rc = mkdir_p(c.data);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "data_dir", "data=\"%s\" error=\"%s\"", c.data,
+			strerror(-rc));
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.map_size = c.map_size;
+	so.batch_window_us = c.batch_window_us;
+	mds_status_clear(&st);
+	rc = mds_store_open(&store, c.data, &so, &st);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "store_open", "data=\"%s\" code=%s error=\"%s\"", c.data,
+			mds_error_name(rc), st.msg[0] ? st.msg : mds_strerror(rc));
+		goto out;
+	}
+
+	memset(&sv, 0, sizeof(sv));
+	sv.listen = c.listen;
+	sv.threads = c.threads;
+	sv.max_message = (size_t)c.max_message;
+	sv.tls_ca = c.tls_ca;
+	sv.tls_cert = c.tls_cert;
+	sv.tls_key = c.tls_key;
+	sv.require_client_cert = c.tls_client_auth;
+	sv.data_dir = c.data;
+	rc = mds_server_start(&srv, store, &sv, &st);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "grpc_listen", "listen=%s error=\"%s\"", c.listen, st.msg);
+		goto out;
+	}
+	if (strcmp(c.http, "off") != 0) {
+		rc = mds_http_start(&http, c.http, srv, &st);
+		if (rc != 0) {
+			mds_log(MDS_LOG_ERROR, "http_listen", "http=%s error=\"%s\"", c.http,
+				st.msg);
+			goto out;
+		}
+	}
+	mds_log(MDS_LOG_INFO, "serving", "grpc_port=%d http_port=%d threads=%u",
+		mds_server_port(srv), http ? mds_http_port(http) : 0, c.threads);
+	if (c.port_file) {
+		rc = write_port_file(c.port_file, mds_server_port(srv),
+				     http ? mds_http_port(http) : 0);
+		if (rc != 0) {
+			mds_log(MDS_LOG_ERROR, "port_file", "path=\"%s\" error=\"%s\"",
+				c.port_file, strerror(-rc));
+			goto out;
+		}
+	}
+
+	if (sigwait(&stop_signals, &sig) != 0)
+		sig = 0;
+	mds_log(MDS_LOG_INFO, "stopping", "signal=%d grace_ms=%u", sig, c.grace_ms);
+	if (pthread_create(&second, NULL, second_signal, NULL) == 0)
+		pthread_detach(second);
+	mds_server_stop(srv, c.grace_ms);
+	ret = 0;
+
+out:
+	mds_http_stop(http);
+	mds_server_free(srv);
+	if (store) {
+		mds_store_close(store);
+		if (ret == 0)
+			mds_log(MDS_LOG_INFO, "stopped", "data=\"%s\"", c.data);
+	}
+	mds_config_release(&c);
+	return ret;
+}
+
+static void report_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	printf("problem: %s\n", problem);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *data = "./var/mds";
+	struct mds_store_opts so;
+	struct mds_store *store = NULL;
+	struct mds_reader *r = NULL;
+	struct mds_status st;
+	struct stat sb;
+	long n;
+	int opt, rc, ret = 1;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage_check, stdout);
+			return 0;
+		}
+		if (opt == 'd') {
+			data = optarg;
+			continue;
+		}
+		fprintf(stderr, "mds check: unknown or incomplete option '%s'\n%s",
+			argv[optind - 1], usage_check);
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mds check: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (stat(data, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "mds check: no store directory '%s'\n", data);
+		return 1;
+	}
+	memset(&so, 0, sizeof(so));
+	so.read_only = 1;
+	mds_status_clear(&st);
+	rc = mds_store_open(&store, data, &so, &st);
+	if (rc != 0) {
+		fprintf(stderr, "mds check: cannot open store '%s': %s\n", data,
+			st.msg[0] ? st.msg : mds_strerror(rc));
+		return 1;
+	}
+	rc = mds_reader_open(store, &r);
+	if (rc == 0)
+		rc = mds_reader_begin(r);
+	if (rc != 0) {
+		fprintf(stderr, "mds check: cannot read store '%s': %s\n", data, mds_strerror(rc));
+		goto out;
+	}
+	n = mds_check(r, report_problem, NULL, &st);
+	mds_reader_end(r);
+	if (n < 0) {
+		fprintf(stderr, "mds check: the check could not run on '%s': %s\n", data,
+			st.msg[0] ? st.msg : mds_strerror((int)n));
+	} else if (n > 0) {
+		fprintf(stderr, "mds check: %ld problem%s in '%s'\n", n, n == 1 ? "" : "s", data);
+	} else {
+		printf("ok: store '%s' is consistent\n", data);
+		ret = 0;
+	}
+out:
+	if (r)
+		mds_reader_close(r);
+	mds_store_close(store);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("mds %s (api mds.v1)\n", MDS_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	fprintf(stderr, "mds: unknown command '%s'\n%s", argv[1], usage_main);
+	return 2;
+}

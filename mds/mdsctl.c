@@ -1,0 +1,856 @@
+/*
+ * mdsctl.c - the admin and operator CLI of an island (in the spirit of
+ * etcdctl): teams, buckets, object records, listings and server status over
+ * the mds.v1 gRPC API (rpc_client.c).
+ *
+ * Output: human tables on stdout, or one JSON document with --json.
+ * Errors: one line on stderr naming what failed. Exit: 0 ok, 1 the
+ * operation failed (or the server cannot be reached), 2 usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "admin.pb-c.h"
+#include "namespace.pb-c.h"
+#include "rpc_client.h"
+#include "units.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_top[] =
+	"usage: mdsctl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]\n"
+	"\n"
+	"commands:\n"
+	"  team create NAME | team ls | team show NAME | team rm NAME\n"
+	"  bucket create NAME --team TEAM | bucket ls [--team TEAM] | bucket show NAME\n"
+	"  bucket rm NAME\n"
+	"  object put BUCKET NAME --size N [--etag E] [--content-type T] [--meta k=v]...\n"
+	"  object head BUCKET NAME | object rm BUCKET NAME\n"
+	"  ls BUCKET[/PREFIX] [--delimiter D] [--max-keys N] [--start-after K] [--all]\n"
+	"  status\n"
+	"\n"
+	"global options:\n"
+	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
+	"  --tls                 use TLS with the system's roots\n"
+	"  --tls-ca FILE         use TLS; the server's certificate must chain to FILE\n"
+	"  --tls-cert FILE       client certificate for mutual TLS (with --tls-key)\n"
+	"  --tls-key FILE        private key of --tls-cert\n"
+	"  --timeout MS          per-call deadline in milliseconds (default 10000)\n"
+	"  --json                machine-readable output (one JSON document)\n"
+	"  -h, --help            help (also after any command: mdsctl ls --help)\n"
+	"\n"
+	"Sizes accept binary units (4KiB, 1.5GiB); exit status 0 ok, 1 failed, 2 usage.\n";
+
+static const struct {
+	const char *cmd;
+	const char *text;
+} usage_cmds[] = {
+	{ "team", "usage: mdsctl team create NAME | team ls | team show NAME | team rm NAME\n"
+		  "  create: add a team (1-63 of [a-z0-9_-]); ls: list teams with usage;\n"
+		  "  show: one team; rm: delete a team that owns no buckets.\n" },
+	{ "bucket", "usage: mdsctl bucket create NAME --team TEAM | bucket ls [--team TEAM]\n"
+		    "       mdsctl bucket show NAME | bucket rm NAME\n"
+		    "  create: add a bucket owned by TEAM (S3 naming rules); ls: list buckets\n"
+		    "  (optionally of one team); show: one bucket with usage; rm: delete an\n"
+		    "  empty bucket.\n" },
+	{ "object", "usage: mdsctl object put BUCKET NAME --size N [--etag E] [--content-type T]\n"
+		    "                         [--meta k=v]... [--if-match E] [--if-none-match E]\n"
+		    "       mdsctl object head BUCKET NAME | object rm BUCKET NAME [--if-match E]\n"
+		    "  Metadata records only: mds stores no content bytes. --size takes units\n"
+		    "  (10MiB). --if-none-match '*' creates only if absent.\n" },
+	{ "ls", "usage: mdsctl ls BUCKET[/PREFIX] [--delimiter D] [--max-keys N]\n"
+		"                 [--start-after K] [--all]\n"
+		"  S3-style listing (ListObjectsV2 order: UTF-8 bytes). One page of at most\n"
+		"  --max-keys (default 1000) unless --all, which streams every object (or\n"
+		"  follows continuation tokens when a delimiter is given).\n" },
+	{ "status", "usage: mdsctl status\n"
+		    "  The server's version, uptime, store map usage, readers and write figures.\n" },
+};
+
+enum {
+	O_ENDPOINT = 256, O_TLS, O_TLS_CA, O_TLS_CERT, O_TLS_KEY, O_TIMEOUT, O_JSON,
+	O_TEAM, O_SIZE, O_ETAG, O_CTYPE, O_META, O_IF_MATCH, O_IF_NONE_MATCH,
+	O_DELIM, O_MAX_KEYS, O_START_AFTER, O_ALL,
+};
+
+static const struct option long_opts[] = {
+	{ "endpoint", required_argument, NULL, O_ENDPOINT },
+	{ "tls", no_argument, NULL, O_TLS },
+	{ "tls-ca", required_argument, NULL, O_TLS_CA },
+	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+	{ "tls-key", required_argument, NULL, O_TLS_KEY },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "team", required_argument, NULL, O_TEAM },
+	{ "size", required_argument, NULL, O_SIZE },
+	{ "etag", required_argument, NULL, O_ETAG },
+	{ "content-type", required_argument, NULL, O_CTYPE },
+	{ "meta", required_argument, NULL, O_META },
+	{ "if-match", required_argument, NULL, O_IF_MATCH },
+	{ "if-none-match", required_argument, NULL, O_IF_NONE_MATCH },
+	{ "delimiter", required_argument, NULL, O_DELIM },
+	{ "max-keys", required_argument, NULL, O_MAX_KEYS },
+	{ "start-after", required_argument, NULL, O_START_AFTER },
+	{ "all", no_argument, NULL, O_ALL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define MAX_META 64
+
+struct ctl {
+	struct mds_client_opts co;
+	struct mds_client *cl;
+	int json;
+	int help;
+	const char *team, *etag, *ctype, *if_match, *if_none_match, *delim, *start_after;
+	const char *size_s, *max_keys_s;
+	const char *meta[MAX_META];
+	size_t n_meta;
+	int all;
+	unsigned long given;   /* bit (opt - O_TEAM) for command options */
+	char **args;
+	int n_args;
+};
+
+static int usage_err(const char *fmt, const char *arg)
+{
+	fputs("mdsctl: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n(see mdsctl --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Allowed command options as a mask of bits (O_x - O_TEAM). */
+#define B(o) (1ul << ((o) - O_TEAM))
+
+static int check_opts(const struct ctl *c, unsigned long allowed, const char *cmd)
+{
+	for (int o = O_TEAM; o <= O_ALL; o++)
+		if ((c->given & B(o)) && !(allowed & B(o))) {
+			for (const struct option *lo = long_opts; lo->name; lo++)
+				if (lo->val == o)
+					return usage_err("option --%s does not apply here", lo->name);
+			return usage_err("unexpected option for '%s'", cmd);
+		}
+	return 0;
+}
+
+static int fail(int rc, const char *what, const struct mds_client_status *cs)
+{
+	if (cs->grpc_code == 14 /* UNAVAILABLE */)
+		fprintf(stderr, "mdsctl: %s: cannot reach mds (%s)\n", what, cs->msg);
+	else
+		fprintf(stderr, "mdsctl: %s: %s\n", what, cs->msg[0] ? cs->msg : mds_strerror(rc));
+	return 1;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static const char *fmt_time(uint64_t ns, char *buf, size_t n)
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* ---- JSON forms ---------------------------------------------------------- */
+
+static json_t *team_json(const Mds__V1__Team *t)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", t->name, "ctime_ns",
+			 (json_int_t)t->ctime_ns, "buckets", (json_int_t)t->buckets, "bytes",
+			 (json_int_t)t->bytes, "objects", (json_int_t)t->objects);
+}
+
+static json_t *bucket_json(const Mds__V1__Bucket *b)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name", b->name, "team", b->team,
+			 "id", (json_int_t)b->id, "ctime_ns", (json_int_t)b->ctime_ns, "bytes",
+			 (json_int_t)b->bytes, "objects", (json_int_t)b->objects);
+}
+
+static json_t *pairs_json(Mds__V1__KeyValue **kv, size_t n)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, kv[i]->key, json_string(kv[i]->value));
+	return o;
+}
+
+static json_t *object_json(const Mds__V1__ObjectRecord *o)
+{
+	static const char *const types[] = { "block", "append", "page" };
+	json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "bucket",
+			      o->bucket, "name", o->name, "version", (json_int_t)o->version,
+			      "size", (json_int_t)o->size, "ctime_ns", (json_int_t)o->ctime_ns,
+			      "mtime_ns", (json_int_t)o->mtime_ns, "blob_type",
+			      (unsigned)o->blob_type < 3 ? types[o->blob_type] : "unknown",
+			      "etag", o->etag, "content_type", o->content_type);
+
+	json_object_set_new(j, "metadata", pairs_json(o->metadata, o->n_metadata));
+	json_object_set_new(j, "tags", pairs_json(o->tags, o->n_tags));
+	return j;
+}
+
+/* ---- team ---------------------------------------------------------------- */
+
+static void team_row(const Mds__V1__Team *t)
+{
+	char b[32];
+
+	printf("%-24s %8llu %10llu %12s\n", t->name, (unsigned long long)t->buckets,
+	       (unsigned long long)t->objects, mds_units_format_size(t->bytes, b, sizeof(b)));
+}
+
+static int cmd_team(struct ctl *c)
+{
+	struct mds_client_status cs = { 0 };
+	ProtobufCMessage *resp = NULL;
+	const char *sub = c->n_args > 0 ? c->args[0] : "";
+	int rc;
+
+	if (check_opts(c, 0, "team"))
+		return EXIT_USAGE;
+	if (!strcmp(sub, "create") || !strcmp(sub, "show") || !strcmp(sub, "rm")) {
+		if (c->n_args != 2)
+			return usage_err("team %s needs exactly one NAME", sub);
+		if (!strcmp(sub, "rm")) {
+			Mds__V1__DeleteTeamRequest r = MDS__V1__DELETE_TEAM_REQUEST__INIT;
+
+			r.team = c->args[1];
+			rc = mds_client_call(c->cl, "/mds.v1.Admin/DeleteTeam", &r.base,
+					     &mds__v1__delete_team_response__descriptor, &resp, &cs);
+			if (rc)
+				return fail(rc, "cannot delete team", &cs);
+			protobuf_c_message_free_unpacked(resp, NULL);
+			if (c->json)
+				print_json(json_pack("{s:s, s:b}", "team", c->args[1], "deleted", 1));
+			else
+				printf("deleted team %s\n", c->args[1]);
+			return 0;
+		}
+		if (!strcmp(sub, "create")) {
+			Mds__V1__CreateTeamRequest r = MDS__V1__CREATE_TEAM_REQUEST__INIT;
+
+			r.team = c->args[1];
+			rc = mds_client_call(c->cl, "/mds.v1.Admin/CreateTeam", &r.base,
+					     &mds__v1__team__descriptor, &resp, &cs);
+		} else {
+			Mds__V1__GetTeamRequest r = MDS__V1__GET_TEAM_REQUEST__INIT;
+
+			r.team = c->args[1];
+			rc = mds_client_call(c->cl, "/mds.v1.Admin/GetTeam", &r.base,
+					     &mds__v1__team__descriptor, &resp, &cs);
+		}
+		if (rc)
+			return fail(rc, !strcmp(sub, "create") ? "cannot create team"
+				    : "cannot show team", &cs);
+		const Mds__V1__Team *t = (const void *)resp;
+
+		if (c->json) {
+			print_json(team_json(t));
+		} else if (!strcmp(sub, "create")) {
+			printf("created team %s\n", t->name);
+		} else {
+			char b[32], tb[32];
+
+			printf("name:     %s\ncreated:  %s\nbuckets:  %llu\nobjects:  %llu\n"
+			       "bytes:    %s (%llu)\n", t->name, fmt_time(t->ctime_ns, tb, sizeof(tb)),
+			       (unsigned long long)t->buckets, (unsigned long long)t->objects,
+			       mds_units_format_size(t->bytes, b, sizeof(b)),
+			       (unsigned long long)t->bytes);
+		}
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return 0;
+	}
+	if (!strcmp(sub, "ls")) {
+		Mds__V1__ListTeamsRequest r = MDS__V1__LIST_TEAMS_REQUEST__INIT;
+		json_t *arr = c->json ? json_array() : NULL;
+		char after[128] = "";
+
+		if (c->n_args != 1)
+			return usage_err("team ls takes no arguments%s", "");
+		if (!c->json)
+			printf("%-24s %8s %10s %12s\n", "TEAM", "BUCKETS", "OBJECTS", "BYTES");
+		for (;;) {
+			r.start_after = after;
+			rc = mds_client_call(c->cl, "/mds.v1.Admin/ListTeams", &r.base,
+					     &mds__v1__list_teams_response__descriptor, &resp, &cs);
+			if (rc) {
+				json_decref(arr);
+				return fail(rc, "cannot list teams", &cs);
+			}
+			const Mds__V1__ListTeamsResponse *lr = (const void *)resp;
+			int more = lr->truncated && lr->n_teams > 0;
+
+			for (size_t i = 0; i < lr->n_teams; i++) {
+				if (arr)
+					json_array_append_new(arr, team_json(lr->teams[i]));
+				else
+					team_row(lr->teams[i]);
+			}
+			if (more)
+				snprintf(after, sizeof(after), "%s", lr->teams[lr->n_teams - 1]->name);
+			protobuf_c_message_free_unpacked(resp, NULL);
+			if (!more)
+				break;
+		}
+		if (arr)
+			print_json(json_pack("{s:o}", "teams", arr));
+		return 0;
+	}
+	return usage_err("unknown team command '%s' (create, ls, show, rm)", sub);
+}
+
+/* ---- bucket -------------------------------------------------------------- */
+
+static int cmd_bucket(struct ctl *c)
+{
+	struct mds_client_status cs = { 0 };
+	ProtobufCMessage *resp = NULL;
+	const char *sub = c->n_args > 0 ? c->args[0] : "";
+	int rc;
+
+	if (!strcmp(sub, "create")) {
+		Mds__V1__CreateBucketRequest r = MDS__V1__CREATE_BUCKET_REQUEST__INIT;
+
+		if (check_opts(c, B(O_TEAM), "bucket create"))
+			return EXIT_USAGE;
+		if (c->n_args != 2)
+			return usage_err("bucket create needs exactly one NAME%s", "");
+		if (!c->team)
+			return usage_err("bucket create needs --team TEAM%s", "");
+		r.bucket = c->args[1];
+		r.team = (char *)c->team;
+		rc = mds_client_call(c->cl, "/mds.v1.Namespace/CreateBucket", &r.base,
+				     &mds__v1__bucket__descriptor, &resp, &cs);
+		if (rc)
+			return fail(rc, "cannot create bucket", &cs);
+		if (c->json)
+			print_json(bucket_json((const void *)resp));
+		else
+			printf("created bucket %s (team %s)\n", r.bucket, r.team);
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return 0;
+	}
+	if (!strcmp(sub, "show") || !strcmp(sub, "rm")) {
+		if (check_opts(c, 0, "bucket"))
+			return EXIT_USAGE;
+		if (c->n_args != 2)
+			return usage_err("bucket %s needs exactly one NAME", sub);
+		if (!strcmp(sub, "rm")) {
+			Mds__V1__DeleteBucketRequest r = MDS__V1__DELETE_BUCKET_REQUEST__INIT;
+
+			r.bucket = c->args[1];
+			rc = mds_client_call(c->cl, "/mds.v1.Namespace/DeleteBucket", &r.base,
+					     &mds__v1__delete_bucket_response__descriptor, &resp,
+					     &cs);
+			if (rc)
+				return fail(rc, "cannot delete bucket", &cs);
+			protobuf_c_message_free_unpacked(resp, NULL);
+			if (c->json)
+				print_json(json_pack("{s:s, s:b}", "bucket", c->args[1], "deleted", 1));
+			else
+				printf("deleted bucket %s\n", c->args[1]);
+			return 0;
+		}
+		Mds__V1__GetBucketRequest r = MDS__V1__GET_BUCKET_REQUEST__INIT;
+
+		r.bucket = c->args[1];
+		rc = mds_client_call(c->cl, "/mds.v1.Namespace/GetBucket", &r.base,
+				     &mds__v1__bucket__descriptor, &resp, &cs);
+		if (rc)
+			return fail(rc, "cannot show bucket", &cs);
+		const Mds__V1__Bucket *b = (const void *)resp;
+
+		if (c->json) {
+			print_json(bucket_json(b));
+		} else {
+			char sb[32], tb[32];
+
+			printf("name:     %s\nteam:     %s\nid:       %llu\ncreated:  %s\n"
+			       "objects:  %llu\nbytes:    %s (%llu)\n", b->name, b->team,
+			       (unsigned long long)b->id, fmt_time(b->ctime_ns, tb, sizeof(tb)),
+			       (unsigned long long)b->objects,
+			       mds_units_format_size(b->bytes, sb, sizeof(sb)),
+			       (unsigned long long)b->bytes);
+		}
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return 0;
+	}
+	if (!strcmp(sub, "ls")) {
+		Mds__V1__ListBucketsRequest r = MDS__V1__LIST_BUCKETS_REQUEST__INIT;
+		json_t *arr = c->json ? json_array() : NULL;
+		char after[128] = "";
+
+		if (check_opts(c, B(O_TEAM), "bucket ls"))
+			return EXIT_USAGE;
+		if (c->n_args != 1)
+			return usage_err("bucket ls takes no arguments%s", "");
+		r.team = (char *)(c->team ? c->team : "");
+		if (!c->json)
+			printf("%-32s %-20s %10s %12s\n", "BUCKET", "TEAM", "OBJECTS", "BYTES");
+		for (;;) {
+			r.start_after = after;
+			rc = mds_client_call(c->cl, "/mds.v1.Namespace/ListBuckets", &r.base,
+					     &mds__v1__list_buckets_response__descriptor, &resp, &cs);
+			if (rc) {
+				json_decref(arr);
+				return fail(rc, "cannot list buckets", &cs);
+			}
+			const Mds__V1__ListBucketsResponse *lr = (const void *)resp;
+			int more = lr->truncated && lr->n_buckets > 0;
+
+			for (size_t i = 0; i < lr->n_buckets; i++) {
+				const Mds__V1__Bucket *b = lr->buckets[i];
+				char sb[32];
+
+				if (arr)
+					json_array_append_new(arr, bucket_json(b));
+				else
+					printf("%-32s %-20s %10llu %12s\n", b->name, b->team,
+					       (unsigned long long)b->objects,
+					       mds_units_format_size(b->bytes, sb, sizeof(sb)));
+			}
+			if (more)
+				snprintf(after, sizeof(after), "%s",
+					 lr->buckets[lr->n_buckets - 1]->name);
+			protobuf_c_message_free_unpacked(resp, NULL);
+			if (!more)
+				break;
+		}
+		if (arr)
+			print_json(json_pack("{s:o}", "buckets", arr));
+		return 0;
+	}
+	return usage_err("unknown bucket command '%s' (create, ls, show, rm)", sub);
+}
+
+/* ---- object -------------------------------------------------------------- */
+
+static int cmd_object(struct ctl *c)
+{
+	struct mds_client_status cs = { 0 };
+	ProtobufCMessage *resp = NULL;
+	const char *sub = c->n_args > 0 ? c->args[0] : "";
+	int rc;
+
+	if (strcmp(sub, "put") && strcmp(sub, "head") && strcmp(sub, "rm"))
+		return usage_err("unknown object command '%s' (put, head, rm)", sub);
+	if (c->n_args != 3)
+		return usage_err("object %s needs BUCKET NAME", sub);
+	if (!strcmp(sub, "put")) {
+		Mds__V1__PutObjectRequest r = MDS__V1__PUT_OBJECT_REQUEST__INIT;
+		Mds__V1__KeyValue kvs[MAX_META], *kvp[MAX_META];
+		char *meta_copy[MAX_META] = { 0 };
+		uint64_t size;
+
+		if (check_opts(c, B(O_SIZE) | B(O_ETAG) | B(O_CTYPE) | B(O_META) | B(O_IF_MATCH) |
+			       B(O_IF_NONE_MATCH), "object put"))
+			return EXIT_USAGE;
+		if (!c->size_s)
+			return usage_err("object put needs --size N%s", "");
+		if (mds_units_parse_size(c->size_s, &size) != 0)
+			return usage_err("cannot parse --size '%s' (e.g. 1048576, 4KiB, 1.5GiB)",
+					 c->size_s);
+		for (size_t i = 0; i < c->n_meta; i++) {
+			char *eq;
+
+			meta_copy[i] = strdup(c->meta[i]);
+			if (!meta_copy[i] || !(eq = strchr(meta_copy[i], '=')) || eq == meta_copy[i]) {
+				for (size_t k = 0; k <= i; k++)
+					free(meta_copy[k]);
+				return usage_err("--meta wants KEY=VALUE, got '%s'", c->meta[i]);
+			}
+			*eq = 0;
+			mds__v1__key_value__init(&kvs[i]);
+			kvs[i].key = meta_copy[i];
+			kvs[i].value = eq + 1;
+			kvp[i] = &kvs[i];
+		}
+		r.bucket = c->args[1];
+		r.name = c->args[2];
+		r.size = size;
+		r.etag = (char *)(c->etag ? c->etag : "");
+		r.content_type = (char *)(c->ctype ? c->ctype : "");
+		r.if_match = (char *)(c->if_match ? c->if_match : "");
+		r.if_none_match = (char *)(c->if_none_match ? c->if_none_match : "");
+		r.metadata = kvp;
+		r.n_metadata = c->n_meta;
+		rc = mds_client_call(c->cl, "/mds.v1.Namespace/PutObject", &r.base,
+				     &mds__v1__put_object_response__descriptor, &resp, &cs);
+		for (size_t i = 0; i < c->n_meta; i++)
+			free(meta_copy[i]);
+		if (rc)
+			return fail(rc, "cannot put object", &cs);
+		const Mds__V1__PutObjectResponse *pr = (const void *)resp;
+
+		if (c->json)
+			print_json(json_pack("{s:s, s:s, s:I, s:I, s:I}", "bucket", r.bucket, "name",
+					     r.name, "size", (json_int_t)size, "version",
+					     (json_int_t)pr->version, "mtime_ns",
+					     (json_int_t)pr->mtime_ns));
+		else
+			printf("put %s/%s version %llu\n", r.bucket, r.name,
+			       (unsigned long long)pr->version);
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return 0;
+	}
+	if (!strcmp(sub, "rm")) {
+		Mds__V1__DeleteObjectRequest r = MDS__V1__DELETE_OBJECT_REQUEST__INIT;
+
+		if (check_opts(c, B(O_IF_MATCH) | B(O_IF_NONE_MATCH), "object rm"))
+			return EXIT_USAGE;
+		r.bucket = c->args[1];
+		r.name = c->args[2];
+		r.if_match = (char *)(c->if_match ? c->if_match : "");
+		r.if_none_match = (char *)(c->if_none_match ? c->if_none_match : "");
+		rc = mds_client_call(c->cl, "/mds.v1.Namespace/DeleteObject", &r.base,
+				     &mds__v1__delete_object_response__descriptor, &resp, &cs);
+		if (rc)
+			return fail(rc, "cannot delete object", &cs);
+		const Mds__V1__DeleteObjectResponse *dr = (const void *)resp;
+
+		if (c->json)
+			print_json(json_pack("{s:s, s:s, s:I, s:b}", "bucket", r.bucket, "name", r.name,
+					     "version", (json_int_t)dr->version, "deleted", 1));
+		else
+			printf("deleted %s/%s (version %llu)\n", r.bucket, r.name,
+			       (unsigned long long)dr->version);
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return 0;
+	}
+	Mds__V1__HeadObjectRequest r = MDS__V1__HEAD_OBJECT_REQUEST__INIT;
+
+	if (check_opts(c, 0, "object head"))
+		return EXIT_USAGE;
+	r.bucket = c->args[1];
+	r.name = c->args[2];
+	rc = mds_client_call(c->cl, "/mds.v1.Namespace/HeadObject", &r.base,
+			     &mds__v1__object_record__descriptor, &resp, &cs);
+	if (rc)
+		return fail(rc, "cannot head object", &cs);
+	const Mds__V1__ObjectRecord *o = (const void *)resp;
+
+	if (c->json) {
+		print_json(object_json(o));
+	} else {
+		char sb[32], tb[32];
+
+		printf("bucket:        %s\nname:          %s\nsize:          %s (%llu)\n"
+		       "etag:          %s\ncontent-type:  %s\nversion:       %llu\n"
+		       "modified:      %s\n", o->bucket, o->name,
+		       mds_units_format_size(o->size, sb, sizeof(sb)), (unsigned long long)o->size,
+		       o->etag, o->content_type, (unsigned long long)o->version,
+		       fmt_time(o->mtime_ns, tb, sizeof(tb)));
+		for (size_t i = 0; i < o->n_metadata; i++)
+			printf("meta:          %s=%s\n", o->metadata[i]->key, o->metadata[i]->value);
+	}
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* ---- ls ------------------------------------------------------------------ */
+
+struct ls_state {
+	struct ctl *c;
+	json_t *arr;
+	unsigned long long n;
+};
+
+static void ls_row(struct ls_state *ls, const char *name, int is_prefix,
+		   const Mds__V1__ObjectRecord *o)
+{
+	char sb[32], tb[32];
+
+	ls->n++;
+	if (ls->arr) {
+		if (is_prefix)
+			json_array_append_new(ls->arr, json_pack("{s:s, s:b}", "prefix", name,
+								  "is_prefix", 1));
+		else
+			json_array_append_new(ls->arr, object_json(o));
+		return;
+	}
+	if (is_prefix)
+		printf("%-20s %12s  %s\n", "", "PRE", name);
+	else
+		printf("%-20s %12s  %s\n", fmt_time(o->mtime_ns, tb, sizeof(tb)),
+		       mds_units_format_size(o->size, sb, sizeof(sb)), name);
+}
+
+static int ls_stream_msg(void *arg, const ProtobufCMessage *m)
+{
+	struct ls_state *ls = arg;
+	const Mds__V1__ListObjectsStreamResponse *r = (const void *)m;
+
+	for (size_t i = 0; i < r->n_objects; i++)
+		ls_row(ls, r->objects[i]->name, 0, r->objects[i]);
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_ls(struct ctl *c)
+{
+	struct mds_client_status cs = { 0 };
+	struct ls_state ls = { c, NULL, 0 };
+	char *bucket, *prefix = (char *)"", *slash;
+	char *token = NULL;
+	int rc = 0, truncated = 0, ret = 0;
+	long long max_keys = -1;
+
+	if (check_opts(c, B(O_DELIM) | B(O_MAX_KEYS) | B(O_START_AFTER) | B(O_ALL), "ls"))
+		return EXIT_USAGE;
+	if (c->n_args != 1)
+		return usage_err("ls needs exactly one BUCKET[/PREFIX]%s", "");
+	if (c->max_keys_s) {
+		char *end;
+
+		max_keys = strtoll(c->max_keys_s, &end, 10);
+		if (*end || end == c->max_keys_s || max_keys < 0)
+			return usage_err("cannot parse --max-keys '%s'", c->max_keys_s);
+	}
+	if (c->all && c->max_keys_s)
+		return usage_err("--all and --max-keys%s exclude each other", "");
+	bucket = c->args[0];
+	slash = strchr(bucket, '/');
+	if (slash) {
+		*slash = 0;
+		prefix = slash + 1;
+	}
+	if (c->json)
+		ls.arr = json_array();
+	else
+		printf("%-20s %12s  %s\n", "MODIFIED", "SIZE", "NAME");
+
+	if (c->all && !c->delim) {
+		Mds__V1__ListObjectsStreamRequest r = MDS__V1__LIST_OBJECTS_STREAM_REQUEST__INIT;
+
+		r.bucket = bucket;
+		r.prefix = prefix;
+		r.start_after = (char *)(c->start_after ? c->start_after : "");
+		rc = mds_client_stream(c->cl, "/mds.v1.Namespace/ListObjectsStream", &r.base,
+				       &mds__v1__list_objects_stream_response__descriptor,
+				       3600 * 1000, ls_stream_msg, &ls, &cs);
+		if (rc)
+			ret = fail(rc, "cannot list", &cs);
+		goto out;
+	}
+	for (;;) {
+		Mds__V1__ListObjectsRequest r = MDS__V1__LIST_OBJECTS_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+
+		r.bucket = bucket;
+		r.prefix = prefix;
+		r.delimiter = (char *)(c->delim ? c->delim : "");
+		r.start_after = (char *)(c->start_after ? c->start_after : "");
+		r.continuation_token = token ? token : (char *)"";
+		if (max_keys >= 0) {
+			r.max_keys_set_case = MDS__V1__LIST_OBJECTS_REQUEST__MAX_KEYS_SET_MAX_KEYS;
+			r.max_keys = max_keys;
+		}
+		rc = mds_client_call(c->cl, "/mds.v1.Namespace/ListObjects", &r.base,
+				     &mds__v1__list_objects_response__descriptor, &resp, &cs);
+		if (rc) {
+			ret = fail(rc, "cannot list", &cs);
+			goto out;
+		}
+		const Mds__V1__ListObjectsResponse *lr = (const void *)resp;
+
+		for (size_t i = 0; i < lr->n_entries; i++)
+			ls_row(&ls, lr->entries[i]->name, lr->entries[i]->is_prefix,
+			       lr->entries[i]->object);
+		truncated = lr->truncated;
+		free(token);
+		token = truncated ? strdup(lr->next_continuation_token) : NULL;
+		protobuf_c_message_free_unpacked(resp, NULL);
+		if (!truncated || !c->all)
+			break;
+		if (!token) {
+			ret = fail(MDS_ENOMEM, "cannot list", &cs);
+			goto out;
+		}
+	}
+out:
+	if (ls.arr) {
+		if (ret == 0) {
+			json_t *doc = json_pack("{s:s, s:s, s:o, s:I, s:b}", "bucket", bucket, "prefix",
+						prefix, "entries", ls.arr, "count", (json_int_t)ls.n,
+						"truncated", truncated && !c->all);
+
+			if (truncated && !c->all && token)
+				json_object_set_new(doc, "next_continuation_token", json_string(token));
+			print_json(doc);
+		} else {
+			json_decref(ls.arr);
+		}
+	} else if (ret == 0 && truncated && !c->all) {
+		fprintf(stderr, "mdsctl: listing truncated after %llu entries; use --all for "
+			"everything\n", ls.n);
+	}
+	free(token);
+	return ret;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+static int cmd_status(struct ctl *c)
+{
+	struct mds_client_status cs = { 0 };
+	Mds__V1__GetStatusRequest r = MDS__V1__GET_STATUS_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	if (check_opts(c, 0, "status"))
+		return EXIT_USAGE;
+	if (c->n_args != 0)
+		return usage_err("status takes no arguments%s", "");
+	rc = mds_client_call(c->cl, "/mds.v1.Admin/GetStatus", &r.base,
+			     &mds__v1__server_status__descriptor, &resp, &cs);
+	if (rc)
+		return fail(rc, "cannot get status", &cs);
+	const Mds__V1__ServerStatus *s = (const void *)resp;
+
+	if (c->json) {
+		print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:I, s:i, s:i, "
+				     "s:I, s:I, s:I, s:i, s:b, s:b}",
+				     "endpoint", c->co.endpoint, "version", s->version, "api", s->api,
+				     "start_time_ns", (json_int_t)s->start_time_ns, "uptime_ns",
+				     (json_int_t)s->uptime_ns, "data_dir", s->data_dir, "serving",
+				     s->serving, "map_size", (json_int_t)s->map_size, "map_used",
+				     (json_int_t)s->map_used, "readers_used", (int)s->readers_used,
+				     "readers_max", (int)s->readers_max, "write_batches",
+				     (json_int_t)s->write_batches, "write_ops",
+				     (json_int_t)s->write_ops, "write_queue",
+				     (json_int_t)s->write_queue, "worker_threads",
+				     (int)s->worker_threads, "tls", s->tls, "mtls", s->mtls));
+	} else {
+		char a[32], b[32];
+
+		printf("endpoint:      %s\nversion:       %s (api %s)\nserving:       %s\n"
+		       "uptime:        %llus\ndata:          %s\nmap:           %s used of %s\n"
+		       "readers:       %u of %u\nwrites:        %llu ops in %llu batches, "
+		       "%llu queued\nthreads:       %u\ntls:           %s\n",
+		       c->co.endpoint, s->version, s->api, s->serving ? "yes" : "no (stopping)",
+		       (unsigned long long)(s->uptime_ns / 1000000000u), s->data_dir,
+		       mds_units_format_size(s->map_used, a, sizeof(a)),
+		       mds_units_format_size(s->map_size, b, sizeof(b)), s->readers_used,
+		       s->readers_max, (unsigned long long)s->write_ops,
+		       (unsigned long long)s->write_batches, (unsigned long long)s->write_queue,
+		       s->worker_threads, s->mtls ? "mutual" : (s->tls ? "yes" : "no"));
+	}
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int print_help(const char *cmd)
+{
+	for (size_t i = 0; cmd && i < sizeof(usage_cmds) / sizeof(usage_cmds[0]); i++)
+		if (!strcmp(cmd, usage_cmds[i].cmd)) {
+			fputs(usage_cmds[i].text, stdout);
+			return 0;
+		}
+	fputs(usage_top, stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c;
+	struct mds_status st;
+	const char *cmd;
+	int opt, rc;
+	char *end;
+
+	memset(&c, 0, sizeof(c));
+	c.co.endpoint = "127.0.0.1:7420";
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (opt >= O_TEAM && opt <= O_ALL)
+			c.given |= B(opt);
+		switch (opt) {
+		case 'h': c.help = 1; break;
+		case O_ENDPOINT: c.co.endpoint = optarg; break;
+		case O_TLS: c.co.tls = 1; break;
+		case O_TLS_CA: c.co.tls_ca = optarg; break;
+		case O_TLS_CERT: c.co.tls_cert = optarg; break;
+		case O_TLS_KEY: c.co.tls_key = optarg; break;
+		case O_TIMEOUT:
+			c.co.timeout_ms = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !c.co.timeout_ms)
+				return usage_err("cannot parse --timeout '%s' (milliseconds)", optarg);
+			break;
+		case O_JSON: c.json = 1; break;
+		case O_TEAM: c.team = optarg; break;
+		case O_SIZE: c.size_s = optarg; break;
+		case O_ETAG: c.etag = optarg; break;
+		case O_CTYPE: c.ctype = optarg; break;
+		case O_META:
+			if (c.n_meta == MAX_META)
+				return usage_err("at most 64 --meta options%s", "");
+			c.meta[c.n_meta++] = optarg;
+			break;
+		case O_IF_MATCH: c.if_match = optarg; break;
+		case O_IF_NONE_MATCH: c.if_none_match = optarg; break;
+		case O_DELIM: c.delim = optarg; break;
+		case O_MAX_KEYS: c.max_keys_s = optarg; break;
+		case O_START_AFTER: c.start_after = optarg; break;
+		case O_ALL: c.all = 1; break;
+		default:
+			return usage_err("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		if (c.help)
+			return print_help(NULL);
+		fputs(usage_top, stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	c.args = argv + optind + 1;
+	c.n_args = argc - optind - 1;
+	if (c.help)
+		return print_help(cmd);
+	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
+	    strcmp(cmd, "ls") && strcmp(cmd, "status"))
+		return usage_err("unknown command '%s'", cmd);
+
+	mds_status_clear(&st);
+	if (mds_client_open(&c.cl, &c.co, &st) != 0) {
+		fprintf(stderr, "mdsctl: %s\n", st.msg);
+		return 1;
+	}
+	if (!strcmp(cmd, "team"))
+		rc = cmd_team(&c);
+	else if (!strcmp(cmd, "bucket"))
+		rc = cmd_bucket(&c);
+	else if (!strcmp(cmd, "object"))
+		rc = cmd_object(&c);
+	else if (!strcmp(cmd, "ls"))
+		rc = cmd_ls(&c);
+	else
+		rc = cmd_status(&c);
+	mds_client_close(c.cl);
+	return rc;
+}

@@ -1,0 +1,141 @@
+/*
+ * rpc_convert.c - core records to protobuf-c messages (see rpc_convert.h).
+ */
+#include "rpc_convert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mds_arena_block {
+	struct mds_arena_block *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+#define ARENA_BLOCK (64 * 1024)
+
+void *mds_arena_alloc(struct mds_arena *a, size_t n)
+{
+	struct mds_arena_block *b = a->head;
+	size_t need = (n + 15) & ~(size_t)15;
+	void *p;
+
+	if (!b || b->cap - b->used < need) {
+		size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
+
+		b = malloc(sizeof(*b) + cap);
+		if (!b) {
+			a->failed = 1;
+			return NULL;
+		}
+		b->cap = cap;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	p = (char *)b->data + b->used;
+	b->used += need;
+	memset(p, 0, n);
+	return p;
+}
+
+char *mds_arena_str(struct mds_arena *a, struct mds_str s)
+{
+	char *p = mds_arena_alloc(a, s.len + 1);
+
+	if (!p)
+		return (char *)"";
+	if (s.len)
+		memcpy(p, s.p, s.len);
+	p[s.len] = 0;
+	return p;
+}
+
+void mds_arena_free(struct mds_arena *a)
+{
+	while (a->head) {
+		struct mds_arena_block *b = a->head;
+
+		a->head = b->next;
+		free(b);
+	}
+	a->failed = 0;
+}
+
+void mds_rpc_team_to_pb(struct mds_arena *a, const struct mds_team *t, Mds__V1__Team *out)
+{
+	mds__v1__team__init(out);
+	out->name = mds_arena_str(a, t->name);
+	out->ctime_ns = t->ctime_ns;
+	out->buckets = t->buckets;
+	out->bytes = t->bytes;
+	out->objects = t->objects;
+}
+
+void mds_rpc_bucket_to_pb(struct mds_arena *a, const struct mds_bucket *b,
+			  Mds__V1__Bucket *out)
+{
+	mds__v1__bucket__init(out);
+	out->name = mds_arena_str(a, b->name);
+	out->team = mds_arena_str(a, b->team);
+	out->id = b->id;
+	out->ctime_ns = b->ctime_ns;
+	out->bytes = b->bytes;
+	out->objects = b->objects;
+}
+
+static int pairs_to_pb(struct mds_arena *a, struct mds_str raw, uint32_t n,
+		       Mds__V1__KeyValue ***out, size_t *n_out)
+{
+	struct mds_str cur = raw;
+	struct mds_pair pr;
+	Mds__V1__KeyValue **v;
+	size_t i = 0;
+	int rc;
+
+	*out = NULL;
+	*n_out = 0;
+	if (n == 0)
+		return 0;
+	v = mds_arena_alloc(a, n * sizeof(*v));
+	if (!v)
+		return 0;
+	while (i < n && (rc = mds_pairs_next(&cur, &pr)) == 1) {
+		Mds__V1__KeyValue *kv = mds_arena_alloc(a, sizeof(*kv));
+
+		if (!kv)
+			return 0;
+		mds__v1__key_value__init(kv);
+		kv->key = mds_arena_str(a, pr.key);
+		kv->value = mds_arena_str(a, pr.value);
+		v[i++] = kv;
+	}
+	if (i < n)
+		return MDS_ECORRUPT;
+	*out = v;
+	*n_out = i;
+	return 0;
+}
+
+int mds_rpc_object_to_pb(struct mds_arena *a, struct mds_str bucket, struct mds_str name,
+			 const struct mds_object *o, Mds__V1__ObjectRecord *out)
+{
+	int rc;
+
+	mds__v1__object_record__init(out);
+	out->bucket = mds_arena_str(a, bucket);
+	out->name = mds_arena_str(a, name);
+	out->version = o->version;
+	out->size = o->size;
+	out->ctime_ns = o->ctime_ns;
+	out->mtime_ns = o->mtime_ns;
+	out->blob_type = (Mds__V1__BlobType)o->blob_type;
+	out->etag = mds_arena_str(a, o->etag);
+	out->content_type = mds_arena_str(a, o->content_type);
+	out->locator.data = (uint8_t *)o->locator.p;
+	out->locator.len = o->locator.len;
+	rc = pairs_to_pb(a, o->meta_raw, o->n_meta, &out->metadata, &out->n_metadata);
+	if (rc == 0)
+		rc = pairs_to_pb(a, o->tags_raw, o->n_tags, &out->tags, &out->n_tags);
+	return rc;
+}

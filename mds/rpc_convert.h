@@ -1,0 +1,39 @@
+/*
+ * rpc_convert.h - island core records to mds.v1 protobuf-c messages.
+ *
+ * protobuf-c wants NUL-terminated strings, the core hands out borrowed
+ * (p, len) slices into an LMDB snapshot. The conversion copies strings into
+ * a per-request arena; the messages built here point into the arena (and,
+ * for locators, into the snapshot), so they must be packed before either
+ * the arena is freed or the snapshot ends.
+ */
+#ifndef MDS_RPC_CONVERT_H
+#define MDS_RPC_CONVERT_H
+
+#include <stddef.h>
+
+#include "mds/namespace.h"
+#include "types.pb-c.h"
+
+/* A bump allocator of malloc'd blocks; zero-initialise, then use. */
+struct mds_arena {
+	struct mds_arena_block *head;
+	int failed;   /* an allocation failed: the result is incomplete */
+};
+
+/* mds_arena_alloc - @n zeroed bytes owned by @a, or NULL (sets failed). */
+void *mds_arena_alloc(struct mds_arena *a, size_t n);
+/* mds_arena_str - NUL-terminated copy of @s owned by @a ("" on failure). */
+char *mds_arena_str(struct mds_arena *a, struct mds_str s);
+/* mds_arena_free - free every block; @a can be reused afterwards. */
+void mds_arena_free(struct mds_arena *a);
+
+/* Fill @out (initialised here) from a core record; strings go to @a. */
+void mds_rpc_team_to_pb(struct mds_arena *a, const struct mds_team *t, Mds__V1__Team *out);
+void mds_rpc_bucket_to_pb(struct mds_arena *a, const struct mds_bucket *b,
+			  Mds__V1__Bucket *out);
+/* Returns 0 or MDS_ECORRUPT (metadata does not decode). */
+int mds_rpc_object_to_pb(struct mds_arena *a, struct mds_str bucket, struct mds_str name,
+			 const struct mds_object *o, Mds__V1__ObjectRecord *out);
+
+#endif /* MDS_RPC_CONVERT_H */

@@ -1,0 +1,510 @@
+/*
+ * rpc_namespace.c - the mds.v1.Namespace service: protobuf-c requests to
+ * island core calls and back (buckets, object records, listings).
+ *
+ * Every handler validates the names it was sent before touching the core,
+ * so an INVALID_ARGUMENT message always starts with the field's name
+ * ("field 'bucket': ..."). Strings an op borrows point into the unpacked
+ * request or into call->mem, both alive until the call is freed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "namespace.pb-c.h"
+#include "rpc.h"
+#include "rpc_convert.h"
+#include "rpc_encode.h"
+
+/* Validate @s as field @field of kind @kind (0 bucket, 1 object, 2 team). */
+static int check_name(const char *field, int kind, struct mds_str s, struct mds_status *st)
+{
+	struct mds_status inner;
+	int rc;
+
+	mds_status_clear(&inner);
+	if (kind == 0)
+		rc = mds_validate_bucket_name(s, &inner);
+	else if (kind == 1)
+		rc = mds_validate_object_name(s, &inner);
+	else
+		rc = mds_validate_team_name(s, &inner);
+	if (rc != 0)
+		return mds_status_set(st, MDS_EINVAL, "field '%s': %s", field,
+				      inner.msg[0] ? inner.msg : mds_strerror(rc));
+	return 0;
+}
+
+static int check_utf8(const char *field, const char *s, size_t max, struct mds_status *st)
+{
+	size_t n = strlen(s);
+
+	if (n > max)
+		return mds_status_set(st, MDS_EINVAL, "field '%s' is %zu bytes, at most %zu allowed",
+				      field, n, max);
+	if (!mds_utf8_is_valid(s, n))
+		return mds_status_set(st, MDS_EINVAL, "field '%s' is not valid UTF-8", field);
+	return 0;
+}
+
+/* ---- buckets ------------------------------------------------------------- */
+
+static int create_bucket_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__CreateBucketRequest *r = (const void *)c->req;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_name("team", 2, mds_rpc_str(r->team), st)))
+		return rc;
+	mds_op_init(&c->op, MDS_OP_BUCKET_CREATE);
+	c->op.bucket = mds_rpc_str(r->bucket);
+	c->op.team = mds_rpc_str(r->team);
+	return 0;
+}
+
+static int bucket_reply(struct mds_rpc_call *c, struct mds_str name, struct mds_status *st)
+{
+	struct mds_bucket b;
+	struct mds_arena a = { 0 };
+	Mds__V1__Bucket pb;
+	int rc;
+
+	rc = mds_bucket_get(c->reader, name, &b, st);
+	if (rc != 0)
+		return rc;
+	mds_rpc_bucket_to_pb(&a, &b, &pb);
+	rc = a.failed ? mds_status_set(st, MDS_ENOMEM, "out of memory") :
+		mds_rpc_reply(c, &pb.base);
+	mds_arena_free(&a);
+	return rc;
+}
+
+static int create_bucket_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	return bucket_reply(c, c->op.bucket, st);
+}
+
+static int get_bucket_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__GetBucketRequest *r = (const void *)c->req;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)))
+		return rc;
+	return bucket_reply(c, mds_rpc_str(r->bucket), st);
+}
+
+struct bucket_page {
+	struct mds_arena a;
+	Mds__V1__Bucket **v;
+	size_t n, limit;
+	int truncated;
+};
+
+static int bucket_emit(void *arg, const struct mds_bucket *b)
+{
+	struct bucket_page *pg = arg;
+	Mds__V1__Bucket *pb;
+
+	if (pg->n == pg->limit) {
+		pg->truncated = 1;
+		return 1;
+	}
+	pb = mds_arena_alloc(&pg->a, sizeof(*pb));
+	if (!pb)
+		return MDS_ENOMEM;
+	mds_rpc_bucket_to_pb(&pg->a, b, pb);
+	pg->v[pg->n++] = pb;
+	return 0;
+}
+
+static int list_buckets_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__ListBucketsRequest *r = (const void *)c->req;
+	struct bucket_page pg = { 0 };
+	Mds__V1__ListBucketsResponse resp = MDS__V1__LIST_BUCKETS_RESPONSE__INIT;
+	int rc;
+
+	if (*r->team && (rc = check_name("team", 2, mds_rpc_str(r->team), st)))
+		return rc;
+	if ((rc = check_utf8("start_after", r->start_after, MDS_BUCKET_NAME_MAX, st)))
+		return rc;
+	pg.limit = r->limit == 0 || r->limit > 1000 ? 1000 : r->limit;
+	pg.v = mds_arena_alloc(&pg.a, pg.limit * sizeof(*pg.v));
+	if (!pg.v) {
+		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = mds_bucket_list(c->reader, mds_rpc_str(r->team), mds_rpc_str(r->start_after),
+			     pg.limit + 1, bucket_emit, &pg, st);
+	if (rc == 1)
+		rc = 0;
+	if (rc == 0 && pg.a.failed)
+		rc = MDS_ENOMEM;
+	if (rc != 0) {
+		if (!st->msg[0])
+			mds_status_set(st, rc, "cannot list buckets: %s", mds_strerror(rc));
+		goto out;
+	}
+	resp.buckets = pg.v;
+	resp.n_buckets = pg.n;
+	resp.truncated = pg.truncated;
+	rc = mds_rpc_reply(c, &resp.base);
+out:
+	mds_arena_free(&pg.a);
+	return rc;
+}
+
+static int delete_bucket_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__DeleteBucketRequest *r = (const void *)c->req;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)))
+		return rc;
+	mds_op_init(&c->op, MDS_OP_BUCKET_DELETE);
+	c->op.bucket = mds_rpc_str(r->bucket);
+	return 0;
+}
+
+static int delete_bucket_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	Mds__V1__DeleteBucketResponse resp = MDS__V1__DELETE_BUCKET_RESPONSE__INIT;
+
+	(void)st;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+/* ---- objects ------------------------------------------------------------- */
+
+static int pairs_in(struct mds_pair *out, Mds__V1__KeyValue **in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i].key = mds_rpc_str(in[i]->key);
+		out[i].value = mds_rpc_str(in[i]->value);
+	}
+	return 0;
+}
+
+static int put_object_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__PutObjectRequest *r = (const void *)c->req;
+	struct mds_pair *pairs;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_name("name", 1, mds_rpc_str(r->name), st)) ||
+	    (rc = check_utf8("etag", r->etag, MDS_ETAG_MAX, st)) ||
+	    (rc = check_utf8("content_type", r->content_type, MDS_CONTENT_TYPE_MAX, st)))
+		return rc;
+	if (r->locator.len > MDS_LOCATOR_MAX)
+		return mds_status_set(st, MDS_EINVAL, "field 'locator' is %zu bytes, at most %d allowed",
+				      r->locator.len, MDS_LOCATOR_MAX);
+	if (r->blob_type > MDS__V1__BLOB_TYPE__BLOB_TYPE_PAGE || r->blob_type < 0)
+		return mds_status_set(st, MDS_EINVAL, "field 'blob_type': unknown value %d",
+				      (int)r->blob_type);
+	if (r->n_tags > MDS_TAGS_MAX)
+		return mds_status_set(st, MDS_EINVAL, "field 'tags': %zu tags, at most %d allowed",
+				      r->n_tags, MDS_TAGS_MAX);
+	if (r->n_metadata > MDS_META_MAX || r->n_tags > MDS_TAGS_MAX)
+		return mds_status_set(st, MDS_EINVAL, "field 'metadata': too many pairs");
+	mds_op_init(&c->op, MDS_OP_OBJECT_PUT);
+	c->op.bucket = mds_rpc_str(r->bucket);
+	c->op.name = mds_rpc_str(r->name);
+	c->op.obj.size = r->size;
+	c->op.obj.blob_type = (uint8_t)r->blob_type;
+	c->op.obj.etag = mds_rpc_str(r->etag);
+	c->op.obj.content_type = mds_rpc_str(r->content_type);
+	c->op.obj.locator = (struct mds_str){ (const char *)r->locator.data, r->locator.len };
+	if (r->n_metadata + r->n_tags) {
+		pairs = calloc(r->n_metadata + r->n_tags, sizeof(*pairs));
+		if (!pairs)
+			return mds_status_set(st, MDS_ENOMEM, "out of memory");
+		c->mem = pairs;
+		pairs_in(pairs, r->metadata, r->n_metadata);
+		pairs_in(pairs + r->n_metadata, r->tags, r->n_tags);
+		c->op.obj.meta = pairs;
+		c->op.obj.n_meta = r->n_metadata;
+		c->op.obj.tags = pairs + r->n_metadata;
+		c->op.obj.n_tags = r->n_tags;
+	}
+	if (*r->if_match)
+		c->op.cond.if_match = mds_rpc_str(r->if_match);
+	if (*r->if_none_match)
+		c->op.cond.if_none_match = mds_rpc_str(r->if_none_match);
+	return 0;
+}
+
+static int put_object_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	Mds__V1__PutObjectResponse resp = MDS__V1__PUT_OBJECT_RESPONSE__INIT;
+
+	(void)st;
+	resp.version = c->op.out_version;
+	resp.mtime_ns = c->op.out_mtime_ns;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+static int head_object_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__HeadObjectRequest *r = (const void *)c->req;
+	struct mds_object o;
+	struct mds_arena a = { 0 };
+	Mds__V1__ObjectRecord pb;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_name("name", 1, mds_rpc_str(r->name), st)))
+		return rc;
+	rc = mds_object_head(c->reader, mds_rpc_str(r->bucket), mds_rpc_str(r->name), &o, st);
+	if (rc != 0)
+		return rc;
+	rc = mds_rpc_object_to_pb(&a, mds_rpc_str(r->bucket), mds_rpc_str(r->name), &o, &pb);
+	if (rc == 0 && a.failed)
+		rc = MDS_ENOMEM;
+	if (rc == 0)
+		rc = mds_rpc_reply(c, &pb.base);
+	else
+		mds_status_set(st, rc, "cannot encode object '%s': %s", r->name, mds_strerror(rc));
+	mds_arena_free(&a);
+	return rc;
+}
+
+static int delete_object_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__DeleteObjectRequest *r = (const void *)c->req;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_name("name", 1, mds_rpc_str(r->name), st)))
+		return rc;
+	mds_op_init(&c->op, MDS_OP_OBJECT_DELETE);
+	c->op.bucket = mds_rpc_str(r->bucket);
+	c->op.name = mds_rpc_str(r->name);
+	if (*r->if_match)
+		c->op.cond.if_match = mds_rpc_str(r->if_match);
+	if (*r->if_none_match)
+		c->op.cond.if_none_match = mds_rpc_str(r->if_none_match);
+	return 0;
+}
+
+static int delete_object_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	Mds__V1__DeleteObjectResponse resp = MDS__V1__DELETE_OBJECT_RESPONSE__INIT;
+
+	(void)st;
+	resp.version = c->op.out_version;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+/* ---- listings ------------------------------------------------------------ */
+
+struct list_page {
+	struct mds_arena a;
+	struct mds_str bucket;
+	Mds__V1__ListEntry **entries;
+	size_t n, cap;
+	int err;
+};
+
+static int list_emit(void *arg, const struct mds_list_entry *e)
+{
+	struct list_page *pg = arg;
+	Mds__V1__ListEntry *le;
+
+	if (pg->n == pg->cap)
+		return MDS_EINTERNAL;   /* the core emitted more than max_keys */
+	le = mds_arena_alloc(&pg->a, sizeof(*le));
+	if (!le)
+		return MDS_ENOMEM;
+	mds__v1__list_entry__init(le);
+	le->name = mds_arena_str(&pg->a, e->name);
+	le->is_prefix = e->is_prefix != 0;
+	if (!e->is_prefix && e->obj) {
+		le->object = mds_arena_alloc(&pg->a, sizeof(*le->object));
+		if (!le->object)
+			return MDS_ENOMEM;
+		if ((pg->err = mds_rpc_object_to_pb(&pg->a, pg->bucket, e->name, e->obj,
+						    le->object)))
+			return pg->err;
+	}
+	pg->entries[pg->n++] = le;
+	return 0;
+}
+
+static int list_objects_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__ListObjectsRequest *r = (const void *)c->req;
+	struct mds_list_params p;
+	struct mds_list_result res;
+	struct list_page pg = { 0 };
+	Mds__V1__ListObjectsResponse resp = MDS__V1__LIST_OBJECTS_RESPONSE__INIT;
+	int64_t cap;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_utf8("prefix", r->prefix, MDS_OBJECT_NAME_MAX, st)) ||
+	    (rc = check_utf8("delimiter", r->delimiter, MDS_OBJECT_NAME_MAX, st)) ||
+	    (rc = check_utf8("start_after", r->start_after, MDS_OBJECT_NAME_MAX, st)))
+		return rc;
+	if (strlen(r->continuation_token) > MDS_LIST_TOKEN_MAX)
+		return mds_status_set(st, MDS_EINVAL, "field 'continuation_token' is too long");
+	if (r->style != MDS__V1__LIST_STYLE__LIST_STYLE_S3 &&
+	    r->style != MDS__V1__LIST_STYLE__LIST_STYLE_AZURE)
+		return mds_status_set(st, MDS_EINVAL, "field 'style': unknown value %d",
+				      (int)r->style);
+	memset(&p, 0, sizeof(p));
+	p.style = r->style == MDS__V1__LIST_STYLE__LIST_STYLE_AZURE ? MDS_LIST_AZURE : MDS_LIST_S3;
+	cap = p.style == MDS_LIST_AZURE ? MDS_LIST_AZURE_MAX : MDS_LIST_S3_MAX;
+	p.bucket = mds_rpc_str(r->bucket);
+	p.prefix = mds_rpc_str(r->prefix);
+	p.delimiter = mds_rpc_str(r->delimiter);
+	p.start_after = mds_rpc_str(r->start_after);
+	p.token = mds_rpc_str(r->continuation_token);
+	p.max_keys = -1;
+	if (r->max_keys_set_case == MDS__V1__LIST_OBJECTS_REQUEST__MAX_KEYS_SET_MAX_KEYS) {
+		if (r->max_keys < 0 || r->max_keys > cap)
+			return mds_status_set(st, MDS_EINVAL,
+					      "field 'max_keys' is %lld, allowed 0..%lld",
+					      (long long)r->max_keys, (long long)cap);
+		p.max_keys = r->max_keys;
+	}
+	pg.bucket = p.bucket;
+	pg.cap = (size_t)(p.max_keys < 0 ? cap : p.max_keys);
+	pg.entries = mds_arena_alloc(&pg.a, (pg.cap + 1) * sizeof(*pg.entries));
+	if (!pg.entries) {
+		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(&res, 0, sizeof(res));
+	rc = mds_list(c->reader, &p, list_emit, &pg, &res, st);
+	if (rc == 0 && pg.a.failed)
+		rc = MDS_ENOMEM;
+	if (rc != 0) {
+		if (!st->msg[0])
+			mds_status_set(st, rc, "cannot list bucket '%s': %s", r->bucket,
+				       mds_strerror(rc));
+		goto out;
+	}
+	resp.entries = pg.entries;
+	resp.n_entries = pg.n;
+	resp.key_count = res.key_count;
+	resp.truncated = res.truncated != 0;
+	resp.next_continuation_token = res.next_token;
+	rc = mds_rpc_reply(c, &resp.base);
+out:
+	mds_arena_free(&pg.a);
+	return rc;
+}
+
+#define STREAM_CHUNK 1000
+
+struct stream_page {
+	struct mds_wbuf b;
+	struct mds_str bucket;
+	size_t n, cap;
+	char *last;            /* the call's cursor buffer (MDS_OBJECT_NAME_MAX + 1) */
+	size_t last_len;
+};
+
+static int stream_emit(void *arg, const struct mds_list_entry *e)
+{
+	struct stream_page *pg = arg;
+	int rc;
+
+	if (e->is_prefix || !e->obj)
+		return 0;
+	if (pg->n == pg->cap)
+		return MDS_EINTERNAL;
+	/* ListObjectsStreamResponse.objects is field 1 */
+	rc = mds_encode_object_field(&pg->b, 1, pg->bucket, e->name, e->obj);
+	if (rc != 0)
+		return rc;
+	pg->n++;
+	/* e->name may live in a buffer the walk reuses: copy it now */
+	if (e->name.len <= MDS_OBJECT_NAME_MAX) {
+		memcpy(pg->last, e->name.p, e->name.len);
+		pg->last_len = e->name.len;
+	}
+	return 0;
+}
+
+static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__ListObjectsStreamRequest *r = (const void *)c->req;
+	struct stream_page pg = { 0 };
+	struct mds_str after;
+	char resume[MDS_OBJECT_NAME_MAX];
+	size_t want = STREAM_CHUNK;
+	long got;
+	int rc;
+
+	if (c->stream_sent == 0 && c->stream_cursor_len == 0) {
+		if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+		    (rc = check_utf8("prefix", r->prefix, MDS_OBJECT_NAME_MAX, st)) ||
+		    (rc = check_utf8("start_after", r->start_after, MDS_OBJECT_NAME_MAX, st)))
+			return rc;
+		after = mds_rpc_str(r->start_after);
+	} else {
+		after = (struct mds_str){ c->stream_cursor, c->stream_cursor_len };
+	}
+	if (r->limit && r->limit - c->stream_sent < want)
+		want = (size_t)(r->limit - c->stream_sent);
+	pg.bucket = mds_rpc_str(r->bucket);
+	pg.cap = want;
+	pg.last = c->stream_cursor;
+	pg.last_len = c->stream_cursor_len;
+	if (after.p == c->stream_cursor) {
+		/* resuming: the walk reads `after` while emit overwrites the
+		 * cursor, so resume from a private copy */
+		memcpy(resume, c->stream_cursor, c->stream_cursor_len);
+		after = (struct mds_str){ resume, c->stream_cursor_len };
+	}
+	got = want ? mds_list_stream(c->reader, pg.bucket, mds_rpc_str(r->prefix), after, want,
+				     stream_emit, &pg, st) : 0;
+	if (got < 0) {
+		rc = (int)got;
+		if (!st->msg[0])
+			mds_status_set(st, rc, "cannot list bucket '%s': %s", r->bucket,
+				       mds_strerror(rc));
+		mds_wbuf_release(&pg.b);
+		return rc;
+	}
+	c->stream_cursor_len = pg.last_len;
+	c->stream_sent += pg.n;
+	c->stream_last = (size_t)got < want || (r->limit && c->stream_sent >= r->limit);
+	/* An empty chunk is sent only as the last one, when nothing matched. */
+	if (pg.n == 0 && c->stream_sent != 0) {
+		mds_wbuf_release(&pg.b);
+		return 0;
+	}
+	rc = mds_rpc_reply_raw(c, pg.b.p, pg.b.len);
+	pg.b.p = NULL;
+	return rc;
+}
+
+#define NS(m) "/mds.v1.Namespace/" m
+
+const struct mds_rpc_method mds_rpc_namespace_methods[] = {
+	{ NS("CreateBucket"), "CreateBucket", MDS_RPC_WRITE,
+	  &mds__v1__create_bucket_request__descriptor, create_bucket_run, create_bucket_written, 1 },
+	{ NS("GetBucket"), "GetBucket", MDS_RPC_READ,
+	  &mds__v1__get_bucket_request__descriptor, get_bucket_run, NULL, 0 },
+	{ NS("ListBuckets"), "ListBuckets", MDS_RPC_READ,
+	  &mds__v1__list_buckets_request__descriptor, list_buckets_run, NULL, 0 },
+	{ NS("DeleteBucket"), "DeleteBucket", MDS_RPC_WRITE,
+	  &mds__v1__delete_bucket_request__descriptor, delete_bucket_run, delete_bucket_written, 0 },
+	{ NS("PutObject"), "PutObject", MDS_RPC_WRITE,
+	  &mds__v1__put_object_request__descriptor, put_object_run, put_object_written, 0 },
+	{ NS("HeadObject"), "HeadObject", MDS_RPC_READ,
+	  &mds__v1__head_object_request__descriptor, head_object_run, NULL, 0 },
+	{ NS("DeleteObject"), "DeleteObject", MDS_RPC_WRITE,
+	  &mds__v1__delete_object_request__descriptor, delete_object_run, delete_object_written, 0 },
+	{ NS("ListObjects"), "ListObjects", MDS_RPC_READ,
+	  &mds__v1__list_objects_request__descriptor, list_objects_run, NULL, 0 },
+	{ NS("ListObjectsStream"), "ListObjectsStream", MDS_RPC_STREAM,
+	  &mds__v1__list_objects_stream_request__descriptor, list_stream_run, NULL, 0 },
+};
+const size_t mds_rpc_namespace_count =
+	sizeof(mds_rpc_namespace_methods) / sizeof(mds_rpc_namespace_methods[0]);

@@ -1,0 +1,1197 @@
+/*
+ * server.c - the gRPC runtime of mds: workers, completion queues, calls,
+ * batches, metrics and graceful shutdown.
+ *
+ * Threads and ownership
+ *   Each worker owns one completion queue and one mds_reader. Every call
+ *   (struct call) is posted on a worker's queue and all of its events land
+ *   there, so a call's state needs no lock. The one exception is a WRITE
+ *   call: after the op is submitted, the worker forgets it; the writer
+ *   thread's done callback builds the reply and starts the final batch
+ *   (grpc_call_start_batch is thread-safe), whose completion comes back to
+ *   the worker, which frees the call.
+ *
+ *   w->live counts calls that exist on a worker (posted slots included). A
+ *   worker shuts its queue down only once stopping is set and live is 0:
+ *   shutting a queue down while a call could still start a batch on it
+ *   aborts the process.
+ *
+ * Requests are untrusted: a missing or malformed message, a string with a
+ * NUL byte, a deadline already passed — each is answered with a status and
+ * the server goes on.
+ */
+#include "server.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "log.h"
+#include "rpc.h"
+
+#define N_CODES 17
+static const double lat_bounds[] = {
+	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+};
+#define N_BOUNDS (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
+
+struct method_stats {
+	atomic_uint_fast64_t codes[N_CODES];
+	atomic_uint_fast64_t lat[N_BOUNDS + 1];  /* per bucket, not cumulative */
+	atomic_uint_fast64_t lat_ns_sum;
+};
+
+struct worker {
+	struct mds_server *s;
+	unsigned idx;
+	pthread_t thread;
+	int started;
+	int cq_down;                  /* set by the worker once its queue is shut */
+	grpc_completion_queue *cq;
+	struct mds_reader *reader;
+	atomic_long live;
+};
+
+enum tag_kind { TAG_NEW, TAG_DONE, TAG_SEND, TAG_CLOSE };
+
+struct call;
+struct tag {
+	struct call *c;
+	enum tag_kind kind;
+};
+
+struct call {
+	struct mds_rpc_call pub;
+	struct worker *w;
+	int midx;                     /* index in s->methods, -1 = generic slot */
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array req_md;
+	grpc_call_details details;    /* generic slot only */
+	grpc_byte_buffer *payload;
+	ProtobufCMessage *req;
+	grpc_byte_buffer *send_buf;
+	grpc_slice status_details;
+	int have_details;
+	int md_sent;
+	int recv_cancelled;
+	int pending;                  /* STREAM: outstanding tags */
+	int final_sent;
+	struct call *resp_next;       /* responder queue link */
+	uint64_t t_start_ns;
+	struct tag t_new, t_done, t_send, t_close;
+};
+
+struct mds_server {
+	struct mds_store *store;
+	const struct mds_server_opts *o;
+	grpc_server *server;
+	grpc_completion_queue *shutdown_cq;
+	struct worker *workers;
+	unsigned n_workers;
+	unsigned slots;
+	int port;
+	const struct mds_rpc_method **methods;
+	void **handles;
+	size_t n_methods;
+	struct method_stats *stats;   /* n_methods + 1 (the last: unknown) */
+	struct mds_reader *wreader;   /* used only on the responder thread */
+	/* Durable ops wait here for the responder thread, which builds and
+	 * sends their answers, so the store's writer goes straight back to the
+	 * next batch. */
+	pthread_mutex_t resp_mu;
+	pthread_cond_t resp_cv;
+	struct call *resp_head, *resp_tail;
+	int resp_stop;
+	pthread_t resp_thread;
+	int resp_started;
+	atomic_int stopping;
+	atomic_int serving;
+	int stopped;
+	uint64_t start_ns;
+	int tls, mtls;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- status mapping ---------------------------------------------------- */
+
+grpc_status_code mds_rpc_status_code(int err)
+{
+	switch (err) {
+	case MDS_OK: return GRPC_STATUS_OK;
+	case MDS_EINVAL: return GRPC_STATUS_INVALID_ARGUMENT;
+	case MDS_ENOTFOUND: return GRPC_STATUS_NOT_FOUND;
+	case MDS_EEXIST: return GRPC_STATUS_ALREADY_EXISTS;
+	case MDS_EPRECOND: return GRPC_STATUS_FAILED_PRECONDITION;
+	case MDS_ENOTEMPTY: return GRPC_STATUS_FAILED_PRECONDITION;
+	case MDS_ENOSPC: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	case MDS_EBUSY: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	case MDS_EQUOTA: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	case MDS_ERATE: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	case MDS_ENOMEM: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	case MDS_ESHUTDOWN: return GRPC_STATUS_UNAVAILABLE;
+	case MDS_EUNAVAIL: return GRPC_STATUS_UNAVAILABLE;
+	case MDS_EDENIED: return GRPC_STATUS_PERMISSION_DENIED;
+	case MDS_ETIMEDOUT: return GRPC_STATUS_DEADLINE_EXCEEDED;
+	case MDS_ELOCKED: return GRPC_STATUS_FAILED_PRECONDITION;
+	case MDS_ECORRUPT: return GRPC_STATUS_DATA_LOSS;
+	case MDS_EIO: return GRPC_STATUS_INTERNAL;
+	case MDS_EVERSION: return GRPC_STATUS_INTERNAL;
+	case MDS_EINTERNAL: return GRPC_STATUS_INTERNAL;
+	default: return GRPC_STATUS_INTERNAL;
+	}
+}
+
+const char *mds_rpc_status_name(grpc_status_code code)
+{
+	static const char *const names[N_CODES] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+		"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	};
+	if ((int)code < 0 || (int)code >= N_CODES)
+		return "UNKNOWN";
+	return names[code];
+}
+
+/* ---- request checks ---------------------------------------------------- */
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -1;
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * protobuf-c hands strings over NUL-terminated, so a NUL inside one would
+ * silently cut a name short. Walk the wire form and refuse such strings
+ * (and structurally broken input) before unpacking. Depth-bounded.
+ */
+static int scan_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+			const uint8_t *end, int depth, const char **bad_field)
+{
+	if (depth > 8)
+		return -1;
+	while (p < end) {
+		uint64_t key, len;
+
+		if (read_varint(&p, end, &key) < 0)
+			return -1;
+		switch (key & 7) {
+		case 0:
+			if (read_varint(&p, end, &len) < 0)
+				return -1;
+			break;
+		case 1:
+			if (end - p < 8)
+				return -1;
+			p += 8;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -1;
+			p += 4;
+			break;
+		case 2: {
+			if (read_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p))
+				return -1;
+			const ProtobufCFieldDescriptor *f =
+				d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
+				  : NULL;
+			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, len)) {
+				*bad_field = f->name;
+				return -2;
+			}
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				int rc = scan_strings(f->descriptor, p, p + len, depth + 1,
+						      bad_field);
+				if (rc < 0)
+					return rc;
+			}
+			p += len;
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int mds_rpc_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+		   ProtobufCMessage **out, char *msg, size_t msgsz)
+{
+	const char *bad_field = NULL;
+	int rc = scan_strings(d, p, p + len, 0, &bad_field);
+
+	*out = NULL;
+	if (rc == -2) {
+		snprintf(msg, msgsz, "field '%s' contains a NUL byte", bad_field);
+		return MDS_EINVAL;
+	}
+	if (rc == 0)
+		*out = protobuf_c_message_unpack(d, NULL, len, p);
+	if (!*out) {
+		snprintf(msg, msgsz, "cannot parse the request as %s: malformed protobuf", d->name);
+		return MDS_EINVAL;
+	}
+	return 0;
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+int mds_rpc_reply(struct mds_rpc_call *pc, const ProtobufCMessage *msg)
+{
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	grpc_slice slice = grpc_slice_malloc(n);
+	grpc_byte_buffer *bb;
+
+	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
+	bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_slice_unref(slice);
+	if (!bb)
+		return MDS_ENOMEM;
+	if (pc->reply)
+		grpc_byte_buffer_destroy(pc->reply);
+	pc->reply = bb;
+	return 0;
+}
+
+int mds_rpc_reply_raw(struct mds_rpc_call *pc, void *buf, size_t len)
+{
+	grpc_slice slice;
+	grpc_byte_buffer *bb;
+
+	if (len == 0) {
+		free(buf);
+		slice = grpc_empty_slice();
+	} else {
+		slice = grpc_slice_new(buf, len, free);
+	}
+	bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_slice_unref(slice);
+	if (!bb)
+		return MDS_ENOMEM;
+	if (pc->reply)
+		grpc_byte_buffer_destroy(pc->reply);
+	pc->reply = bb;
+	return 0;
+}
+
+static void record(struct call *c, grpc_status_code code)
+{
+	struct mds_server *s = c->w->s;
+	size_t i = c->midx < 0 ? s->n_methods : (size_t)c->midx;
+	struct method_stats *ms = &s->stats[i];
+	uint64_t dt = mono_ns() - c->t_start_ns;
+	double secs = (double)dt / 1e9;
+	size_t b = 0;
+
+	if ((int)code >= 0 && (int)code < N_CODES)
+		atomic_fetch_add(&ms->codes[code], 1);
+	while (b < N_BOUNDS && secs > lat_bounds[b])
+		b++;
+	atomic_fetch_add(&ms->lat[b], 1);
+	atomic_fetch_add(&ms->lat_ns_sum, dt);
+}
+
+static void call_free(struct call *c)
+{
+	struct worker *w = c->w;
+
+	if (c->req)
+		protobuf_c_message_free_unpacked(c->req, NULL);
+	if (c->payload)
+		grpc_byte_buffer_destroy(c->payload);
+	if (c->send_buf)
+		grpc_byte_buffer_destroy(c->send_buf);
+	if (c->pub.reply)
+		grpc_byte_buffer_destroy(c->pub.reply);
+	free(c->pub.mem);
+	if (c->have_details)
+		grpc_slice_unref(c->status_details);
+	grpc_metadata_array_destroy(&c->req_md);
+	if (c->midx < 0)
+		grpc_call_details_destroy(&c->details);
+	if (c->call)
+		grpc_call_unref(c->call);
+	free(c);
+	atomic_fetch_sub(&w->live, 1);
+}
+
+/*
+ * Send the final answer of a unary call: initial metadata, the reply (when
+ * @err is 0), the status, and receive-close. Completion: TAG_DONE.
+ * Safe from any thread (the responder thread uses it for durable ops).
+ */
+static void finish_unary(struct call *c, int err, const char *msg)
+{
+	grpc_op ops[4];
+	size_t n = 0;
+	grpc_status_code code = err ? mds_rpc_status_code(err) : GRPC_STATUS_OK;
+	grpc_call_error ce;
+
+	memset(ops, 0, sizeof(ops));
+	ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+	n++;
+	if (code == GRPC_STATUS_OK && c->pub.reply) {
+		c->send_buf = c->pub.reply;
+		c->pub.reply = NULL;
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n].data.send_message.send_message = c->send_buf;
+		n++;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = code;
+	if (code != GRPC_STATUS_OK) {
+		c->status_details = grpc_slice_from_copied_string(
+			msg && *msg ? msg : mds_strerror(err));
+		c->have_details = 1;
+		ops[n].data.send_status_from_server.status_details = &c->status_details;
+	}
+	n++;
+	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[n].data.recv_close_on_server.cancelled = &c->recv_cancelled;
+	n++;
+	record(c, code);
+	ce = grpc_call_start_batch(c->call, ops, n, &c->t_done, NULL);
+	if (ce != GRPC_CALL_OK) {
+		/* Cannot happen with a well-formed batch; the call is lost. */
+		mds_log(MDS_LOG_ERROR, "rpc_batch_failed", "error=%d", (int)ce);
+		abort();
+	}
+}
+
+/* Raw status answer (UNIMPLEMENTED, INVALID_ARGUMENT on bad bytes, ...). */
+static void finish_status(struct call *c, grpc_status_code code, const char *msg)
+{
+	grpc_op ops[3];
+
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[1].data.send_status_from_server.status = code;
+	c->status_details = grpc_slice_from_copied_string(msg);
+	c->have_details = 1;
+	ops[1].data.send_status_from_server.status_details = &c->status_details;
+	ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[2].data.recv_close_on_server.cancelled = &c->recv_cancelled;
+	record(c, code);
+	if (grpc_call_start_batch(c->call, ops, 3, &c->t_done, NULL) != GRPC_CALL_OK)
+		abort();
+}
+
+/* ---- slots ------------------------------------------------------------- */
+
+static void post_slot(struct worker *w, int midx)
+{
+	struct mds_server *s = w->s;
+	struct call *c = calloc(1, sizeof(*c));
+	grpc_call_error ce;
+
+	if (!c) {
+		mds_log(MDS_LOG_ERROR, "rpc_slot_nomem", "worker=%u", w->idx);
+		return;
+	}
+	c->w = w;
+	c->midx = midx;
+	c->pub.server = s;
+	c->t_new = (struct tag){ c, TAG_NEW };
+	c->t_done = (struct tag){ c, TAG_DONE };
+	c->t_send = (struct tag){ c, TAG_SEND };
+	c->t_close = (struct tag){ c, TAG_CLOSE };
+	grpc_metadata_array_init(&c->req_md);
+	atomic_fetch_add(&w->live, 1);
+	if (midx < 0) {
+		grpc_call_details_init(&c->details);
+		ce = grpc_server_request_call(s->server, &c->call, &c->details, &c->req_md,
+					      w->cq, w->cq, &c->t_new);
+	} else {
+		ce = grpc_server_request_registered_call(s->server, s->handles[midx],
+							 &c->call, &c->deadline, &c->req_md,
+							 &c->payload, w->cq, w->cq, &c->t_new);
+	}
+	if (ce != GRPC_CALL_OK) {
+		/* The server is shutting down; the slot is simply not posted. */
+		c->call = NULL;
+		call_free(c);
+	}
+}
+
+/* ---- the writer side ---------------------------------------------------- */
+
+/* On the responder thread: build and send the answer of a durable op. */
+static void answer_op(struct call *c)
+{
+	struct mds_server *s = c->w->s;
+	const struct mds_rpc_method *m = s->methods[c->midx];
+	struct mds_status st;
+	int rc = c->pub.op.status.code;
+
+	mds_status_clear(&st);
+	if (rc != 0) {
+		finish_unary(c, rc, c->pub.op.status.msg);
+		return;
+	}
+	if (!m->written_reads) {
+		rc = m->written(&c->pub, &st);
+		finish_unary(c, rc, st.msg);
+		return;
+	}
+	if (mds_reader_begin(s->wreader) != 0) {
+		finish_unary(c, MDS_EBUSY, "cannot take a snapshot to answer");
+		return;
+	}
+	c->pub.reader = s->wreader;
+	rc = m->written(&c->pub, &st);
+	c->pub.reader = NULL;
+	mds_reader_end(s->wreader);
+	finish_unary(c, rc, st.msg);
+}
+
+/* On the store's writer thread: queue the call for the responder. */
+static void on_op_done(struct mds_op *op)
+{
+	struct call *c = op->user;
+	struct mds_server *s = c->w->s;
+
+	c->resp_next = NULL;
+	pthread_mutex_lock(&s->resp_mu);
+	if (s->resp_tail)
+		s->resp_tail->resp_next = c;
+	else
+		s->resp_head = c;
+	s->resp_tail = c;
+	pthread_cond_signal(&s->resp_cv);
+	pthread_mutex_unlock(&s->resp_mu);
+}
+
+static void *responder_main(void *arg)
+{
+	struct mds_server *s = arg;
+
+	pthread_mutex_lock(&s->resp_mu);
+	for (;;) {
+		struct call *list;
+
+		while (!s->resp_head && !s->resp_stop)
+			pthread_cond_wait(&s->resp_cv, &s->resp_mu);
+		if (!s->resp_head)
+			break;
+		list = s->resp_head;
+		s->resp_head = s->resp_tail = NULL;
+		pthread_mutex_unlock(&s->resp_mu);
+		while (list) {
+			struct call *next = list->resp_next;
+
+			answer_op(list);
+			list = next;
+		}
+		pthread_mutex_lock(&s->resp_mu);
+	}
+	pthread_mutex_unlock(&s->resp_mu);
+	return NULL;
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+static void stream_next(struct call *c)
+{
+	struct mds_server *s = c->w->s;
+	const struct mds_rpc_method *m = s->methods[c->midx];
+	struct mds_status st;
+	grpc_op ops[3];
+	size_t n = 0;
+	int rc;
+
+	mds_status_clear(&st);
+	rc = mds_reader_begin(c->w->reader);
+	if (rc == 0) {
+		c->pub.reader = c->w->reader;
+		rc = m->run(&c->pub, &st);
+		c->pub.reader = NULL;
+		mds_reader_end(c->w->reader);
+	} else {
+		mds_status_set(&st, rc, "cannot take a snapshot: %s", mds_strerror(rc));
+	}
+	memset(ops, 0, sizeof(ops));
+	if (!c->md_sent) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->md_sent = 1;
+	}
+	if (c->send_buf) {
+		grpc_byte_buffer_destroy(c->send_buf);
+		c->send_buf = NULL;
+	}
+	if (rc == 0 && c->pub.reply) {
+		c->send_buf = c->pub.reply;
+		c->pub.reply = NULL;
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n].data.send_message.send_message = c->send_buf;
+		n++;
+	}
+	if (rc != 0 || c->pub.stream_last) {
+		grpc_status_code code = mds_rpc_status_code(rc);
+
+		ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+		ops[n].data.send_status_from_server.status = code;
+		if (rc != 0) {
+			c->status_details = grpc_slice_from_copied_string(
+				st.msg[0] ? st.msg : mds_strerror(rc));
+			c->have_details = 1;
+			ops[n].data.send_status_from_server.status_details =
+				&c->status_details;
+		}
+		n++;
+		c->final_sent = 1;
+		record(c, code);
+	}
+	c->pending++;
+	if (grpc_call_start_batch(c->call, ops, n, &c->t_send, NULL) != GRPC_CALL_OK)
+		abort();
+}
+
+static void stream_start(struct call *c)
+{
+	grpc_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &c->recv_cancelled;
+	c->pending++;
+	if (grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK)
+		abort();
+	stream_next(c);
+}
+
+/* ---- new calls ---------------------------------------------------------- */
+
+static int read_payload(grpc_byte_buffer *bb, grpc_slice *out)
+{
+	grpc_byte_buffer_reader rd;
+
+	if (!grpc_byte_buffer_reader_init(&rd, bb))
+		return -1;
+	*out = grpc_byte_buffer_reader_readall(&rd);
+	grpc_byte_buffer_reader_destroy(&rd);
+	return 0;
+}
+
+static void on_new_call(struct call *c)
+{
+	struct worker *w = c->w;
+	struct mds_server *s = w->s;
+	const struct mds_rpc_method *m;
+	struct mds_status st;
+	grpc_slice raw;
+	int rc;
+	char msg[MDS_STATUS_MSG_MAX];
+
+	c->t_start_ns = mono_ns();
+	if (!atomic_load(&s->stopping))
+		post_slot(w, c->midx);
+	if (c->midx < 0) {
+		char *method = grpc_slice_to_c_string(c->details.method);
+
+		snprintf(msg, sizeof(msg), "unknown method '%s'", method);
+		mds_log(MDS_LOG_DEBUG, "rpc_unimplemented", "method=%s", method);
+		gpr_free(method);
+		finish_status(c, GRPC_STATUS_UNIMPLEMENTED, msg);
+		return;
+	}
+	m = s->methods[c->midx];
+	if (gpr_time_cmp(c->deadline, gpr_now(c->deadline.clock_type)) <= 0) {
+		finish_status(c, GRPC_STATUS_DEADLINE_EXCEEDED,
+			      "the call's deadline passed before it was served");
+		return;
+	}
+	if (!c->payload) {
+		finish_status(c, GRPC_STATUS_INVALID_ARGUMENT, "missing request message");
+		return;
+	}
+	if (read_payload(c->payload, &raw) < 0) {
+		finish_status(c, GRPC_STATUS_INVALID_ARGUMENT,
+			      "cannot read the request message (compressed?)");
+		return;
+	}
+	rc = mds_rpc_decode(m->request, GRPC_SLICE_START_PTR(raw), GRPC_SLICE_LENGTH(raw),
+			    &c->req, msg, sizeof(msg));
+	grpc_slice_unref(raw);
+	if (rc != 0) {
+		finish_status(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+		return;
+	}
+	c->pub.req = c->req;
+	mds_status_clear(&st);
+
+	switch (m->kind) {
+	case MDS_RPC_READ:
+		rc = mds_reader_begin(w->reader);
+		if (rc != 0) {
+			mds_status_set(&st, rc, "cannot take a snapshot: %s", mds_strerror(rc));
+		} else {
+			c->pub.reader = w->reader;
+			rc = m->run(&c->pub, &st);
+			c->pub.reader = NULL;
+			mds_reader_end(w->reader);
+		}
+		finish_unary(c, rc, st.msg);
+		break;
+	case MDS_RPC_WRITE:
+		rc = m->run(&c->pub, &st);
+		if (rc != 0) {
+			finish_unary(c, rc, st.msg);
+			break;
+		}
+		c->pub.op.done = on_op_done;
+		c->pub.op.user = c;
+		rc = mds_store_submit(s->store, &c->pub.op);
+		if (rc != 0)
+			finish_unary(c, rc, c->pub.op.status.msg[0] ? c->pub.op.status.msg
+				     : "the store refused the mutation");
+		/* else: on_op_done answers, on the writer thread */
+		break;
+	case MDS_RPC_STREAM:
+		stream_start(c);
+		break;
+	}
+}
+
+static void on_event(struct tag *t, int ok)
+{
+	struct call *c = t->c;
+
+	switch (t->kind) {
+	case TAG_NEW:
+		if (!ok) {            /* slot cancelled by shutdown */
+			call_free(c);
+			return;
+		}
+		on_new_call(c);
+		return;
+	case TAG_DONE:
+		call_free(c);
+		return;
+	case TAG_CLOSE:
+		if (--c->pending == 0)
+			call_free(c);
+		return;
+	case TAG_SEND:
+		c->pending--;
+		if (ok && !c->final_sent && !c->recv_cancelled) {
+			stream_next(c);
+			return;
+		}
+		if (!c->final_sent)
+			record(c, GRPC_STATUS_CANCELLED);
+		c->final_sent = 1;
+		if (c->pending == 0)
+			call_free(c);
+		else if (!ok)
+			grpc_call_cancel(c->call, NULL);
+		return;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct mds_server *s = w->s;
+
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(
+			w->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					    gpr_time_from_millis(100, GPR_TIMESPAN)),
+			NULL);
+
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_OP_COMPLETE)
+			on_event(ev.tag, ev.success);
+		if (!w->cq_down && atomic_load(&s->stopping) && atomic_load(&w->live) == 0) {
+			grpc_completion_queue_shutdown(w->cq);
+			w->cq_down = 1;
+		}
+	}
+	return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static char *slurp(const char *path, struct mds_status *st, const char *what)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f) {
+		mds_status_set(st, MDS_EINVAL, "cannot open %s '%s': %s", what, path,
+			       strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		mds_status_set(st, MDS_EINVAL, "cannot read %s '%s'", what, path);
+		goto out_close;
+	}
+	buf = malloc((size_t)n + 1);
+	if (!buf) {
+		mds_status_set(st, MDS_ENOMEM, "out of memory reading '%s'", path);
+		goto out_close;
+	}
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		mds_status_set(st, MDS_EINVAL, "cannot read %s '%s'", what, path);
+		free(buf);
+		buf = NULL;
+		goto out_close;
+	}
+	buf[n] = 0;
+out_close:
+	fclose(f);
+	return buf;
+}
+
+static grpc_server_credentials *make_creds(const struct mds_server_opts *o,
+					   struct mds_status *st)
+{
+	grpc_server_credentials *creds = NULL;
+	char *ca = NULL, *cert = NULL, *key = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+
+	if (!o->tls_cert && !o->tls_key && !o->tls_ca)
+		return grpc_insecure_server_credentials_create();
+	if (!o->tls_cert || !o->tls_key) {
+		mds_status_set(st, MDS_EINVAL, "TLS needs both --tls-cert and --tls-key");
+		return NULL;
+	}
+	if (o->require_client_cert && !o->tls_ca) {
+		mds_status_set(st, MDS_EINVAL, "--tls-client-auth needs --tls-ca");
+		return NULL;
+	}
+	if (!(cert = slurp(o->tls_cert, st, "certificate")))
+		goto out;
+	if (!(key = slurp(o->tls_key, st, "private key")))
+		goto out;
+	if (o->tls_ca && !(ca = slurp(o->tls_ca, st, "CA bundle")))
+		goto out;
+	pair.private_key = key;
+	pair.cert_chain = cert;
+	creds = grpc_ssl_server_credentials_create_ex(
+		ca, &pair, 1,
+		o->require_client_cert
+			? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+			: (ca ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+			      : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE),
+		NULL);
+	if (!creds)
+		mds_status_set(st, MDS_EINVAL, "cannot build TLS credentials from '%s' and '%s'",
+			       o->tls_cert, o->tls_key);
+out:
+	free(ca);
+	if (key) {
+		/* Key material: wipe before freeing. */
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	return creds;
+}
+
+static void server_release(struct mds_server *s)
+{
+	/* The server first (it is shut down or was never started), then the
+	 * queues, each shut down and drained unless its worker did that. */
+	if (s->server)
+		grpc_server_destroy(s->server);
+	if (s->workers) {
+		for (unsigned i = 0; i < s->n_workers; i++) {
+			struct worker *w = &s->workers[i];
+
+			if (w->cq && !w->cq_down) {
+				grpc_event ev;
+
+				grpc_completion_queue_shutdown(w->cq);
+				do {
+					ev = grpc_completion_queue_next(
+						w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+					if (ev.type == GRPC_OP_COMPLETE)
+						on_event(ev.tag, 0);
+				} while (ev.type != GRPC_QUEUE_SHUTDOWN);
+			}
+			if (w->cq)
+				grpc_completion_queue_destroy(w->cq);
+			if (w->reader)
+				mds_reader_close(w->reader);
+		}
+	}
+	if (s->shutdown_cq) {
+		grpc_completion_queue_shutdown(s->shutdown_cq);
+		grpc_completion_queue_pluck(s->shutdown_cq, NULL,
+					    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+		grpc_completion_queue_destroy(s->shutdown_cq);
+	}
+	if (s->resp_started) {
+		pthread_mutex_lock(&s->resp_mu);
+		s->resp_stop = 1;
+		pthread_cond_signal(&s->resp_cv);
+		pthread_mutex_unlock(&s->resp_mu);
+		pthread_join(s->resp_thread, NULL);
+	}
+	pthread_cond_destroy(&s->resp_cv);
+	pthread_mutex_destroy(&s->resp_mu);
+	if (s->wreader)
+		mds_reader_close(s->wreader);
+	free(s->workers);
+	free(s->methods);
+	free(s->handles);
+	free(s->stats);
+	free(s);
+}
+
+static int grpc_inited;
+
+int mds_server_start(struct mds_server **out, struct mds_store *store,
+		     const struct mds_server_opts *o, struct mds_status *st)
+{
+	struct mds_server *s;
+	grpc_server_credentials *creds = NULL;
+	grpc_arg args[3];
+	grpc_channel_args cargs;
+	int rc;
+	size_t k = 0;
+
+	*out = NULL;
+	if (!o->listen || !*o->listen)
+		return mds_status_set(st, MDS_EINVAL, "no listen address");
+	if (!grpc_inited) {
+		grpc_init();
+		grpc_inited = 1;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return mds_status_set(st, MDS_ENOMEM, "out of memory");
+	s->store = store;
+	s->o = o;
+	s->n_workers = o->threads ? o->threads : 2;
+	s->slots = o->slots ? o->slots : 16;
+	s->start_ns = real_ns();
+	s->tls = o->tls_cert != NULL;
+	s->mtls = s->tls && o->require_client_cert;
+	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count;
+	s->methods = calloc(s->n_methods, sizeof(*s->methods));
+	s->handles = calloc(s->n_methods, sizeof(*s->handles));
+	s->stats = calloc(s->n_methods + 1, sizeof(*s->stats));
+	s->workers = calloc(s->n_workers, sizeof(*s->workers));
+	if (!s->methods || !s->handles || !s->stats || !s->workers) {
+		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
+		goto out_free;
+	}
+	for (size_t i = 0; i < mds_rpc_namespace_count; i++)
+		s->methods[k++] = &mds_rpc_namespace_methods[i];
+	for (size_t i = 0; i < mds_rpc_admin_count; i++)
+		s->methods[k++] = &mds_rpc_admin_methods[i];
+
+	pthread_mutex_init(&s->resp_mu, NULL);
+	pthread_cond_init(&s->resp_cv, NULL);
+	if (pthread_create(&s->resp_thread, NULL, responder_main, s) != 0) {
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot start the responder thread");
+		goto out_free;
+	}
+	s->resp_started = 1;
+	rc = mds_reader_open(store, &s->wreader);
+	if (rc != 0) {
+		mds_status_set(st, rc, "cannot open a store reader: %s", mds_strerror(rc));
+		goto out_free;
+	}
+
+	args[0].type = GRPC_ARG_INTEGER;
+	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+	args[0].value.integer = o->max_message ? (int)o->max_message : 4 << 20;
+	args[1].type = GRPC_ARG_INTEGER;
+	args[1].key = GRPC_ARG_ALLOW_REUSEPORT;
+	args[1].value.integer = 0;
+	args[2].type = GRPC_ARG_INTEGER;
+	args[2].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+	args[2].value.integer = 64 << 20;
+	cargs.num_args = 3;
+	cargs.args = args;
+	s->server = grpc_server_create(&cargs, NULL);
+	for (size_t i = 0; i < s->n_methods; i++) {
+		s->handles[i] = grpc_server_register_method(
+			s->server, s->methods[i]->path, NULL,
+			GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		if (!s->handles[i]) {
+			rc = mds_status_set(st, MDS_EINTERNAL, "cannot register '%s'",
+					    s->methods[i]->path);
+			goto out_free;
+		}
+	}
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		struct worker *w = &s->workers[i];
+
+		w->s = s;
+		w->idx = i;
+		w->cq = grpc_completion_queue_create_for_next(NULL);
+		grpc_server_register_completion_queue(s->server, w->cq, NULL);
+		rc = mds_reader_open(store, &w->reader);
+		if (rc != 0) {
+			mds_status_set(st, rc, "cannot open a store reader: %s",
+				       mds_strerror(rc));
+			goto out_free;
+		}
+	}
+	s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
+
+	creds = make_creds(o, st);
+	if (!creds) {
+		rc = st ? st->code : MDS_EINVAL;
+		goto out_free;
+	}
+	s->port = grpc_server_add_http2_port(s->server, o->listen, creds);
+	grpc_server_credentials_release(creds);
+	if (s->port <= 0) {
+		rc = mds_status_set(st, MDS_EINVAL,
+				    "cannot listen on '%s' (address in use or invalid)",
+				    o->listen);
+		goto out_free;
+	}
+	grpc_server_start(s->server);
+	atomic_store(&s->serving, 1);
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		struct worker *w = &s->workers[i];
+
+		for (size_t m = 0; m < s->n_methods; m++)
+			for (unsigned j = 0; j < s->slots; j++)
+				post_slot(w, (int)m);
+		post_slot(w, -1);
+		post_slot(w, -1);
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			rc = mds_status_set(st, MDS_ENOMEM, "cannot start worker thread");
+			mds_server_stop(s, 0);
+			goto out_free;   /* server_release drains the unstarted queues */
+		}
+		w->started = 1;
+	}
+	*out = s;
+	return 0;
+
+out_free:
+	server_release(s);
+	return rc;
+}
+
+int mds_server_port(const struct mds_server *s)
+{
+	return s->port;
+}
+
+int mds_server_is_serving(const struct mds_server *s)
+{
+	return atomic_load(&s->serving);
+}
+
+void mds_server_stop(struct mds_server *s, unsigned grace_ms)
+{
+	static int tag;
+	grpc_event ev;
+
+	if (s->stopped)
+		return;
+	s->stopped = 1;
+	atomic_store(&s->serving, 0);
+	grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
+	atomic_store(&s->stopping, 1);
+	ev = grpc_completion_queue_pluck(
+		s->shutdown_cq, &tag,
+		gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+			     gpr_time_from_millis(grace_ms, GPR_TIMESPAN)),
+		NULL);
+	if (ev.type == GRPC_QUEUE_TIMEOUT) {
+		mds_log(MDS_LOG_WARN, "shutdown_cancel_calls", "grace_ms=%u", grace_ms);
+		grpc_server_cancel_all_calls(s->server);
+		grpc_completion_queue_pluck(s->shutdown_cq, &tag,
+					    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+	}
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		struct worker *w = &s->workers[i];
+
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		w->started = 0;
+	}
+}
+
+void mds_server_free(struct mds_server *s)
+{
+	if (!s)
+		return;
+	mds_server_stop(s, 0);
+	server_release(s);
+}
+
+void mds_server_get_info(struct mds_server *s, struct mds_server_info *out)
+{
+	out->start_time_ns = s->start_ns;
+	out->data_dir = s->o->data_dir ? s->o->data_dir : "";
+	out->serving = atomic_load(&s->serving);
+	out->threads = s->n_workers;
+	out->tls = s->tls;
+	out->mtls = s->mtls;
+}
+
+struct mds_store *mds_server_store(struct mds_server *s)
+{
+	return s->store;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
+{
+	struct mds_store_stats ss;
+	FILE *f;
+
+	*out = NULL;
+	*len = 0;
+	f = open_memstream(out, len);
+	if (!f)
+		return MDS_ENOMEM;
+	fprintf(f, "# HELP mds_rpc_requests_total gRPC calls answered, by method and status code.\n"
+		   "# TYPE mds_rpc_requests_total counter\n");
+	for (size_t i = 0; i <= s->n_methods; i++) {
+		const char *name = i < s->n_methods ? s->methods[i]->name : "unknown";
+
+		for (int code = 0; code < N_CODES; code++) {
+			uint64_t v = atomic_load(&s->stats[i].codes[code]);
+
+			if (v || code == 0)
+				fprintf(f, "mds_rpc_requests_total{method=\"%s\",code=\"%s\"} %llu\n",
+					name, mds_rpc_status_name(code),
+					(unsigned long long)v);
+		}
+	}
+	fprintf(f, "# HELP mds_rpc_latency_seconds time from a call's arrival to its answer.\n"
+		   "# TYPE mds_rpc_latency_seconds histogram\n");
+	for (size_t i = 0; i < s->n_methods; i++) {
+		const char *name = s->methods[i]->name;
+		uint64_t cum = 0;
+
+		for (size_t b = 0; b <= N_BOUNDS; b++) {
+			cum += atomic_load(&s->stats[i].lat[b]);
+			if (b < N_BOUNDS)
+				fprintf(f, "mds_rpc_latency_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n",
+					name, lat_bounds[b], (unsigned long long)cum);
+			else
+				fprintf(f, "mds_rpc_latency_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n",
+					name, (unsigned long long)cum);
+		}
+		fprintf(f, "mds_rpc_latency_seconds_sum{method=\"%s\"} %.9f\n", name,
+			(double)atomic_load(&s->stats[i].lat_ns_sum) / 1e9);
+		fprintf(f, "mds_rpc_latency_seconds_count{method=\"%s\"} %llu\n", name,
+			(unsigned long long)cum);
+	}
+	mds_store_stats(s->store, &ss);
+	fprintf(f,
+		"# HELP mds_store_write_batches_total committed write transactions (one fsync each).\n"
+		"# TYPE mds_store_write_batches_total counter\n"
+		"mds_store_write_batches_total %llu\n"
+		"# HELP mds_store_write_ops_total mutations completed by the writer.\n"
+		"# TYPE mds_store_write_ops_total counter\n"
+		"mds_store_write_ops_total %llu\n"
+		"# HELP mds_store_write_ops_failed_total mutations completed with an error.\n"
+		"# TYPE mds_store_write_ops_failed_total counter\n"
+		"mds_store_write_ops_failed_total %llu\n"
+		"# HELP mds_store_write_batch_size_avg mean mutations per write transaction.\n"
+		"# TYPE mds_store_write_batch_size_avg gauge\n"
+		"mds_store_write_batch_size_avg %.3f\n"
+		"# HELP mds_store_write_batch_size_max largest batch so far.\n"
+		"# TYPE mds_store_write_batch_size_max gauge\n"
+		"mds_store_write_batch_size_max %llu\n"
+		"# HELP mds_store_commit_seconds_total time in commit, fsync included.\n"
+		"# TYPE mds_store_commit_seconds_total counter\n"
+		"mds_store_commit_seconds_total %.9f\n"
+		"# HELP mds_store_commit_seconds_avg mean commit (fsync) latency.\n"
+		"# TYPE mds_store_commit_seconds_avg gauge\n"
+		"mds_store_commit_seconds_avg %.9f\n"
+		"# HELP mds_store_commit_seconds_max slowest commit (fsync) so far.\n"
+		"# TYPE mds_store_commit_seconds_max gauge\n"
+		"mds_store_commit_seconds_max %.9f\n"
+		"# HELP mds_store_write_queue_length mutations waiting for the writer.\n"
+		"# TYPE mds_store_write_queue_length gauge\n"
+		"mds_store_write_queue_length %llu\n"
+		"# HELP mds_store_map_size_bytes size of the LMDB map.\n"
+		"# TYPE mds_store_map_size_bytes gauge\n"
+		"mds_store_map_size_bytes %llu\n"
+		"# HELP mds_store_map_used_bytes bytes of the LMDB map in use.\n"
+		"# TYPE mds_store_map_used_bytes gauge\n"
+		"mds_store_map_used_bytes %llu\n"
+		"# HELP mds_store_readers_used LMDB reader slots in use.\n"
+		"# TYPE mds_store_readers_used gauge\n"
+		"mds_store_readers_used %u\n"
+		"# HELP mds_store_readers_max LMDB reader slots in all.\n"
+		"# TYPE mds_store_readers_max gauge\n"
+		"mds_store_readers_max %u\n"
+		"# HELP mds_store_stale_readers_reaped_total reader slots of dead processes freed.\n"
+		"# TYPE mds_store_stale_readers_reaped_total counter\n"
+		"mds_store_stale_readers_reaped_total %llu\n"
+		"# HELP mds_up 1 while the server accepts calls.\n"
+		"# TYPE mds_up gauge\n"
+		"mds_up %d\n",
+		(unsigned long long)ss.batches, (unsigned long long)ss.ops,
+		(unsigned long long)ss.ops_failed,
+		ss.batches ? (double)ss.ops / (double)ss.batches : 0.0,
+		(unsigned long long)ss.batch_max, (double)ss.commit_ns_total / 1e9,
+		ss.batches ? (double)ss.commit_ns_total / 1e9 / (double)ss.batches : 0.0,
+		(double)ss.commit_ns_max / 1e9, (unsigned long long)ss.queue_len,
+		(unsigned long long)ss.map_size, (unsigned long long)ss.map_used,
+		ss.readers_used, ss.readers_max,
+		(unsigned long long)ss.stale_readers_reaped, atomic_load(&s->serving));
+	if (fclose(f) != 0) {
+		free(*out);
+		*out = NULL;
+		return MDS_ENOMEM;
+	}
+	return 0;
+}

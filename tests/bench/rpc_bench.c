@@ -1,0 +1,751 @@
+/*
+ * rpc_bench.c - Island MDS over gRPC on loopback against etcd, the peer an
+ * operator would otherwise pick, in one run and through the same client
+ * code path (gRPC C core, protobuf-c, one completion queue, the same
+ * number of calls in flight):
+ *
+ *   lookups   mds HeadObject        vs etcd Range (one key, linearizable)
+ *   puts      mds PutObject         vs etcd Put (both durable: fsync'd)
+ *   listing   mds ListObjectsStream vs etcd Range over a prefix
+ *
+ * Both servers get a fresh data directory under $TMPDIR and are stopped at
+ * the end. Each figure is the median of --runs timed runs of --seconds.
+ *
+ * usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] [--runs N]
+ *                  [--inflight N] [--objects N] [--skip-etcd]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "etcd_kv.pb-c.h"
+#include "namespace.pb-c.h"
+#include "admin.pb-c.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static grpc_byte_buffer *pack(const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	grpc_slice s = grpc_slice_malloc(n);
+	grpc_byte_buffer *bb;
+
+	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
+	bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	return bb;
+}
+
+/* ---- the shared unary engine: N calls in flight on one queue ---------- */
+
+/* Builds request number @i; returns an owned byte buffer. */
+typedef grpc_byte_buffer *(*gen_fn)(void *arg, unsigned long i);
+
+struct slot {
+	grpc_call *call;
+	grpc_byte_buffer *send, *recv;
+	grpc_metadata_array im, tm;
+	grpc_status_code status;
+	grpc_slice details;
+};
+
+struct engine {
+	grpc_channel *ch;
+	grpc_completion_queue *cq;
+	grpc_slice method;
+	gen_fn gen;
+	void *arg;
+	unsigned long next, done, errors;
+	grpc_status_code last_error;
+};
+
+static void slot_start(struct engine *e, struct slot *s)
+{
+	grpc_op ops[6];
+
+	memset(s, 0, sizeof(*s));
+	grpc_metadata_array_init(&s->im);
+	grpc_metadata_array_init(&s->tm);
+	s->send = e->gen(e->arg, e->next++);
+	s->call = grpc_channel_create_call(e->ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method,
+					   NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = s->send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->im;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &s->recv;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &s->tm;
+	ops[5].data.recv_status_on_client.status = &s->status;
+	ops[5].data.recv_status_on_client.status_details = &s->details;
+	if (grpc_call_start_batch(s->call, ops, 6, s, NULL) != GRPC_CALL_OK)
+		abort();
+}
+
+static void slot_finish(struct engine *e, struct slot *s)
+{
+	if (s->status == GRPC_STATUS_OK && s->recv) {
+		e->done++;
+	} else {
+		e->errors++;
+		e->last_error = s->status;
+	}
+	if (s->recv)
+		grpc_byte_buffer_destroy(s->recv);
+	grpc_byte_buffer_destroy(s->send);
+	grpc_slice_unref(s->details);
+	grpc_metadata_array_destroy(&s->im);
+	grpc_metadata_array_destroy(&s->tm);
+	grpc_call_unref(s->call);
+}
+
+/*
+ * Run @gen's requests with @inflight calls outstanding: for @seconds when
+ * @count is 0, else exactly @count calls. Returns calls completed OK.
+ */
+static unsigned long engine_run(grpc_channel *ch, const char *method, gen_fn gen, void *arg,
+				unsigned inflight, double seconds, unsigned long count,
+				unsigned long first, double *elapsed, unsigned long *errors)
+{
+	struct engine e = { ch, grpc_completion_queue_create_for_next(NULL),
+			    grpc_slice_from_static_string(method), gen, arg, first, 0, 0, 0 };
+	struct slot *slots = calloc(inflight, sizeof(*slots));
+	unsigned active = 0;
+	double t0 = now_s(), end = t0 + seconds;
+	int stopping = 0;
+
+	for (unsigned i = 0; i < inflight && (!count || e.next - first < count); i++) {
+		slot_start(&e, &slots[i]);
+		active++;
+	}
+	while (active) {
+		grpc_event ev = grpc_completion_queue_next(e.cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+							   NULL);
+		struct slot *s = ev.tag;
+
+		slot_finish(&e, s);
+		if (!count && !stopping && now_s() >= end)
+			stopping = 1;
+		if (stopping || (count && e.next - first >= count))
+			active--;
+		else
+			slot_start(&e, s);
+	}
+	*elapsed = now_s() - t0;
+	grpc_completion_queue_shutdown(e.cq);
+	while (grpc_completion_queue_next(e.cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(e.cq);
+	free(slots);
+	if (errors)
+		*errors = e.errors;
+	if (e.errors && !count)
+		fprintf(stderr, "rpc_bench: %s: %lu calls failed (last status %d)\n", method,
+			e.errors, (int)e.last_error);
+	return e.done;
+}
+
+/* ---- one streaming / big-response call, counted ----------------------- */
+
+/*
+ * Count the occurrences of top-level field @field in an encoded message
+ * without decoding it: both servers' listing throughput is measured by the
+ * same cheap scan, so neither pays for the client's decoding.
+ */
+static unsigned long count_field(const uint8_t *p, const uint8_t *end, unsigned field)
+{
+	unsigned long n = 0;
+
+	while (p < end) {
+		uint64_t key = 0, len = 0;
+		int sh = 0;
+
+		while (p < end && (*p & 0x80))
+			key |= (uint64_t)(*p++ & 0x7f) << (sh += 7, sh - 7);
+		if (p == end)
+			break;
+		key |= (uint64_t)*p++ << sh;
+		switch (key & 7) {
+		case 0:
+			while (p < end && (*p++ & 0x80))
+				;
+			break;
+		case 1: p += 8; break;
+		case 5: p += 4; break;
+		case 2:
+			sh = 0;
+			while (p < end && (*p & 0x80))
+				len |= (uint64_t)(*p++ & 0x7f) << (sh += 7, sh - 7);
+			if (p == end)
+				return n;
+			len |= (uint64_t)*p++ << sh;
+			if ((key >> 3) == field)
+				n++;
+			p += len;
+			break;
+		default:
+			return n;
+		}
+	}
+	return n;
+}
+
+static unsigned long call_counted(grpc_channel *ch, const char *method, grpc_byte_buffer *send,
+				  unsigned field)
+{
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+						   grpc_slice_from_static_string(method), NULL,
+						   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_metadata_array im, tm;
+	grpc_status_code st = GRPC_STATUS_UNKNOWN;
+	grpc_slice details;
+	grpc_op ops[4];
+	unsigned long n = 0;
+	int tag;
+
+	grpc_metadata_array_init(&im);
+	grpc_metadata_array_init(&tm);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &im;
+	grpc_call_start_batch(call, ops, 4, &tag, NULL);
+	grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	for (;;) {
+		grpc_byte_buffer *recv = NULL;
+		grpc_byte_buffer_reader rd;
+		grpc_slice sl;
+
+		memset(ops, 0, sizeof(ops));
+		ops[0].op = GRPC_OP_RECV_MESSAGE;
+		ops[0].data.recv_message.recv_message = &recv;
+		grpc_call_start_batch(call, ops, 1, &tag, NULL);
+		grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (!recv)
+			break;
+		if (grpc_byte_buffer_reader_init(&rd, recv)) {
+			sl = grpc_byte_buffer_reader_readall(&rd);
+			grpc_byte_buffer_reader_destroy(&rd);
+			n += count_field(GRPC_SLICE_START_PTR(sl), GRPC_SLICE_END_PTR(sl), field);
+			grpc_slice_unref(sl);
+		}
+		grpc_byte_buffer_destroy(recv);
+	}
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[0].data.recv_status_on_client.trailing_metadata = &tm;
+	ops[0].data.recv_status_on_client.status = &st;
+	ops[0].data.recv_status_on_client.status_details = &details;
+	grpc_call_start_batch(call, ops, 1, &tag, NULL);
+	grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	if (st != GRPC_STATUS_OK) {
+		char *msg = grpc_slice_to_c_string(details);
+
+		fprintf(stderr, "rpc_bench: %s failed: %d %s\n", method, (int)st, msg);
+		free(msg);
+		n = 0;
+	}
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&im);
+	grpc_metadata_array_destroy(&tm);
+	grpc_call_unref(call);
+	grpc_byte_buffer_destroy(send);
+	grpc_completion_queue_shutdown(cq);
+	grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_completion_queue_destroy(cq);
+	return n;
+}
+
+/* ---- request generators ------------------------------------------------ */
+
+struct gen_ctx {
+	unsigned long n_objects;   /* keys that exist: lookups pick among them */
+	char etag[40];
+};
+
+#define KEYFMT "bench/obj-%010lu"
+
+static unsigned long pick(const struct gen_ctx *g, unsigned long i)
+{
+	return (i * 2654435761ul) % g->n_objects;
+}
+
+static grpc_byte_buffer *mds_head(void *arg, unsigned long i)
+{
+	struct gen_ctx *g = arg;
+	Mds__V1__HeadObjectRequest r = MDS__V1__HEAD_OBJECT_REQUEST__INIT;
+	char name[64];
+
+	snprintf(name, sizeof(name), KEYFMT, pick(g, i));
+	r.bucket = (char *)"bench";
+	r.name = name;
+	return pack(&r.base);
+}
+
+static grpc_byte_buffer *mds_put(void *arg, unsigned long i)
+{
+	struct gen_ctx *g = arg;
+	Mds__V1__PutObjectRequest r = MDS__V1__PUT_OBJECT_REQUEST__INIT;
+	char name[64];
+
+	snprintf(name, sizeof(name), KEYFMT, i);
+	r.bucket = (char *)"bench";
+	r.name = name;
+	r.size = 1 << 20;
+	r.etag = g->etag;
+	r.content_type = (char *)"application/octet-stream";
+	return pack(&r.base);
+}
+
+/* The etcd value carries what an object record would: size, etag, type. */
+static grpc_byte_buffer *etcd_put(void *arg, unsigned long i)
+{
+	struct gen_ctx *g = arg;
+	Etcdserverpb__PutRequest r = ETCDSERVERPB__PUT_REQUEST__INIT;
+	char key[64], val[128];
+	int vl;
+
+	snprintf(key, sizeof(key), KEYFMT, i);
+	vl = snprintf(val, sizeof(val), "{\"size\":1048576,\"etag\":\"%s\","
+		      "\"content_type\":\"application/octet-stream\"}", g->etag);
+	r.key.data = (uint8_t *)key;
+	r.key.len = strlen(key);
+	r.value.data = (uint8_t *)val;
+	r.value.len = (size_t)vl;
+	return pack(&r.base);
+}
+
+static grpc_byte_buffer *etcd_get(void *arg, unsigned long i)
+{
+	struct gen_ctx *g = arg;
+	Etcdserverpb__RangeRequest r = ETCDSERVERPB__RANGE_REQUEST__INIT;
+	char key[64];
+
+	snprintf(key, sizeof(key), KEYFMT, pick(g, i));
+	r.key.data = (uint8_t *)key;
+	r.key.len = strlen(key);
+	return pack(&r.base);
+}
+
+
+/* ---- processes --------------------------------------------------------- */
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+
+	if (pid == 0) {
+		FILE *f = freopen(log, "w", stderr);
+
+		(void)f;
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	int st;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+}
+
+/* Wait until a unary call to @method succeeds (the server is up). */
+static int wait_ready(grpc_channel *ch, const char *method, grpc_byte_buffer *(*gen)(void *,
+		      unsigned long), void *arg)
+{
+	for (int i = 0; i < 200; i++) {
+		double el;
+		unsigned long errs = 0;
+
+		if (engine_run(ch, method, gen, arg, 1, 0, 1, 0, &el, &errs) == 1)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+static grpc_byte_buffer *mds_status_req(void *arg, unsigned long i)
+{
+	Mds__V1__GetStatusRequest r = MDS__V1__GET_STATUS_REQUEST__INIT;
+
+	(void)arg;
+	(void)i;
+	return pack(&r.base);
+}
+
+static grpc_byte_buffer *mds_team_req(void *arg, unsigned long i)
+{
+	Mds__V1__CreateTeamRequest r = MDS__V1__CREATE_TEAM_REQUEST__INIT;
+
+	(void)arg;
+	(void)i;
+	r.team = (char *)"bench";
+	return pack(&r.base);
+}
+
+static grpc_byte_buffer *mds_bucket_req(void *arg, unsigned long i)
+{
+	Mds__V1__CreateBucketRequest r = MDS__V1__CREATE_BUCKET_REQUEST__INIT;
+
+	(void)arg;
+	(void)i;
+	r.bucket = (char *)"bench";
+	r.team = (char *)"bench";
+	return pack(&r.base);
+}
+
+/* ---- measurement -------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct figures {
+	double lookups, puts, listing;
+};
+
+struct opts {
+	const char *mds, *etcd;
+	double seconds;
+	int runs;
+	unsigned inflight;
+	unsigned long objects;
+};
+
+static void measure(const char *label, grpc_channel *ch, const struct opts *o,
+		    struct gen_ctx *g, const char *get_m, gen_fn get, const char *put_m,
+		    gen_fn put, int is_mds, struct figures *out)
+{
+	double v[16], el;
+	unsigned long next_put = o->objects, errs;
+
+	/* durable puts: new keys, 64 in flight */
+	for (int r = 0; r < o->runs; r++) {
+		unsigned long n = engine_run(ch, put_m, put, g, o->inflight, o->seconds, 0,
+					     next_put, &el, &errs);
+
+		next_put += n + errs + o->inflight;
+		v[r] = (double)n / el;
+	}
+	out->puts = median(v, o->runs);
+	/* lookups of existing keys, 64 in flight */
+	for (int r = 0; r < o->runs; r++) {
+		unsigned long n = engine_run(ch, get_m, get, g, o->inflight, o->seconds, 0, 0, &el,
+					     &errs);
+
+		v[r] = (double)n / el;
+	}
+	out->lookups = median(v, o->runs);
+	/* listing: every key under the prefix, one call at a time */
+	for (int r = 0; r < o->runs; r++) {
+		unsigned long total = 0;
+		double t0 = now_s();
+
+		do {
+			grpc_byte_buffer *req;
+			unsigned long n;
+
+			if (is_mds) {
+				Mds__V1__ListObjectsStreamRequest lr =
+					MDS__V1__LIST_OBJECTS_STREAM_REQUEST__INIT;
+
+				lr.bucket = (char *)"bench";
+				lr.prefix = (char *)"bench/";
+				req = pack(&lr.base);
+				/* ListObjectsStreamResponse.objects = 1 */
+				n = call_counted(ch, "/mds.v1.Namespace/ListObjectsStream", req, 1);
+			} else {
+				Etcdserverpb__RangeRequest rr = ETCDSERVERPB__RANGE_REQUEST__INIT;
+
+				rr.key.data = (uint8_t *)"bench/";
+				rr.key.len = 6;
+				rr.range_end.data = (uint8_t *)"bench0";   /* '/' + 1 */
+				rr.range_end.len = 6;
+				req = pack(&rr.base);
+				/* RangeResponse.kvs = 2 */
+				n = call_counted(ch, "/etcdserverpb.KV/Range", req, 2);
+			}
+			if (n == 0)
+				break;
+			total += n;
+		} while (now_s() - t0 < o->seconds);
+		v[r] = (double)total / (now_s() - t0);
+	}
+	out->listing = median(v, o->runs);
+	printf("%-5s lookups %10.0f/s   durable puts %10.0f/s   listing %11.0f entries/s\n",
+	       label, out->lookups, out->puts, out->listing);
+	fflush(stdout);
+}
+
+/* Print the writer's figures from mds's /metrics (plain HTTP/1.0 GET). */
+static void print_writer_metrics(int http_port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001),
+				 .sin_port = htons((uint16_t)http_port) };
+	static char body[1 << 17];
+	size_t n = 0;
+	ssize_t k;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	static const char *const keys[] = { "\nmds_store_write_batch_size_avg ",
+					    "\nmds_store_commit_seconds_avg ",
+					    "\nmds_store_write_batches_total " };
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (write(fd, "GET /metrics HTTP/1.0\r\n\r\n", 26) != 26) {
+		close(fd);
+		return;
+	}
+	while (n < sizeof(body) - 1 && (k = read(fd, body + n, sizeof(body) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	body[n] = 0;
+	printf("      mds writer:");
+	for (size_t i = 0; i < 3; i++) {
+		const char *p = strstr(body, keys[i]);
+
+		if (p)
+			printf(" %.*s=%g", (int)(strlen(keys[i]) - 12), keys[i] + 11,
+			       atof(p + strlen(keys[i])));
+	}
+	{
+		const char *sum = strstr(body, "\nmds_rpc_latency_seconds_sum{method=\"PutObject\"} ");
+		const char *cnt = strstr(body, "\nmds_rpc_latency_seconds_count{method=\"PutObject\"} ");
+
+		if (sum && cnt) {
+			double sv = atof(strchr(sum + 1, ' ') + 1), cv = atof(strchr(cnt + 1, ' ') + 1);
+
+			if (cv > 0)
+				printf(" put_server_latency_avg=%.6f", sv / cv);
+		}
+	}
+	printf("\n");
+}
+
+/* Load @n keys with @inflight puts in flight. */
+static int load(grpc_channel *ch, const char *put_m, gen_fn put, struct gen_ctx *g,
+		unsigned inflight, unsigned long n)
+{
+	double el;
+	unsigned long errs = 0;
+	unsigned long done = engine_run(ch, put_m, put, g, inflight, 0, n, 0, &el, &errs);
+
+	fprintf(stderr, "rpc_bench: loaded %lu keys in %.1f s (%lu errors)\n", done, el, errs);
+	return errs ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "mds", required_argument, NULL, 'm' },
+		{ "etcd", required_argument, NULL, 'e' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "inflight", required_argument, NULL, 'i' },
+		{ "objects", required_argument, NULL, 'n' },
+		{ "skip-etcd", no_argument, NULL, 'k' },
+		{ "batch-window-us", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { NULL, "/usr/bin/etcd", 3.0, 3, 64, 50000 };
+	struct gen_ctx g;
+	struct figures fm = { 0 }, fe = { 0 };
+	char dir[] = "/tmp/rpc_bench.XXXXXX", buf[512], target[64], log[600];
+	pid_t mds_pid = -1, etcd_pid = -1;
+	grpc_channel_credentials *creds;
+	grpc_channel *ch;
+	grpc_arg arg = { GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+			 { .integer = 512 << 20 } };
+	grpc_channel_args cargs = { 1, &arg };
+	int opt, port, http_port, rc = 1, skip_etcd = 0;
+	char window[16] = "0";
+	char http[64];
+
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'm': o.mds = optarg; break;
+		case 'e': o.etcd = optarg; break;
+		case 's': o.seconds = atof(optarg); break;
+		case 'r': o.runs = atoi(optarg); break;
+		case 'i': o.inflight = (unsigned)atoi(optarg); break;
+		case 'n': o.objects = strtoul(optarg, NULL, 10); break;
+		case 'k': skip_etcd = 1; break;
+		case 'w': snprintf(window, sizeof(window), "%s", optarg); break;
+		default:
+			fprintf(stderr, "usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] "
+				"[--runs N] [--inflight N] [--objects N]\n");
+			return 2;
+		}
+	}
+	if (!o.mds || o.runs < 1 || o.runs > 16 || !o.inflight || o.seconds <= 0 || !o.objects) {
+		fprintf(stderr, "rpc_bench: --mds PATH is required (runs 1-16)\n");
+		return 2;
+	}
+	memset(&g, 0, sizeof(g));
+	g.n_objects = o.objects;
+	snprintf(g.etag, sizeof(g.etag), "\"0123456789abcdef0123456789abcdef\"");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	grpc_init();
+	printf("rpc_bench: %lu keys, %u calls in flight, %d runs of %.1f s (medians)\n",
+	       o.objects, o.inflight, o.runs, o.seconds);
+
+	/* ---- mds ---- */
+	port = free_port();
+	http_port = free_port();
+	snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+	snprintf(buf, sizeof(buf), "%s/mds", dir);
+	snprintf(log, sizeof(log), "%s/mds.log", dir);
+	{
+		char *av[] = { (char *)o.mds, (char *)"serve", (char *)"--data", buf,
+			       (char *)"--listen", target, (char *)"--http", http,
+			       (char *)"--log-level", (char *)"warn",
+			       (char *)"--batch-window-us", window, NULL };
+
+		mds_pid = spawn(av, log);
+	}
+	creds = grpc_insecure_credentials_create();
+	ch = grpc_channel_create(target, creds, &cargs);
+	if (wait_ready(ch, "/mds.v1.Admin/GetStatus", mds_status_req, NULL) != 0) {
+		fprintf(stderr, "rpc_bench: mds did not start (see %s)\n", log);
+		goto out;
+	}
+	engine_run(ch, "/mds.v1.Admin/CreateTeam", mds_team_req, NULL, 1, 0, 1, 0,
+		   &(double){ 0 }, NULL);
+	engine_run(ch, "/mds.v1.Namespace/CreateBucket", mds_bucket_req, NULL, 1, 0, 1, 0,
+		   &(double){ 0 }, NULL);
+	if (load(ch, "/mds.v1.Namespace/PutObject", mds_put, &g, o.inflight, o.objects) != 0)
+		goto out;
+	measure("mds", ch, &o, &g, "/mds.v1.Namespace/HeadObject", mds_head,
+		"/mds.v1.Namespace/PutObject", mds_put, 1, &fm);
+	print_writer_metrics(http_port);
+	grpc_channel_destroy(ch);
+	stop(mds_pid);
+	mds_pid = -1;
+
+	if (skip_etcd) {
+		rc = 0;
+		goto out;
+	}
+
+	/* ---- etcd ---- */
+	{
+		char curl[64], purl[64], cluster[96], edir[300];
+		int cport = free_port(), pport = free_port();
+
+		snprintf(curl, sizeof(curl), "http://127.0.0.1:%d", cport);
+		snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", pport);
+		snprintf(cluster, sizeof(cluster), "bench=%s", purl);
+		snprintf(edir, sizeof(edir), "%s/etcd", dir);
+		snprintf(log, sizeof(log), "%s/etcd.log", dir);
+		snprintf(target, sizeof(target), "127.0.0.1:%d", cport);
+		char *av[] = { (char *)o.etcd, (char *)"--name", (char *)"bench",
+			       (char *)"--data-dir", edir,
+			       (char *)"--listen-client-urls", curl,
+			       (char *)"--advertise-client-urls", curl,
+			       (char *)"--listen-peer-urls", purl,
+			       (char *)"--initial-advertise-peer-urls", purl,
+			       (char *)"--initial-cluster", cluster,
+			       (char *)"--quota-backend-bytes", (char *)"8589934592",
+			       (char *)"--log-level", (char *)"error", NULL };
+
+		etcd_pid = spawn(av, log);
+	}
+	ch = grpc_channel_create(target, creds, &cargs);
+	if (wait_ready(ch, "/etcdserverpb.KV/Range", etcd_get, &g) != 0) {
+		fprintf(stderr, "rpc_bench: etcd did not start (see %s)\n", log);
+		goto out;
+	}
+	if (load(ch, "/etcdserverpb.KV/Put", etcd_put, &g, o.inflight, o.objects) != 0)
+		goto out;
+	measure("etcd", ch, &o, &g, "/etcdserverpb.KV/Range", etcd_get, "/etcdserverpb.KV/Put",
+		etcd_put, 0, &fe);
+	grpc_channel_destroy(ch);
+	ch = NULL;
+	stop(etcd_pid);
+	etcd_pid = -1;
+
+	printf("ratio mds/etcd: lookups %.1fx   durable puts %.1fx   listing %.1fx\n",
+	       fe.lookups ? fm.lookups / fe.lookups : 0, fe.puts ? fm.puts / fe.puts : 0,
+	       fe.listing ? fm.listing / fe.listing : 0);
+	rc = 0;
+out:
+	stop(mds_pid);
+	stop(etcd_pid);
+	grpc_channel_credentials_release(creds);
+	snprintf(buf, sizeof(buf), "rm -rf '%s'", dir);
+	if (rc == 0 && system(buf) != 0)
+		fprintf(stderr, "rpc_bench: cannot remove %s\n", dir);
+	return rc;
+}
