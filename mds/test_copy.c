@@ -26,6 +26,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "record.h"
+#include "util.h"
 #include "test_blobutil.h"
 
 static int put_src(struct mds_store *s, const char *name, uint64_t size, const char *etag)
@@ -382,6 +384,63 @@ static void test_finish_races_delete(void **state)
 	assert_int_equal(tu_check(f->s), 0);
 }
 
+/* Tags 6 and 7 round-trip, and every truncation of them is refused, not misread. */
+static void test_record_tags(void **state)
+{
+	struct mds_object_in in = { .size = 9, .blob_type = MDS_BLOB_APPEND, .etag = MDS_STR("\"e\"") };
+	struct mds_object x, o;
+	uint8_t buf[512];
+	size_t n, base;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	x.map_id = 77;
+	x.map_blocks = 3;
+	x.map_kind = MDS_MAP_APPEND;
+	x.sealed = 1;
+	x.max_block_size = 4u << 20;
+	x.copy_status = MDS_COPY_FAILED;
+	x.copy_id = MDS_STR("0123456789abcdef0123456789abcdef");
+	x.copy_source = MDS_STR("https://a/b");
+	x.copy_failure = MDS_STR("gone");
+	x.copy_progress = 5;
+	x.copy_total = 9;
+	x.copy_done_ns = 123456789;
+	base = mds_object_encode(buf, sizeof(buf), &in, 1, 2, 3);
+	n = base + mds_object_ext_encode(buf + base, &x);
+	assert_int_equal(n - base, mds_object_ext_encode(NULL, &x));
+	assert_int_equal(mds_object_decode(buf, n, &o), 0);
+	assert_int_equal(o.map_id, 77);
+	assert_int_equal(o.map_blocks, 3);
+	assert_int_equal(o.map_kind, MDS_MAP_APPEND);
+	assert_int_equal(o.sealed, 1);
+	assert_int_equal(o.max_block_size, 4u << 20);
+	assert_int_equal(o.copy_status, MDS_COPY_FAILED);
+	assert_true(mds_str_eq(o.copy_id, x.copy_id));
+	assert_true(mds_str_eq(o.copy_source, x.copy_source));
+	assert_true(mds_str_eq(o.copy_failure, x.copy_failure));
+	assert_int_equal(o.copy_done_ns, 123456789);
+	for (size_t cut = base + 1; cut < n; cut++) {
+		struct mds_object only_map = x;
+		size_t boundary;
+
+		only_map.copy_status = 0;
+		boundary = base + mds_object_ext_encode(NULL, &only_map);
+		/* Cutting exactly between the two TLVs leaves a valid record without tag 7. */
+		if (cut == boundary) {
+			assert_int_equal(mds_object_decode(buf, cut, &o), 0);
+			assert_int_equal(o.copy_status, 0);
+			assert_int_equal(o.map_id, 77);
+			continue;
+		}
+		assert_int_equal(mds_object_decode(buf, cut, &o), MDS_ECORRUPT);
+	}
+	/* A plain record has neither tag and decodes with zeroed blob fields. */
+	assert_int_equal(mds_object_decode(buf, base, &o), 0);
+	assert_int_equal(o.map_id, 0);
+	assert_int_equal(o.copy_status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_async_copy_success, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_copy_fail_abort, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_finish_races_delete, bfx_setup, bfx_teardown),
+		cmocka_unit_test(test_record_tags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
