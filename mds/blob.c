@@ -39,6 +39,7 @@ int mds_blob_apply(struct mds_txn *t, struct mds_op *op)
 	case MDS_OP_UPLOAD_PART:
 	case MDS_OP_COMPLETE_MULTIPART:
 	case MDS_OP_ABORT_MULTIPART:
+	case MDS_OP_EXPIRE_MULTIPART:
 		return mds_multipart_apply(t, op);
 	case MDS_OP_PUT_BLOCK:
 	case MDS_OP_PUT_BLOCK_LIST:

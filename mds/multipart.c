@@ -584,6 +584,67 @@ static int apply_abort(struct mds_txn *t, struct mds_op *op)
 	return 0;
 }
 
+/*
+ * The lifecycle sweep (S3 AbortIncompleteMultipartUpload): aborts up to
+ * max_items uploads of the bucket initiated before expire_before_ns. The
+ * walk collects first and removes afterwards, since removal rewrites the
+ * tree being walked. A caller repeats until fewer than max_items expire.
+ */
+static int apply_expire(struct mds_txn *t, struct mds_op *op)
+{
+	uint8_t(*ids)[MDS_BLOB_ID_LEN] = NULL;
+	uint32_t max = op->blob.max_items ? op->blob.max_items : 1000, n = 0;
+	struct mds_tree_iter it;
+	struct mds_bucket b;
+	uint64_t root;
+	int rc;
+
+	if (max > MDS_PARTS_MAX)
+		return mds_status_set(&op->status, MDS_EINVAL, "max items %u is above %d", max,
+				      MDS_PARTS_MAX);
+	rc = mds_ns_bucket_lookup(t, op->bucket, &b, &op->status);
+	if (rc)
+		return rc;
+	rc = root_get(t, b.id, &root, 0);
+	if (rc == MDS_ENOTFOUND)
+		return 0;
+	if (rc)
+		return mds_status_set(&op->status, rc, "cannot read uploads: %s", mds_strerror(rc));
+	ids = malloc((size_t)max * sizeof(*ids));
+	if (!ids)
+		return mds_status_set(&op->status, MDS_ENOMEM, "out of memory expiring uploads");
+	mds_tree_iter_init(&it, t, root);
+	for (rc = mds_tree_iter_seek(&it, MDS_STR_NULL, 1); rc == 0 && n < max;
+	     rc = mds_tree_iter_next(&it)) {
+		if (it.rec.len % TREE_ITEM) {
+			rc = MDS_ECORRUPT;
+			break;
+		}
+		for (size_t i = 0; i < it.rec.len / TREE_ITEM && n < max; i++) {
+			const uint8_t *item = (const uint8_t *)it.rec.p + i * TREE_ITEM;
+
+			if (mds_be64_get(item) >= op->blob.expire_before_ns)
+				break;   /* items are in initiation order */
+			memcpy(ids[n++], item + 8, MDS_BLOB_ID_LEN);
+		}
+	}
+	mds_tree_iter_release(&it);
+	if (rc == MDS_ENOTFOUND)
+		rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		struct upload u;
+
+		rc = upload_get(t, ids[i], &u);
+		if (rc == 0)
+			rc = upload_remove(t, &u);
+	}
+	free(ids);
+	if (rc)
+		return mds_status_set(&op->status, rc, "cannot expire uploads: %s", mds_strerror(rc));
+	op->blob_out.expired = n;
+	return 0;
+}
+
 int mds_multipart_apply(struct mds_txn *t, struct mds_op *op)
 {
 	switch (op->kind) {
@@ -595,6 +656,8 @@ int mds_multipart_apply(struct mds_txn *t, struct mds_op *op)
 		return apply_complete(t, op);
 	case MDS_OP_ABORT_MULTIPART:
 		return apply_abort(t, op);
+	case MDS_OP_EXPIRE_MULTIPART:
+		return apply_expire(t, op);
 	default:
 		break;
 	}

@@ -472,7 +472,7 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 		return apply_object_put(t, op);
 	case MDS_OP_OBJECT_DELETE:
 		return apply_object_delete(t, op);
-	case MDS_OP_APPEND_CREATE ... MDS_OP_PUT_BLOCK_LIST:
+	case MDS_OP_APPEND_CREATE ... MDS_OP_EXPIRE_MULTIPART:
 		return mds_blob_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);

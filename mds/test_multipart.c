@@ -732,6 +732,43 @@ static void test_sigkill_during_complete(void **state)
 	assert_int_equal(mds_store_open(&f->s, f->dir, NULL, NULL), 0);
 }
 
+/* Lifecycle expiry aborts old uploads only, in bounded steps. */
+static void test_expire(void **state)
+{
+	struct bfx *f = *state;
+	char ids[5][33];
+	struct mds_op op;
+	uint64_t cutoff;
+	int rc;
+
+	assert_int_equal(create_upload(f->s, "old/a", ids[0]), 0);
+	assert_int_equal(create_upload(f->s, "old/b", ids[1]), 0);
+	assert_int_equal(create_upload(f->s, "old/b", ids[2]), 0);
+	assert_int_equal(upload_part(f->s, "old/b", ids[2], 1, 5 * MIB, 0, &op), 0);
+	cutoff = mds_store_now_ns(f->s);
+	assert_int_equal(create_upload(f->s, "new", ids[3]), 0);
+	assert_int_equal(create_upload(f->s, "old/a", ids[4]), 0);
+	mds_op_init(&op, MDS_OP_EXPIRE_MULTIPART);
+	op.bucket = tu_s("data");
+	op.blob.expire_before_ns = cutoff;
+	op.blob.max_items = 2;
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	assert_int_equal(op.blob_out.expired, 2);
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	assert_int_equal(op.blob_out.expired, 1);           /* fewer than max: done */
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	assert_int_equal(op.blob_out.expired, 0);
+	for (int i = 0; i < 3; i++) {
+		count_parts(f->s, i == 0 ? "old/a" : "old/b", ids[i], &rc);
+		assert_int_equal(rc, MDS_ENOTFOUND);
+	}
+	count_parts(f->s, "new", ids[3], &rc);
+	assert_int_equal(rc, 0);
+	count_parts(f->s, "old/a", ids[4], &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(tu_check(f->s), 0);
+}
+
 /*
  * Failure injection: the Nth LMDB call of a completion fails with EIO, for
  * every N the completion makes. Each failed completion leaves the upload
@@ -790,6 +827,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_complete_races_abort, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_during_complete, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_fault_injection, bfx_setup, bfx_teardown),
+		cmocka_unit_test_setup_teardown(test_expire, bfx_setup, bfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,6 +163,7 @@ enum mds_op_kind {
 	MDS_OP_ABORT_MULTIPART = 41,   /* AbortMultipartUpload: bucket, name, blob.id */
 	MDS_OP_PUT_BLOCK = 42,         /* PutBlock: bucket, name, blob.id = block id, size, locator */
 	MDS_OP_PUT_BLOCK_LIST = 43,    /* PutBlockList: bucket, name, blob.blocks, obj, cond */
+	MDS_OP_EXPIRE_MULTIPART = 44,  /* lifecycle sweep: bucket, blob.expire_before_ns, blob.max_items */
 };
 
 /*
@@ -230,6 +231,8 @@ struct mds_blob_in {
 	struct mds_str source_url;  /* PutBlobFromUrl: what the gateway copies from */
 	uint8_t copy_failed;        /* COPY_FINISH: 1 = the copy failed; failure says why */
 	struct mds_str failure;
+	uint64_t expire_before_ns;  /* EXPIRE_MULTIPART: abort uploads initiated before this */
+	uint32_t max_items;         /* EXPIRE_MULTIPART: at most this many per op; 0 = 1,000 */
 };
 
 /* Why an op failed with MDS_EPRECOND, for the gateway's error code. */
@@ -259,6 +262,7 @@ struct mds_blob_out {
 	uint32_t blocks;                /* committed block / part count after the op */
 	char id[33];                    /* new upload id / copy id, 32 hex + NUL */
 	char etag[MDS_ETAG_MAX + 1];    /* the record's new ETag, NUL-terminated */
+	uint32_t expired;               /* EXPIRE_MULTIPART: uploads aborted (< max_items: done) */
 };
 
 typedef void (*mds_op_done_fn)(struct mds_op *op);
