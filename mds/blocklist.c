@@ -199,21 +199,77 @@ static long arena_add(struct arena *a, struct mds_str s)
 	return (long)off;
 }
 
-/* Index of committed block @id in @cur's map, by a linear walk; -1 if absent. */
-static int committed_find(struct mds_txn *t, const struct mds_object *cur, struct mds_str id,
-			  struct mds_map_entry *e)
+/*
+ * The committed list of the blob being replaced, copied into memory and
+ * sorted by block id, so that resolving n Committed/Latest entries costs
+ * O(n log n) rather than a walk of the map per entry.
+ */
+struct committed {
+	struct rblock *v;
+	size_t n;
+	const struct arena *ar;
+};
+
+static const struct arena *sort_arena;
+
+static int rblock_cmp(const void *a, const void *b)
 {
-	if (!cur || cur->map_kind != MDS_MAP_BLOCKLIST)
-		return MDS_ENOTFOUND;
+	const struct rblock *x = a, *y = b;
+	struct mds_str sx = { sort_arena->p + x->id_off, x->id_len };
+	struct mds_str sy = { sort_arena->p + y->id_off, y->id_len };
+
+	return mds_str_cmp(sx, sy);
+}
+
+static int committed_load(struct mds_txn *t, const struct mds_object *cur, struct arena *ar,
+			  struct committed *c)
+{
+	c->v = NULL;
+	c->n = 0;
+	c->ar = ar;
+	if (!cur || cur->map_kind != MDS_MAP_BLOCKLIST || cur->map_blocks == 0)
+		return 0;
+	c->v = calloc(cur->map_blocks, sizeof(*c->v));
+	if (!c->v)
+		return MDS_ENOMEM;
 	for (uint32_t i = 0; i < cur->map_blocks; i++) {
-		int rc = mds_map_get(t, cur->map_id, i, e);
+		struct mds_map_entry e;
+		long io, lo;
+		int rc = mds_map_get(t, cur->map_id, i, &e);
 
 		if (rc)
 			return rc == MDS_ENOTFOUND ? MDS_ECORRUPT : rc;
-		if (mds_str_eq(e->id, id))
-			return 0;
+		io = arena_add(ar, e.id);
+		lo = io < 0 ? -1 : arena_add(ar, e.locator);
+		if (lo < 0)
+			return MDS_ENOMEM;
+		c->v[i] = (struct rblock){ e.size, (size_t)io, e.id.len, (size_t)lo, e.locator.len };
 	}
-	return MDS_ENOTFOUND;
+	c->n = cur->map_blocks;
+	/* The writer is one thread; qsort has no context argument in C11. */
+	sort_arena = ar;
+	qsort(c->v, c->n, sizeof(*c->v), rblock_cmp);
+	return 0;
+}
+
+/* The committed block with id @id, or NULL. */
+static const struct rblock *committed_find(const struct committed *c, struct mds_str id)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct mds_str m = { c->ar->p + c->v[mid].id_off, c->v[mid].id_len };
+		int cmp = mds_str_cmp(m, id);
+
+		if (cmp == 0)
+			return &c->v[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 /* Deletes every staged block of the name whose prefix is in @key, and its count. */
@@ -251,6 +307,7 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 	uint8_t key[SKEY_MAX];
 	struct rblock *rb = NULL;
 	struct arena ar = { NULL, 0, 0 };
+	struct committed cm = { NULL, 0, NULL };
 	struct mds_object cur, ext;
 	struct mds_object_in in = op->obj;
 	struct mds_bucket b;
@@ -296,10 +353,15 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 	rb = calloc(n ? n : 1, sizeof(*rb));
 	if (!rb)
 		return mds_status_set(&op->status, MDS_ENOMEM, "out of memory committing a block list");
+	rc = committed_load(t, exists ? &cur : NULL, &ar, &cm);
+	if (rc) {
+		mds_status_set(&op->status, rc, "cannot read the committed block list: %s",
+			       mds_strerror(rc));
+		goto out;
+	}
 	/* Resolve every block; reads only. */
 	for (size_t i = 0; i < n; i++) {
 		const struct mds_block_ref *br = &op->blob.blocks[i];
-		struct mds_map_entry e;
 		struct mds_str v, loc = MDS_STR_NULL;
 		long io, lo;
 
@@ -317,10 +379,12 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 			}
 		}
 		if (rc == MDS_ENOTFOUND && br->list != MDS_BLOCK_UNCOMMITTED) {
-			rc = committed_find(t, exists ? &cur : NULL, br->id, &e);
-			if (rc == 0) {
-				rb[i].size = e.size;
-				loc = e.locator;
+			const struct rblock *cb = committed_find(&cm, br->id);
+
+			if (cb) {
+				rb[i] = *cb;
+				total += cb->size;
+				continue;  /* already in the arena */
 			}
 		}
 		if (rc == MDS_ENOTFOUND) {
@@ -388,6 +452,7 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 	op->out_version = version;
 	op->out_mtime_ns = mds_txn_now_ns(t);
 out:
+	free(cm.v);
 	free(ar.p);
 	free(rb);
 	return rc;
