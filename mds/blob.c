@@ -214,13 +214,22 @@ static void problem(struct bcheck *c, const char *fmt, ...)
 		c->report(c->arg, line);
 }
 
-/* Finds the bucket with id @id (a scan: buckets are few). */
-static int bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b)
+/*
+ * Finds the bucket with id @id: a scan of the buckets, remembered for the
+ * next call (maps of one bucket tend to follow each other).
+ */
+static int bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b,
+			struct mds_bucket *last)
 {
 	struct mds_kcur *c = NULL;
 	struct mds_str k, v;
-	int rc = mds_kv_cursor_open(t, MDS_DB_BUCKETS, &c);
+	int rc;
 
+	if (last->id == id && last->name.p) {
+		*b = *last;
+		return 0;
+	}
+	rc = mds_kv_cursor_open(t, MDS_DB_BUCKETS, &c);
 	if (rc)
 		return rc;
 	for (rc = mds_kv_first(c, &k, &v); rc == 0; rc = mds_kv_next(c, &k, &v)) {
@@ -230,11 +239,14 @@ static int bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b)
 		}
 	}
 	mds_kv_cursor_close(c);
+	if (rc == 0)
+		*last = *b;
 	return rc;
 }
 
 /* Checks one map whose owner entry is @owner; blocks follow under @c. */
-static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct mds_str owner)
+static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct mds_str owner,
+		     struct mds_bucket *last)
 {
 	char q[MDS_QUOTE_MAX];
 	struct mds_bucket b;
@@ -249,7 +261,7 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 		return 0;
 	}
 	name = (struct mds_str){ owner.p + 8, owner.len - 8 };
-	rc = bucket_by_id(t, mds_le64_get((const uint8_t *)owner.p), &b);
+	rc = bucket_by_id(t, mds_le64_get((const uint8_t *)owner.p), &b, last);
 	if (rc == 0)
 		rc = mds_ns_object_load(t, &b, name, &o);
 	if (rc == MDS_ENOTFOUND || (rc == 0 && o.map_id != id)) {
@@ -286,12 +298,14 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 		    uint64_t *tree_entries)
 {
 	struct bcheck ck = { report, arg, 0 };
+	struct mds_bucket last;
 	struct mds_kcur *c = NULL;
 	struct mds_str k, v;
 	uint64_t maps = 0, blocks = 0;
 	long mp;
 	int rc;
 
+	memset(&last, 0, sizeof(last));
 	/* Block maps: every owner entry, then its blocks by index. */
 	rc = mds_kv_cursor_open(t, MDS_DB_BLOB_MAPS, &c);
 	if (rc)
@@ -306,7 +320,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 			continue;
 		}
 		maps++;
-		rc = check_map(t, &ck, mds_be64_get((const uint8_t *)k.p), v);
+		rc = check_map(t, &ck, mds_be64_get((const uint8_t *)k.p), v, &last);
 		if (rc)
 			break;
 	}
