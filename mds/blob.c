@@ -66,6 +66,15 @@ int mds_blob_release(struct mds_txn *t, const struct mds_object *old)
 	return rc;
 }
 
+int mds_blob_bucket_drop(struct mds_txn *t, uint64_t bucket_id)
+{
+	int rc = mds_multipart_bucket_drop(t, bucket_id);
+
+	if (rc == 0)
+		rc = mds_blocklist_bucket_drop(t, bucket_id);
+	return rc;
+}
+
 /* ---- records -------------------------------------------------------------- */
 
 static int pairs_unpack(struct mds_str raw, struct mds_pair *out, size_t cap, size_t *n)
@@ -218,8 +227,8 @@ static void problem(struct bcheck *c, const char *fmt, ...)
  * Finds the bucket with id @id: a scan of the buckets, remembered for the
  * next call (maps of one bucket tend to follow each other).
  */
-static int bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b,
-			struct mds_bucket *last)
+int mds_blob_bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b,
+			  struct mds_bucket *last)
 {
 	struct mds_kcur *c = NULL;
 	struct mds_str k, v;
@@ -261,7 +270,7 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 		return 0;
 	}
 	name = (struct mds_str){ owner.p + 8, owner.len - 8 };
-	rc = bucket_by_id(t, mds_le64_get((const uint8_t *)owner.p), &b, last);
+	rc = mds_blob_bucket_by_id(t, mds_le64_get((const uint8_t *)owner.p), &b, last);
 	if (rc == 0)
 		rc = mds_ns_object_load(t, &b, name, &o);
 	if (rc == MDS_ENOTFOUND || (rc == 0 && o.map_id != id)) {

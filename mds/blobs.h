@@ -47,6 +47,16 @@ int mds_blocklist_apply(struct mds_txn *t, struct mds_op *op);
  */
 int mds_blob_release(struct mds_txn *t, const struct mds_object *old);
 
+/*
+ * mds_blob_bucket_drop - remove what bucket @bucket_id holds outside its
+ * object tree: in-progress multipart uploads with their parts and upload
+ * tree, and staged (uncommitted) blocks. Called by bucket delete, which
+ * S3 and Azure allow with uploads / uncommitted blocks still present.
+ */
+int mds_blob_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
+int mds_multipart_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
+int mds_blocklist_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
+
 /* ---- block maps (blobmap.c) --------------------------------------------- */
 
 struct mds_map_entry {
@@ -115,6 +125,14 @@ int mds_blob_next_id(struct mds_txn *t, uint64_t *id);
  */
 long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 		    uint64_t *tree_entries);
+
+/*
+ * mds_blob_bucket_by_id - the bucket whose id is @id (a scan of the
+ * buckets; for mds check). @last caches the previous answer (zero it
+ * before the first call). MDS_ENOTFOUND if no bucket has that id.
+ */
+int mds_blob_bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b,
+			  struct mds_bucket *last);
 
 /* Multipart part of the check (multipart.c). */
 long mds_multipart_check(struct mds_txn *t, mds_check_report_fn report, void *arg,

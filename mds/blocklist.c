@@ -458,6 +458,35 @@ out:
 	return rc;
 }
 
+int mds_blocklist_bucket_drop(struct mds_txn *t, uint64_t bucket_id)
+{
+	uint8_t prefix[8], kc[SKEY_MAX];
+	struct mds_kcur *c = NULL;
+	struct mds_str k, v;
+	size_t klen;
+	int rc;
+
+	mds_be64_put(prefix, bucket_id);
+	for (;;) {
+		rc = mds_kv_cursor_open(t, MDS_DB_STAGED, &c);
+		if (rc)
+			return rc;
+		rc = mds_kv_seek(c, (struct mds_str){ (char *)prefix, 8 }, &k, &v);
+		if (rc == 0 && (k.len < 8 || k.len > SKEY_MAX || memcmp(k.p, prefix, 8) != 0))
+			rc = MDS_ENOTFOUND;
+		klen = rc == 0 ? k.len : 0;
+		if (rc == 0)
+			memcpy(kc, k.p, klen);
+		mds_kv_cursor_close(c);
+		if (rc == MDS_ENOTFOUND)
+			return 0;
+		if (rc == 0)
+			rc = mds_kv_del(t, MDS_DB_STAGED, (struct mds_str){ (char *)kc, klen });
+		if (rc)
+			return rc;
+	}
+}
+
 int mds_blocklist_apply(struct mds_txn *t, struct mds_op *op)
 {
 	switch (op->kind) {
@@ -562,7 +591,9 @@ long mds_blocklist_check(struct mds_txn *t, mds_check_report_fn report, void *ar
 	uint64_t want = 0, seen = 0;
 	int have = 0, rc;
 	long problems = 0;
+	struct mds_bucket last;
 
+	memset(&last, 0, sizeof(last));
 	rc = mds_kv_cursor_open(t, MDS_DB_STAGED, &c);
 	if (rc)
 		return rc;
@@ -583,6 +614,15 @@ long mds_blocklist_check(struct mds_txn *t, mds_check_report_fn report, void *ar
 			continue;
 		}
 		if (next_name) {
+			struct mds_bucket b;
+
+			if (!have || memcmp(k.p, cur, 8) != 0) {
+				if (mds_blob_bucket_by_id(t, mds_be64_get((const uint8_t *)k.p), &b, &last)) {
+					problems++;
+					if (report)
+						report(arg, "staged blocks outlive their bucket");
+				}
+			}
 			memcpy(cur, k.p, SKEY_BASE);
 			have = 1;
 			seen = 0;

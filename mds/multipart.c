@@ -645,6 +645,37 @@ static int apply_expire(struct mds_txn *t, struct mds_op *op)
 	return 0;
 }
 
+int mds_multipart_bucket_drop(struct mds_txn *t, uint64_t bucket_id)
+{
+	uint8_t k[9];
+	uint64_t root;
+	int rc = root_get(t, bucket_id, &root, 0);
+
+	if (rc == MDS_ENOTFOUND)
+		return 0;
+	/* Remove the first upload in key order until none is left. */
+	while (rc == 0) {
+		struct mds_tree_iter it;
+		uint8_t id[MDS_BLOB_ID_LEN];
+		struct upload u;
+
+		mds_tree_iter_init(&it, t, root);
+		rc = mds_tree_iter_seek(&it, MDS_STR_NULL, 1);
+		if (rc == 0 && (it.rec.len < TREE_ITEM || it.rec.len % TREE_ITEM))
+			rc = MDS_ECORRUPT;
+		if (rc == 0)
+			memcpy(id, it.rec.p + 8, MDS_BLOB_ID_LEN);
+		mds_tree_iter_release(&it);
+		if (rc == 0)
+			rc = upload_get(t, id, &u);
+		if (rc == 0)
+			rc = upload_remove(t, &u);
+	}
+	if (rc != MDS_ENOTFOUND)
+		return rc;
+	return mds_kv_del(t, MDS_DB_UPLOADS, rkey(k, bucket_id));
+}
+
 int mds_multipart_apply(struct mds_txn *t, struct mds_op *op)
 {
 	switch (op->kind) {
@@ -944,6 +975,14 @@ long mds_multipart_check(struct mds_txn *t, mds_check_report_fn report, void *ar
 		if (k.len != 9 || k.p[0] != 'r' || v.len != 8) {
 			PROBLEM("uploads: malformed key or value");
 			continue;
+		}
+		{
+			struct mds_bucket b, none;
+
+			memset(&none, 0, sizeof(none));
+			if (mds_blob_bucket_by_id(t, mds_be64_get((const uint8_t *)k.p + 1), &b, &none))
+				PROBLEM("uploads of bucket id %llu outlive their bucket",
+					(unsigned long long)mds_be64_get((const uint8_t *)k.p + 1));
 		}
 		mds_tree_iter_init(&it, t, mds_le64_get((const uint8_t *)v.p));
 		for (irc = mds_tree_iter_seek(&it, MDS_STR_NULL, 1); irc == 0; irc = mds_tree_iter_next(&it)) {

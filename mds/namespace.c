@@ -357,7 +357,9 @@ static int apply_bucket_delete(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, MDS_ECORRUPT,
 				      "bucket '%s' has no objects counted but its name tree is not empty; run mds check",
 				      mds_quote(q, op->bucket));
-	rc = mds_kv_del(t, MDS_DB_BUCKETS, op->bucket);
+	rc = mds_blob_bucket_drop(t, b.id); /* in-progress uploads, staged blocks */
+	if (rc == 0)
+		rc = mds_kv_del(t, MDS_DB_BUCKETS, op->bucket);
 	if (rc == 0)
 		rc = mds_kv_del(t, MDS_DB_TEAM_BUCKETS, team_bucket_key(tbkey, team_s, op->bucket));
 	if (rc == 0)

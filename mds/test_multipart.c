@@ -769,6 +769,40 @@ static void test_expire(void **state)
 	assert_int_equal(tu_check(f->s), 0);
 }
 
+/* Deleting a bucket drops its in-progress uploads and staged blocks. */
+static void test_bucket_delete_drops_uploads(void **state)
+{
+	struct bfx *f = *state;
+	struct mds_op op;
+	char ids[3][33];
+
+	for (int i = 0; i < 3; i++) {
+		mds_op_init(&op, MDS_OP_CREATE_MULTIPART);
+		op.bucket = tu_s("other");
+		op.name = tu_s(i ? "k/1" : "k/2");
+		assert_int_equal(mds_store_exec(f->s, &op), 0);
+		memcpy(ids[i], op.blob_out.id, 33);
+		mds_op_init(&op, MDS_OP_UPLOAD_PART);
+		op.bucket = tu_s("other");
+		op.name = tu_s(i ? "k/1" : "k/2");
+		op.blob.id = tu_s(ids[i]);
+		op.blob.part_number = 1;
+		op.blob.etag = tu_s("\"0123456789abcdef0123456789abcdef\"");
+		assert_int_equal(mds_store_exec(f->s, &op), 0);
+	}
+	mds_op_init(&op, MDS_OP_PUT_BLOCK);
+	op.bucket = tu_s("other");
+	op.name = tu_s("blob");
+	op.blob.id = tu_s("b1");
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	assert_int_equal(create_upload(f->s, "kept", ids[0]), 0);   /* in "data" */
+	mds_op_init(&op, MDS_OP_BUCKET_DELETE);
+	op.bucket = tu_s("other");
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	assert_int_equal(tu_check(f->s), 0);  /* nothing outlives the bucket */
+	assert_int_equal(count_parts(f->s, "kept", ids[0], &(int){ 0 }), 0);
+}
+
 /*
  * Failure injection: the Nth LMDB call of a completion fails with EIO, for
  * every N the completion makes. Each failed completion leaves the upload
@@ -828,6 +862,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sigkill_during_complete, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_fault_injection, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_expire, bfx_setup, bfx_teardown),
+		cmocka_unit_test_setup_teardown(test_bucket_delete_drops_uploads, bfx_setup, bfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
