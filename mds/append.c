@@ -31,20 +31,7 @@ static int set_reason(struct mds_op *op, uint8_t reason, int rc)
 /* If-Match / If-None-Match against @cur (NULL = absent); Azure answers 412. */
 static int etag_cond(struct mds_op *op, const struct mds_object *cur)
 {
-	const struct mds_cond *c = &op->cond;
-	char q[MDS_QUOTE_MAX];
-	int star_m = c->if_match.len == 1 && c->if_match.p[0] == '*';
-	int star_n = c->if_none_match.len == 1 && c->if_none_match.p[0] == '*';
-
-	if (c->if_match.p && (!cur || (!star_m && !mds_str_eq(c->if_match, cur->etag))))
-		return set_reason(op, MDS_REASON_ETAG,
-				  mds_status_set(&op->status, MDS_EPRECOND,
-						 "if-match failed on blob '%s'", mds_quote(q, op->name)));
-	if (c->if_none_match.p && cur && (star_n || mds_str_eq(c->if_none_match, cur->etag)))
-		return set_reason(op, MDS_REASON_ETAG,
-				  mds_status_set(&op->status, MDS_EPRECOND,
-						 "if-none-match failed on blob '%s'", mds_quote(q, op->name)));
-	return 0;
+	return mds_blob_cond_check(op, &op->cond, cur, MDS_REASON_ETAG, "blob", op->name);
 }
 
 static void fill_out(struct mds_op *op, const struct mds_object *o, const char *etag,

@@ -75,6 +75,32 @@ int mds_blob_bucket_drop(struct mds_txn *t, uint64_t bucket_id)
 	return rc;
 }
 
+/* ---- conditions ------------------------------------------------------------ */
+
+static int is_star(struct mds_str s)
+{
+	return s.len == 1 && s.p[0] == '*';
+}
+
+int mds_blob_cond_check(struct mds_op *op, const struct mds_cond *c, const struct mds_object *cur,
+			uint8_t reason, const char *what, struct mds_str name)
+{
+	char q[MDS_QUOTE_MAX];
+
+	if (c->if_match.p && (!cur || (!is_star(c->if_match) && !mds_str_eq(c->if_match, cur->etag)))) {
+		op->blob_out.reason = reason;
+		return mds_status_set(&op->status, MDS_EPRECOND, "if-match failed on %s '%s'", what,
+				      mds_quote(q, name));
+	}
+	if (c->if_none_match.p && cur &&
+	    (is_star(c->if_none_match) || mds_str_eq(c->if_none_match, cur->etag))) {
+		op->blob_out.reason = reason;
+		return mds_status_set(&op->status, MDS_EPRECOND, "if-none-match failed on %s '%s'",
+				      what, mds_quote(q, name));
+	}
+	return 0;
+}
+
 /* ---- records -------------------------------------------------------------- */
 
 static int pairs_unpack(struct mds_str raw, struct mds_pair *out, size_t cap, size_t *n)

@@ -57,6 +57,15 @@ int mds_blob_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
 int mds_multipart_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
 int mds_blocklist_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
 
+/*
+ * mds_blob_cond_check - If-Match / If-None-Match of @c against @cur (NULL =
+ * absent), as namespace.c applies them to puts. On failure sets
+ * op->blob_out.reason to @reason and returns MDS_EPRECOND with a message
+ * naming @what ("blob", "copy source") and @name.
+ */
+int mds_blob_cond_check(struct mds_op *op, const struct mds_cond *c, const struct mds_object *cur,
+			uint8_t reason, const char *what, struct mds_str name);
+
 /* ---- block maps (blobmap.c) --------------------------------------------- */
 
 struct mds_map_entry {

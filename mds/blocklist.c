@@ -303,7 +303,7 @@ static int staged_drop(struct mds_txn *t, uint8_t key[SKEY_MAX])
 
 static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 {
-	char etag[MDS_ETAG_MAX + 1], q[MDS_QUOTE_MAX];
+	char etag[MDS_ETAG_MAX + 1];
 	uint8_t key[SKEY_MAX];
 	struct rblock *rb = NULL;
 	struct arena ar = { NULL, 0, 0 };
@@ -337,14 +337,10 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, rc, "cannot read blob: %s", mds_strerror(rc));
 	exists = rc == 0;
 	ctime = mds_txn_now_ns(t);
-	if ((op->cond.if_match.p && (!exists || (!(op->cond.if_match.len == 1 && op->cond.if_match.p[0] == '*') &&
-						 !mds_str_eq(op->cond.if_match, cur.etag)))) ||
-	    (op->cond.if_none_match.p && exists &&
-	     ((op->cond.if_none_match.len == 1 && op->cond.if_none_match.p[0] == '*') ||
-	      mds_str_eq(op->cond.if_none_match, cur.etag))))
-		return set_reason(op, MDS_REASON_ETAG,
-				  mds_status_set(&op->status, MDS_EPRECOND, "condition on blob '%s' failed",
-						 mds_quote(q, op->name)));
+	rc = mds_blob_cond_check(op, &op->cond, exists ? &cur : NULL, MDS_REASON_ETAG, "blob",
+				 op->name);
+	if (rc)
+		return rc;
 	if (exists) {
 		version = cur.version + 1;
 		ctime = cur.ctime_ns;

@@ -35,27 +35,6 @@ static int set_reason(struct mds_op *op, uint8_t reason, int rc)
 	return rc;
 }
 
-static int is_star(struct mds_str s)
-{
-	return s.len == 1 && s.p[0] == '*';
-}
-
-/* 0 if @c holds against @cur (NULL = absent); else MDS_EPRECOND with @reason. */
-static int cond_eval(struct mds_op *op, const struct mds_cond *c, const struct mds_object *cur,
-		     uint8_t reason, const char *what)
-{
-	if (c->if_match.p && (!cur || (!is_star(c->if_match) && !mds_str_eq(c->if_match, cur->etag))))
-		return set_reason(op, reason,
-				  mds_status_set(&op->status, MDS_EPRECOND, "if-match failed on the %s",
-						 what));
-	if (c->if_none_match.p && cur &&
-	    (is_star(c->if_none_match) || mds_str_eq(c->if_none_match, cur->etag)))
-		return set_reason(op, reason,
-				  mds_status_set(&op->status, MDS_EPRECOND,
-						 "if-none-match failed on the %s", what));
-	return 0;
-}
-
 static struct mds_str index_val(uint8_t *buf, struct mds_str bucket, struct mds_str name)
 {
 	buf[0] = (uint8_t)bucket.len;
@@ -81,7 +60,8 @@ static int dest_prepare(struct mds_txn *t, struct mds_op *op, const struct mds_b
 		return mds_status_set(&op->status, rc, "cannot read destination '%s': %s",
 				      mds_quote(q, op->name), mds_strerror(rc));
 	d->exists = rc == 0;
-	rc = cond_eval(op, &op->cond, d->exists ? &cur : NULL, MDS_REASON_ETAG, "destination");
+	rc = mds_blob_cond_check(op, &op->cond, d->exists ? &cur : NULL, MDS_REASON_ETAG,
+				 "destination", op->name);
 	if (rc)
 		return rc;
 	d->version = d->exists ? cur.version + 1 : 1;
@@ -153,7 +133,8 @@ static int apply_copy_object(struct mds_txn *t, struct mds_op *op)
 				      mds_quote(q, op->blob.src_name), mds_quote(q2, op->blob.src_bucket));
 	if (rc)
 		return mds_status_set(&op->status, rc, "cannot read copy source: %s", mds_strerror(rc));
-	rc = cond_eval(op, &op->blob.src_cond, &src, MDS_REASON_SOURCE_ETAG, "copy source");
+	rc = mds_blob_cond_check(op, &op->blob.src_cond, &src, MDS_REASON_SOURCE_ETAG, "copy source",
+				 op->blob.src_name);
 	if (rc)
 		return rc;
 	if (src.copy_status == MDS_COPY_PENDING)

@@ -492,17 +492,10 @@ static int apply_complete(struct mds_txn *t, struct mds_op *op)
 	}
 	exists = rc == 0;
 	ctime = mds_txn_now_ns(t);
-	if ((op->cond.if_match.p && (!exists || (!(op->cond.if_match.len == 1 && op->cond.if_match.p[0] == '*') &&
-						 !mds_str_eq(op->cond.if_match, cur.etag)))) ||
-	    (op->cond.if_none_match.p && exists &&
-	     ((op->cond.if_none_match.len == 1 && op->cond.if_none_match.p[0] == '*') ||
-	      mds_str_eq(op->cond.if_none_match, cur.etag)))) {
-		rc = set_reason(op, MDS_REASON_ETAG,
-				mds_status_set(&op->status, MDS_EPRECOND,
-					       "condition on key '%s' failed; the upload is kept",
-					       mds_quote(q, op->name)));
-		goto out;
-	}
+	rc = mds_blob_cond_check(op, &op->cond, exists ? &cur : NULL, MDS_REASON_ETAG, "key",
+				 op->name);
+	if (rc)
+		goto out;	/* the upload is kept */
 	if (exists) {
 		version = cur.version + 1;
 		ctime = cur.ctime_ns;
