@@ -24,6 +24,8 @@
 #include <cmocka.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "test_blobutil.h"
@@ -524,6 +526,159 @@ static void test_listing_shows_state(void **state)
 	assert_int_equal(ls.blocks, 2);
 }
 
+/*
+ * SIGKILL while appenders run: every acknowledged append is in the blob
+ * after a restart, exactly once, at the offset its answer gave, and mds
+ * check finds the map consistent with the record.
+ */
+#define KILL_ROUNDS 6
+#define KILL_THREADS 4
+
+struct kapp {
+	struct mds_store *s;
+	int fd, id;
+};
+
+static void *kill_appender(void *arg)
+{
+	struct kapp *k = arg;
+	char loc[32], line[64];
+
+	for (unsigned i = 0;; i++) {
+		struct mds_op op;
+		int n;
+
+		snprintf(loc, sizeof(loc), "k%d-%u", k->id, i);
+		mds_op_init(&op, MDS_OP_APPEND_BLOCK);
+		op.bucket = tu_s("data");
+		op.name = tu_s("killed");
+		op.blob.size = 1 + (uint64_t)(i % 7);
+		op.blob.locator = tu_s(loc);
+		if (mds_store_exec(k->s, &op))
+			_exit(3);
+		n = snprintf(line, sizeof(line), "%s %llu\n", loc,
+			     (unsigned long long)op.blob_out.append_offset);
+		if (write(k->fd, line, (size_t)n) != n)
+			_exit(4);
+	}
+	return NULL;
+}
+
+struct kseen {
+	char (*locs)[32];
+	uint64_t *offs;
+	size_t n;
+	unsigned char *hit;
+	int bad;
+};
+
+static int kseen_block(void *arg, const struct mds_block *b)
+{
+	struct kseen *ks = arg;
+	char loc[32];
+
+	snprintf(loc, sizeof(loc), "%.*s", (int)b->locator.len, b->locator.p);
+	for (size_t i = 0; i < ks->n; i++) {
+		if (strcmp(ks->locs[i], loc) == 0) {
+			if (ks->hit[i]++ || ks->offs[i] != b->offset)
+				ks->bad++;
+			break;
+		}
+	}
+	return 0;
+}
+
+static void test_sigkill_appenders(void **state)
+{
+	struct bfx *f = *state;
+	static char locs[200000][32];
+	static uint64_t offs[200000];
+	size_t n = 0;
+	unsigned seed = (unsigned)time(NULL);
+
+	printf("append kill seed %u\n", seed);
+	srand(seed);
+	assert_int_equal(create_append(f->s, "killed", 0), 0);
+	mds_store_close(f->s);
+	f->s = NULL;
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		struct kseen ks = { locs, offs, 0, NULL, 0 };
+		struct mds_reader *r;
+		struct mds_status st;
+		char buf[65536], line[64];
+		size_t ll = 0;
+		int fds[2], wst;
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			static struct kapp ka[KILL_THREADS];
+			pthread_t th;
+			struct mds_store *s;
+
+			close(fds[0]);
+			if (mds_store_open(&s, f->dir, NULL, &st))
+				_exit(2);
+			for (int i = 0; i < KILL_THREADS; i++) {
+				ka[i] = (struct kapp){ s, fds[1], round * 10 + i };
+				pthread_create(&th, NULL, kill_appender, &ka[i]);
+			}
+			for (;;)
+				pause();
+		}
+		close(fds[1]);
+		{
+			struct timespec d = { 0, (long)(20 + rand() % 150) * 1000000L };
+
+			nanosleep(&d, NULL);
+		}
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &wst, 0), pid);
+		for (;;) {
+			ssize_t got = read(fds[0], buf, sizeof(buf));
+
+			if (got <= 0)
+				break;
+			for (ssize_t i = 0; i < got; i++) {
+				if (buf[i] != '\n') {
+					if (ll < sizeof(line) - 1)
+						line[ll++] = buf[i];
+					continue;
+				}
+				line[ll] = '\0';
+				ll = 0;
+				assert_true(n < 200000);
+				assert_int_equal(sscanf(line, "%31s %llu", locs[n],
+							(unsigned long long *)&offs[n]), 2);
+				n++;
+			}
+		}
+		close(fds[0]);
+		assert_int_equal(mds_store_open(&f->s, f->dir, NULL, &st), 0);
+		assert_int_equal(tu_check(f->s), 0);
+		ks.n = n;
+		ks.hit = calloc(n ? n : 1, 1);
+		assert_int_equal(mds_reader_open(f->s, &r), 0);
+		assert_int_equal(mds_reader_begin(r), 0);
+		assert_int_equal(mds_blob_blocks(r, tu_s("data"), tu_s("killed"), 0, 0, kseen_block, &ks,
+						 &st), 0);
+		mds_reader_close(r);
+		for (size_t i = 0; i < n; i++)
+			if (ks.hit[i] != 1)
+				fail_msg("seed %u: acknowledged append %s seen %d times", seed, locs[i],
+					 ks.hit[i]);
+		assert_int_equal(ks.bad, 0);
+		free(ks.hit);
+		mds_store_close(f->s);
+		f->s = NULL;
+	}
+	printf("%d kills, %zu acknowledged appends, none lost or doubled\n", KILL_ROUNDS, n);
+	assert_true(n > 0);
+	assert_int_equal(mds_store_open(&f->s, f->dir, NULL, NULL), 0);
+}
+
 /* Deletes @key from database @db of the store in @dir, behind mds's back. */
 static void raw_delete(const char *dir, const char *db, const void *key, size_t klen)
 {
@@ -584,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_appenders, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_listing_shows_state, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_check_finds_damage, bfx_setup, bfx_teardown),
+		cmocka_unit_test_setup_teardown(test_sigkill_appenders, bfx_setup, bfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
