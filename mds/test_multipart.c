@@ -732,6 +732,57 @@ static void test_sigkill_during_complete(void **state)
 	assert_int_equal(mds_store_open(&f->s, f->dir, NULL, NULL), 0);
 }
 
+/* [UP] [CMP]: the largest upload, 10,000 parts, completes in one op. */
+static void test_complete_10000_parts(void **state)
+{
+	struct bfx *f = *state;
+	static struct mds_op ops[10000];
+	static struct mds_part_ref refs[10000];
+	static char etags[10000][40];
+	struct racer rc = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 10000 };
+	struct timespec t0, t1;
+	struct mds_op op;
+	char id[33];
+	size_t elen;
+
+	assert_int_equal(create_upload(f->s, "huge", id), 0);
+	for (uint32_t i = 0; i < 10000; i++) {
+		part_etag(etags[i], i + 1, 0);
+		refs[i] = (struct mds_part_ref){ i + 1, tu_s(etags[i]) };
+		mds_op_init(&ops[i], MDS_OP_UPLOAD_PART);
+		ops[i].bucket = tu_s("data");
+		ops[i].name = tu_s("huge");
+		ops[i].blob.id = tu_s(id);
+		ops[i].blob.part_number = i + 1;
+		ops[i].blob.size = 5 * MIB;
+		ops[i].blob.etag = tu_s(etags[i]);
+		ops[i].done = racer_done;
+		ops[i].user = &rc;
+		assert_int_equal(mds_store_submit(f->s, &ops[i]), 0);
+	}
+	pthread_mutex_lock(&rc.mu);
+	while (rc.left)
+		pthread_cond_wait(&rc.cv, &rc.mu);
+	pthread_mutex_unlock(&rc.mu);
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(ops[i].status.code, 0);
+	mds_op_init(&op, MDS_OP_COMPLETE_MULTIPART);
+	op.bucket = tu_s("data");
+	op.name = tu_s("huge");
+	op.blob.id = tu_s(id);
+	op.blob.parts = refs;
+	op.blob.n_parts = 10000;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("complete of 10,000 parts: %.0f ms\n",
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	elen = strlen(op.blob_out.etag);
+	assert_true(elen > 8 && strcmp(op.blob_out.etag + elen - 7, "-10000\"") == 0);
+	assert_int_equal(bhead(f->s, "data", "huge").blocks, 10000);
+	assert_int_equal(bhead(f->s, "data", "huge").size, 10000 * 5 * MIB);
+}
+
 /* Lifecycle expiry aborts old uploads only, in bounded steps. */
 static void test_expire(void **state)
 {
@@ -862,6 +913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sigkill_during_complete, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_fault_injection, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_expire, bfx_setup, bfx_teardown),
+		cmocka_unit_test_setup_teardown(test_complete_10000_parts, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_bucket_delete_drops_uploads, bfx_setup, bfx_teardown),
 	};
 
