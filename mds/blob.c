@@ -279,9 +279,13 @@ int mds_blob_bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b,
 	return rc;
 }
 
-/* Checks one map whose owner entry is @owner; blocks follow under @c. */
+/*
+ * Checks map @id whose owner entry is @owner: its blocks 0..n-1 (counted
+ * into *@counted), their offsets, and that the owner holds the map with
+ * that many blocks and bytes.
+ */
 static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct mds_str owner,
-		     struct mds_bucket *last)
+		     struct mds_bucket *last, uint64_t *counted)
 {
 	char q[MDS_QUOTE_MAX];
 	struct mds_bucket b;
@@ -291,6 +295,25 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 	uint32_t n = 0;
 	int rc;
 
+	for (;; n++) {
+		struct mds_map_entry e;
+
+		rc = mds_map_get(t, id, n, &e);
+		if (rc == MDS_ENOTFOUND)
+			break;
+		if (rc == MDS_ECORRUPT) {
+			problem(ck, "block map %llu: block %u does not decode", (unsigned long long)id, n);
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (e.offset != offset)
+			problem(ck, "block map %llu: block %u starts at %llu, expected %llu",
+				(unsigned long long)id, n, (unsigned long long)e.offset,
+				(unsigned long long)offset);
+		offset += e.size;
+	}
+	*counted += n;
 	if (owner.len < 9) {
 		problem(ck, "block map %llu: owner entry is malformed", (unsigned long long)id);
 		return 0;
@@ -306,22 +329,6 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 	}
 	if (rc)
 		return rc;
-	for (;; n++) {
-		struct mds_map_entry e;
-
-		rc = mds_map_get(t, id, n, &e);
-		if (rc == MDS_ENOTFOUND)
-			break;
-		if (rc) {
-			problem(ck, "block map %llu: block %u does not decode", (unsigned long long)id, n);
-			return 0;
-		}
-		if (e.offset != offset)
-			problem(ck, "block map %llu: block %u starts at %llu, expected %llu",
-				(unsigned long long)id, n, (unsigned long long)e.offset,
-				(unsigned long long)offset);
-		offset += e.size;
-	}
 	if (n != o.map_blocks || offset != o.size)
 		problem(ck, "object '%s': record says %u blocks / %llu bytes, its map holds %u / %llu",
 			mds_quote(q, name), o.map_blocks, (unsigned long long)o.size, n,
@@ -336,7 +343,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 	struct mds_bucket last;
 	struct mds_kcur *c = NULL;
 	struct mds_str k, v;
-	uint64_t maps = 0, blocks = 0;
+	uint64_t blocks = 0, counted = 0;
 	long mp;
 	int rc;
 
@@ -354,16 +361,16 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 			problem(&ck, "blob_maps: key of %zu bytes", k.len);
 			continue;
 		}
-		maps++;
-		rc = check_map(t, &ck, mds_be64_get((const uint8_t *)k.p), v, &last);
+		rc = check_map(t, &ck, mds_be64_get((const uint8_t *)k.p), v, &last, &counted);
 		if (rc)
 			break;
 	}
 	mds_kv_cursor_close(c);
 	if (rc != MDS_ENOTFOUND)
 		return rc;
-	(void)maps;
-	(void)blocks;
+	if (blocks != counted)
+		problem(&ck, "blob_maps holds %llu blocks but only %llu belong to a map's 0..n-1 range",
+			(unsigned long long)blocks, (unsigned long long)counted);
 
 	/* Copy index: every entry names a pending destination with that id. */
 	rc = mds_kv_cursor_open(t, MDS_DB_COPIES, &c);
