@@ -24,6 +24,10 @@ enum mds_db {
 	MDS_DB_TEAM_BUCKETS,  /* team \0 bucket -> "" (index) */
 	MDS_DB_OBJECTS,       /* name tree: node id(8) segment -> entry */
 	MDS_DB_USAGE,         /* 'b' bucket id(8) | 't' team -> counters */
+	MDS_DB_QUOTAS,        /* scope key -> limits, grace state, reserved, prefix usage */
+	MDS_DB_RESERVATIONS,  /* token(16) -> reservation */
+	MDS_DB_RES_EXPIRY,    /* expiry(8 BE) token(16) -> "" (sweep index) */
+	MDS_DB_QUOTA_AUDIT,   /* seq(8 BE) -> quota change record */
 	MDS_DB_BLOB_MAPS,     /* map id(8) [index(4)] -> map owner | block */
 	MDS_DB_COPIES,        /* copy id(16) -> destination bucket, name */
 	MDS_DB_UPLOADS,       /* 'r' bucket id(8) -> upload tree root | 'u' upload id(16) -> upload */

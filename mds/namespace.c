@@ -16,6 +16,7 @@
 #include "kv.h"
 #include "nametree.h"
 #include "ns_internal.h"
+#include "quota.h"
 #include "record.h"
 #include "util.h"
 
@@ -175,8 +176,11 @@ int mds_usage_charge(struct mds_txn *t, const struct mds_bucket *b, struct mds_s
 		     int64_t bytes, int64_t objects, struct mds_status *st)
 {
 	uint8_t ukey[1 + MDS_TEAM_NAME_MAX], bkey[9];
-	int rc = usage_add(t, usage_key_bucket(bkey, b->id), bytes, objects, 0);
+	int rc = mds_quota_charge(t, b, name, bytes, objects, st);
 
+	if (rc)
+		return rc;   /* refused (MDS_EQUOTA) or failed; nothing written */
+	rc = usage_add(t, usage_key_bucket(bkey, b->id), bytes, objects, 0);
 	if (rc == 0)
 		rc = usage_add(t, usage_key_team(ukey, b->team), bytes, objects, 0);
 	if (rc)
@@ -474,6 +478,8 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 		return apply_object_put(t, op);
 	case MDS_OP_OBJECT_DELETE:
 		return apply_object_delete(t, op);
+	case MDS_OP_QUOTA_SET ... MDS_OP_RESERVE_SWEEP:
+		return mds_quota_apply(t, op);
 	case MDS_OP_APPEND_CREATE ... MDS_OP_EXPIRE_MULTIPART:
 		return mds_blob_apply(t, op);
 	}

@@ -41,6 +41,8 @@
 
 #include "log.h"
 #include "rpc.h"
+#include "rpc_quota.h"
+#include "mds/quota.h"
 
 #define N_CODES 17
 static const double lat_bounds[] = {
@@ -124,6 +126,7 @@ struct mds_server {
 	int stopped;
 	uint64_t start_ns;
 	int tls, mtls;
+	struct mds_quota_sweeper *sweeper;   /* releases expired quota reservations */
 };
 
 static uint64_t mono_ns(void)
@@ -843,6 +846,8 @@ static void server_release(struct mds_server *s)
 {
 	/* The server first (it is shut down or was never started), then the
 	 * queues, each shut down and drained unless its worker did that. */
+	mds_quota_sweeper_stop(s->sweeper);
+	s->sweeper = NULL;
 	if (s->server)
 		grpc_server_destroy(s->server);
 	if (s->workers) {
@@ -919,7 +924,7 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	s->start_ns = real_ns();
 	s->tls = o->tls_cert != NULL;
 	s->mtls = s->tls && o->require_client_cert;
-	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count;
+	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count + mds_rpc_quota_count;
 	s->methods = calloc(s->n_methods, sizeof(*s->methods));
 	s->handles = calloc(s->n_methods, sizeof(*s->handles));
 	s->stats = calloc(s->n_methods + 1, sizeof(*s->stats));
@@ -932,6 +937,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		s->methods[k++] = &mds_rpc_namespace_methods[i];
 	for (size_t i = 0; i < mds_rpc_admin_count; i++)
 		s->methods[k++] = &mds_rpc_admin_methods[i];
+	for (size_t i = 0; i < mds_rpc_quota_count; i++)
+		s->methods[k++] = &mds_rpc_quota_methods[i];
 
 	pthread_mutex_init(&s->resp_mu, NULL);
 	pthread_cond_init(&s->resp_cv, NULL);
@@ -995,6 +1002,11 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		rc = mds_status_set(st, MDS_EINVAL,
 				    "cannot listen on '%s' (address in use or invalid)",
 				    o->listen);
+		goto out_free;
+	}
+	rc = mds_quota_sweeper_start(store, 1000, &s->sweeper);
+	if (rc != 0) {
+		mds_status_set(st, rc, "cannot start the reservation sweeper: %s", mds_strerror(rc));
 		goto out_free;
 	}
 	grpc_server_start(s->server);
@@ -1061,6 +1073,8 @@ void mds_server_stop(struct mds_server *s, unsigned grace_ms)
 			pthread_join(w->thread, NULL);
 		w->started = 0;
 	}
+	mds_quota_sweeper_stop(s->sweeper);
+	s->sweeper = NULL;
 }
 
 void mds_server_free(struct mds_server *s)

@@ -146,6 +146,13 @@ enum mds_op_kind {
 	MDS_OP_BUCKET_DELETE = 4,  /* bucket; refused unless empty */
 	MDS_OP_OBJECT_PUT = 5,     /* bucket, name, obj, cond */
 	MDS_OP_OBJECT_DELETE = 6,  /* bucket, name, cond */
+	/* quotas and reservations (20-29): see quota.h */
+	MDS_OP_QUOTA_SET = 20,       /* scope, limits, principal */
+	MDS_OP_QUOTA_DELETE = 21,    /* scope, principal */
+	MDS_OP_RESERVE = 22,         /* reservation, bucket, name, reserve_bytes/objects/ttl_ns */
+	MDS_OP_RESERVE_COMMIT = 23,  /* reservation, bucket, name, obj, cond */
+	MDS_OP_RESERVE_RELEASE = 24, /* reservation */
+	MDS_OP_RESERVE_SWEEP = 25,   /* sweep_max */
 
 	/* Blob and S3 parity (30-49): fields in op->blob, results in
 	 * op->blob_out; see docs/blob-parity.md for the S3/Azure mapping. */
@@ -164,6 +171,22 @@ enum mds_op_kind {
 	MDS_OP_PUT_BLOCK = 42,         /* PutBlock: bucket, name, blob.id = block id, size, locator */
 	MDS_OP_PUT_BLOCK_LIST = 43,    /* PutBlockList: bucket, name, blob.blocks, obj, cond */
 	MDS_OP_EXPIRE_MULTIPART = 44,  /* lifecycle sweep: bucket, blob.expire_before_ns, blob.max_items */
+};
+
+/* Which limits of a struct mds_quota_limits apply. */
+#define MDS_QUOTA_MAX_BYTES 0x01u
+#define MDS_QUOTA_MAX_OBJECTS 0x02u
+#define MDS_QUOTA_SOFT_BYTES 0x04u
+#define MDS_QUOTA_SOFT_OBJECTS 0x08u
+
+/* Quota limits of one scope (quota.h); a limit applies when its bit is set. */
+struct mds_quota_limits {
+	uint32_t set;            /* MDS_QUOTA_* bits */
+	uint64_t max_bytes;      /* hard */
+	uint64_t max_objects;    /* hard */
+	uint64_t soft_bytes;
+	uint64_t soft_objects;
+	uint64_t grace_ns;       /* how long a soft limit may be exceeded */
 };
 
 /*
@@ -277,6 +300,15 @@ struct mds_op {
 	struct mds_cond cond;
 	mds_op_done_fn done;          /* called on the writer thread */
 	void *user;                   /* for the caller */
+	/* quotas and reservations (kinds 20-29, see quota.h); borrowed */
+	struct mds_str scope;         /* "team/T", "bucket/B" or "prefix/B/PATH/" */
+	struct mds_quota_limits limits;
+	struct mds_str principal;     /* who changes a quota (audit) */
+	struct mds_str reservation;   /* token from mds_quota_token_new() */
+	uint64_t reserve_bytes;
+	uint64_t reserve_objects;
+	uint64_t reserve_ttl_ns;
+	uint32_t sweep_max;           /* 0 = 256 */
 	struct mds_blob_in blob;      /* blob ops (kinds 30-49) */
 
 	/* out: valid when done runs */
