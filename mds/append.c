@@ -199,7 +199,7 @@ static int apply_block(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, rc, "cannot add block to '%s': %s",
 				      mds_quote(q, op->name), mds_strerror(rc));
 	op->out_bytes_delta = (int64_t)size;
-	rc = mds_usage_charge(t, &b, op->name, (int64_t)size, 0, &op->status);
+	rc = mds_blob_charge(t, op, &b, op->name, op->reservation, (int64_t)size, 0);
 	if (rc)
 		return rc;
 	op->blob_out.size = in.size;

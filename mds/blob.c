@@ -15,6 +15,7 @@
 
 #include "blobs.h"
 #include "nametree.h"
+#include "quota.h"
 #include "record.h"
 #include "util.h"
 
@@ -57,7 +58,17 @@ int mds_blob_release(struct mds_txn *t, const struct mds_object *old)
 	int rc = 0;
 
 	if (old->copy_status == MDS_COPY_PENDING && mds_blob_id_parse(old->copy_id, id) == 0) {
-		rc = mds_kv_del(t, MDS_DB_COPIES, (struct mds_str){ (char *)id, sizeof(id) });
+		struct mds_str key = { (char *)id, sizeof(id) }, v, bn, nm, tk;
+		char token[MDS_BLOB_ID_HEX];
+
+		/* The copy ends with its record: its reservation goes back. */
+		rc = mds_kv_get(t, MDS_DB_COPIES, key, &v);
+		if (rc == 0 && mds_copy_index_decode(v, &bn, &nm, &tk) == 0 && tk.len) {
+			memcpy(token, tk.p, tk.len);
+			rc = mds_blob_resv_release(t, (struct mds_str){ token, tk.len });
+		}
+		if (rc == 0)
+			rc = mds_kv_del(t, MDS_DB_COPIES, key);
 		if (rc == MDS_ENOTFOUND)
 			rc = 0;
 	}
@@ -73,6 +84,36 @@ int mds_blob_bucket_drop(struct mds_txn *t, uint64_t bucket_id)
 	if (rc == 0)
 		rc = mds_blocklist_bucket_drop(t, bucket_id);
 	return rc;
+}
+
+/* ---- usage and reservations ------------------------------------------------ */
+
+int mds_blob_charge(struct mds_txn *t, struct mds_op *op, const struct mds_bucket *b,
+		    struct mds_str name, struct mds_str token, int64_t bytes, int64_t objects)
+{
+	int rc;
+
+	if (token.len == 0)
+		return mds_usage_charge(t, b, name, bytes, objects, &op->status);
+	rc = mds_quota_commit_begin(t, token, b->name, name, &op->status);
+	if (rc)
+		return rc;
+	rc = mds_usage_charge(t, b, name, bytes, objects, &op->status);
+	mds_quota_commit_end();
+	return rc;
+}
+
+int mds_blob_resv_release(struct mds_txn *t, struct mds_str token)
+{
+	struct mds_op rel;
+	int rc;
+
+	if (token.len == 0)
+		return 0;
+	mds_op_init(&rel, MDS_OP_RESERVE_RELEASE);
+	rel.reservation = token;
+	rc = mds_quota_apply(t, &rel);
+	return rc == MDS_ENOTFOUND ? 0 : rc;   /* expired and swept, or committed */
 }
 
 /* ---- conditions ------------------------------------------------------------ */
@@ -377,20 +418,17 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 	if (rc)
 		return rc;
 	for (rc = mds_kv_first(c, &k, &v); rc == 0; rc = mds_kv_next(c, &k, &v)) {
-		const uint8_t *p = (const uint8_t *)v.p;
 		char hex[MDS_BLOB_ID_HEX + 1], q[MDS_QUOTE_MAX];
 		struct mds_bucket b;
 		struct mds_object o;
-		struct mds_str bucket, name;
+		struct mds_str bucket, name, tk;
 		int lrc;
 
-		if (k.len != MDS_BLOB_ID_LEN || v.len < 1 || v.len < 1u + p[0]) {
+		if (k.len != MDS_BLOB_ID_LEN || mds_copy_index_decode(v, &bucket, &name, &tk)) {
 			problem(&ck, "copies: malformed entry");
 			continue;
 		}
 		mds_blob_id_hex(hex, (const uint8_t *)k.p);
-		bucket = (struct mds_str){ v.p + 1, p[0] };
-		name = (struct mds_str){ v.p + 1 + p[0], v.len - 1 - p[0] };
 		lrc = mds_ns_bucket_lookup(t, bucket, &b, NULL);
 		if (lrc == 0)
 			lrc = mds_ns_object_load(t, &b, name, &o);

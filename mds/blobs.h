@@ -66,6 +66,30 @@ int mds_blocklist_bucket_drop(struct mds_txn *t, uint64_t bucket_id);
 int mds_blob_cond_check(struct mds_op *op, const struct mds_cond *c, const struct mds_object *cur,
 			uint8_t reason, const char *what, struct mds_str name);
 
+/*
+ * mds_blob_charge - mds_usage_charge for @name in @b, converting quota
+ * reservation @token first when it is not empty (mds_quota_commit_begin:
+ * growth up to the reserved amount is not checked again). Errors of the
+ * reservation (unknown, expired, for another name) fail the op.
+ */
+int mds_blob_charge(struct mds_txn *t, struct mds_op *op, const struct mds_bucket *b,
+		    struct mds_str name, struct mds_str token, int64_t bytes, int64_t objects);
+
+/* mds_blob_resv_release - give reservation @token back (empty, gone: no-op). */
+int mds_blob_resv_release(struct mds_txn *t, struct mds_str token);
+
+/*
+ * The copies index value: bucket length (1) bucket, name length (2 LE)
+ * name, token length (1) token (the reservation the pending copy holds,
+ * 0 or 32 hex). Decoded strings are borrowed from @v. MDS_ECORRUPT if it
+ * does not decode.
+ */
+#define MDS_COPY_INDEX_MAX (1 + MDS_BUCKET_NAME_MAX + 2 + MDS_OBJECT_NAME_MAX + 1 + 64)
+size_t mds_copy_index_encode(uint8_t buf[MDS_COPY_INDEX_MAX], struct mds_str bucket,
+			     struct mds_str name, struct mds_str token);
+int mds_copy_index_decode(struct mds_str v, struct mds_str *bucket, struct mds_str *name,
+			  struct mds_str *token);
+
 /* ---- block maps (blobmap.c) --------------------------------------------- */
 
 struct mds_map_entry {

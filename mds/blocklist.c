@@ -438,8 +438,8 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 		goto out;
 	op->out_bytes_delta = (int64_t)total - (int64_t)old_size;
 	op->out_objects_delta = exists ? 0 : 1;
-	rc = mds_usage_charge(t, &b, op->name, op->out_bytes_delta, op->out_objects_delta,
-			      &op->status);
+	rc = mds_blob_charge(t, op, &b, op->name, op->reservation, op->out_bytes_delta,
+			     op->out_objects_delta);
 	if (rc)
 		goto out;
 	op->blob_out.size = total;

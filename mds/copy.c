@@ -23,11 +23,14 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "quota.h"
 #include "record.h"
 #include "util.h"
 
 #define SOURCE_MAX 2048
 #define FAILURE_MAX 1024
+/* How long a pending copy's reservation lives unless the op says (7 days). */
+#define COPY_RESERVE_TTL_NS (7ull * 24 * 3600 * 1000000000ull)
 
 static int set_reason(struct mds_op *op, uint8_t reason, int rc)
 {
@@ -35,12 +38,45 @@ static int set_reason(struct mds_op *op, uint8_t reason, int rc)
 	return rc;
 }
 
-static struct mds_str index_val(uint8_t *buf, struct mds_str bucket, struct mds_str name)
+size_t mds_copy_index_encode(uint8_t buf[MDS_COPY_INDEX_MAX], struct mds_str bucket,
+			     struct mds_str name, struct mds_str token)
 {
-	buf[0] = (uint8_t)bucket.len;
-	memcpy(buf + 1, bucket.p, bucket.len);
-	memcpy(buf + 1 + bucket.len, name.p, name.len);
-	return (struct mds_str){ (char *)buf, 1 + bucket.len + name.len };
+	size_t o = 0;
+
+	buf[o++] = (uint8_t)bucket.len;
+	memcpy(buf + o, bucket.p, bucket.len);
+	o += bucket.len;
+	buf[o++] = (uint8_t)name.len;
+	buf[o++] = (uint8_t)(name.len >> 8);
+	memcpy(buf + o, name.p, name.len);
+	o += name.len;
+	buf[o++] = (uint8_t)token.len;
+	if (token.len)
+		memcpy(buf + o, token.p, token.len);
+	return o + token.len;
+}
+
+int mds_copy_index_decode(struct mds_str v, struct mds_str *bucket, struct mds_str *name,
+			  struct mds_str *token)
+{
+	const uint8_t *p = (const uint8_t *)v.p;
+	size_t o = 0, n;
+
+	if (v.len < 1 || p[0] > MDS_BUCKET_NAME_MAX || v.len < 1u + p[0] + 2)
+		return MDS_ECORRUPT;
+	*bucket = (struct mds_str){ v.p + 1, p[0] };
+	o = 1 + p[0];
+	n = (size_t)p[o] | (size_t)p[o + 1] << 8;
+	o += 2;
+	if (n > MDS_OBJECT_NAME_MAX || v.len < o + n + 1)
+		return MDS_ECORRUPT;
+	*name = (struct mds_str){ v.p + o, n };
+	o += n;
+	n = p[o++];
+	if (v.len != o + n || (n != 0 && n != MDS_BLOB_ID_HEX))
+		return MDS_ECORRUPT;
+	*token = (struct mds_str){ n ? v.p + o : NULL, n };
+	return 0;
 }
 
 /* The destination as it stands: existence, version, ctime; releases what it owned. */
@@ -197,8 +233,8 @@ static int apply_copy_object(struct mds_txn *t, struct mds_op *op)
 		return rc;
 	op->out_bytes_delta = (int64_t)src.size - (int64_t)d.old_size;
 	op->out_objects_delta = d.exists ? 0 : 1;
-	rc = mds_usage_charge(t, &db, op->name, op->out_bytes_delta, op->out_objects_delta,
-			      &op->status);
+	rc = mds_blob_charge(t, op, &db, op->name, op->reservation, op->out_bytes_delta,
+			     op->out_objects_delta);
 	if (rc)
 		return rc;
 	memcpy(op->blob_out.id, idhex, sizeof(idhex));
@@ -214,8 +250,10 @@ static int apply_copy_object(struct mds_txn *t, struct mds_op *op)
 
 static int apply_from_url(struct mds_txn *t, struct mds_op *op)
 {
-	uint8_t id[MDS_BLOB_ID_LEN], ival[1 + MDS_BUCKET_NAME_MAX + MDS_OBJECT_NAME_MAX];
+	static __thread uint8_t ival[MDS_COPY_INDEX_MAX];
+	uint8_t id[MDS_BLOB_ID_LEN];
 	char idhex[MDS_BLOB_ID_HEX + 1], etag[MDS_ETAG_MAX + 1];
+	char token[MDS_RESERVATION_TOKEN_LEN + 1];
 	struct mds_object ext;
 	struct mds_object_in in = op->obj;
 	struct mds_bucket b;
@@ -251,8 +289,28 @@ static int apply_from_url(struct mds_txn *t, struct mds_op *op)
 	ext.copy_id = (struct mds_str){ idhex, MDS_BLOB_ID_HEX };
 	ext.copy_source = op->blob.source_url;
 	ext.copy_total = op->blob.size;
+	/* The pending destination holds a reservation for the source size. */
+	if (op->blob.size) {
+		struct mds_op r;
+
+		if (mds_quota_token_new(token))
+			return mds_status_set(&op->status, MDS_EINTERNAL, "cannot draw a reservation token");
+		mds_op_init(&r, MDS_OP_RESERVE);
+		r.reservation = (struct mds_str){ token, MDS_RESERVATION_TOKEN_LEN };
+		r.bucket = op->bucket;
+		r.name = op->name;
+		r.reserve_bytes = op->blob.size;
+		r.reserve_ttl_ns = op->reserve_ttl_ns ? op->reserve_ttl_ns : COPY_RESERVE_TTL_NS;
+		rc = mds_quota_apply(t, &r);
+		if (rc) {
+			op->status = r.status;
+			return rc;
+		}
+	}
 	rc = mds_kv_put(t, MDS_DB_COPIES, (struct mds_str){ (char *)id, sizeof(id) },
-			index_val(ival, op->bucket, op->name));
+			(struct mds_str){ (char *)ival,
+					  mds_copy_index_encode(ival, op->bucket, op->name,
+								(struct mds_str){ token, op->blob.size ? MDS_RESERVATION_TOKEN_LEN : 0 }) });
 	if (rc)
 		return mds_status_set(&op->status, rc, "cannot index the copy: %s", mds_strerror(rc));
 	rc = mds_blob_write(t, &b, op->name, &in, &ext, d.version, d.ctime_ns, &op->status);
@@ -278,12 +336,11 @@ static int apply_from_url(struct mds_txn *t, struct mds_op *op)
  */
 static int copy_resolve(struct mds_txn *t, struct mds_op *op, uint8_t id[MDS_BLOB_ID_LEN],
 			struct mds_bucket *b, char name[MDS_OBJECT_NAME_MAX], size_t *name_len,
-			struct mds_object *cur)
+			char token[MDS_BLOB_ID_HEX], size_t *token_len, struct mds_object *cur)
 {
 	static __thread char bucket[MDS_BUCKET_NAME_MAX];
 	char q[MDS_QUOTE_MAX];
-	struct mds_str v, bn, on;
-	const uint8_t *p;
+	struct mds_str v, bn, on, tk;
 	int rc;
 
 	if (mds_blob_id_parse(op->blob.id, id))
@@ -298,15 +355,15 @@ static int copy_resolve(struct mds_txn *t, struct mds_op *op, uint8_t id[MDS_BLO
 						 mds_quote(q, op->blob.id)));
 	if (rc)
 		return mds_status_set(&op->status, rc, "cannot read copy: %s", mds_strerror(rc));
-	p = (const uint8_t *)v.p;
-	if (v.len < 2 || p[0] > MDS_BUCKET_NAME_MAX || v.len < 1u + p[0] ||
-	    v.len - 1 - p[0] > MDS_OBJECT_NAME_MAX)
+	if (mds_copy_index_decode(v, &bn, &on, &tk))
 		return mds_status_set(&op->status, MDS_ECORRUPT, "copy index entry is corrupt");
-	memcpy(bucket, v.p + 1, p[0]);
-	bn = (struct mds_str){ bucket, p[0] };
-	*name_len = v.len - 1 - p[0];
-	memcpy(name, v.p + 1 + p[0], *name_len);
-	on = (struct mds_str){ name, *name_len };
+	memcpy(bucket, bn.p, bn.len);
+	bn.p = bucket;
+	*name_len = on.len;
+	memcpy(name, on.p, on.len);
+	on.p = name;
+	memcpy(token, tk.p, tk.len);
+	*token_len = tk.len;
 	if ((op->bucket.len && !mds_str_eq(op->bucket, bn)) || (op->name.len && !mds_str_eq(op->name, on)))
 		return set_reason(op, MDS_REASON_COPY_ID,
 				  mds_status_set(&op->status, MDS_EPRECOND,
@@ -329,21 +386,22 @@ static int copy_resolve(struct mds_txn *t, struct mds_op *op, uint8_t id[MDS_BLO
 static int apply_copy_report(struct mds_txn *t, struct mds_op *op)
 {
 	static __thread char name[MDS_OBJECT_NAME_MAX];
-	char etag[MDS_ETAG_MAX + 1];
+	char etag[MDS_ETAG_MAX + 1], token[MDS_BLOB_ID_HEX];
 	uint8_t id[MDS_BLOB_ID_LEN];
 	struct mds_object cur;
 	struct mds_object_in in;
 	struct mds_bucket b;
-	struct mds_str on;
-	size_t name_len = 0;
+	struct mds_str on, tk;
+	size_t name_len = 0, token_len = 0;
 	uint64_t version;
 	int64_t delta = 0;
 	int rc, finish = op->kind != MDS_OP_COPY_PROGRESS;
 
-	rc = copy_resolve(t, op, id, &b, name, &name_len, &cur);
+	rc = copy_resolve(t, op, id, &b, name, &name_len, token, &token_len, &cur);
 	if (rc)
 		return rc;
 	on = (struct mds_str){ name, name_len };
+	tk = (struct mds_str){ token_len ? token : NULL, token_len };
 	rc = mds_blob_in_from(&cur, &in);
 	if (rc)
 		return mds_status_set(&op->status, rc, "cannot read the copy destination");
@@ -390,10 +448,21 @@ static int apply_copy_report(struct mds_txn *t, struct mds_op *op)
 					      mds_strerror(rc));
 	}
 	if (delta) {
+		/* The bytes the pending copy reserved become usage; a reservation
+		 * that expired meanwhile leaves a plain (checked) charge. */
 		op->out_bytes_delta = delta;
-		rc = mds_usage_charge(t, &b, on, delta, 0, &op->status);
+		rc = mds_blob_charge(t, op, &b, on, tk, delta, 0);
+		if (rc == MDS_ENOTFOUND && tk.len) {
+			mds_status_clear(&op->status);
+			rc = mds_usage_charge(t, &b, on, delta, 0, &op->status);
+		}
 		if (rc)
 			return rc;
+	} else if (finish) {
+		rc = mds_blob_resv_release(t, tk);   /* failed, aborted, or 0 bytes */
+		if (rc)
+			return mds_status_set(&op->status, rc, "cannot release the copy's reservation: %s",
+					      mds_strerror(rc));
 	}
 	op->blob_out.size = in.size;
 	snprintf(op->blob_out.etag, sizeof(op->blob_out.etag), "%.*s", (int)in.etag.len, in.etag.p);
@@ -429,8 +498,7 @@ int mds_get_copy_status(struct mds_reader *r, struct mds_str copy_id, struct mds
 	char q[MDS_QUOTE_MAX];
 	struct mds_bucket b;
 	struct mds_object o;
-	struct mds_str v;
-	const uint8_t *p;
+	struct mds_str v, tk;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -443,11 +511,8 @@ int mds_get_copy_status(struct mds_reader *r, struct mds_str copy_id, struct mds
 				      mds_quote(q, copy_id));
 	if (rc)
 		return mds_status_set(st, rc, "cannot read copy: %s", mds_strerror(rc));
-	p = (const uint8_t *)v.p;
-	if (v.len < 2 || v.len < 1u + p[0])
+	if (mds_copy_index_decode(v, &out->bucket, &out->name, &tk))
 		return mds_status_set(st, MDS_ECORRUPT, "copy index entry is corrupt");
-	out->bucket = (struct mds_str){ v.p + 1, p[0] };
-	out->name = (struct mds_str){ v.p + 1 + p[0], v.len - 1 - p[0] };
 	rc = mds_ns_bucket_lookup(t, out->bucket, &b, st);
 	if (rc)
 		return rc;

@@ -39,13 +39,14 @@
 
 #define UPLOADS_PER_KEY_MAX 1000
 #define TREE_ITEM 24
-#define UPLOAD_REC_MAX (20 + MDS_OBJECT_NAME_MAX + 16384)
+#define UPLOAD_REC_MAX (20 + MDS_OBJECT_NAME_MAX + 32 + 16384)
 
 struct upload {
 	uint8_t id[MDS_BLOB_ID_LEN];
 	uint64_t bucket_id;
 	uint64_t initiated_ns;
 	struct mds_str name;
+	struct mds_str token;    /* quota reservation held for the upload (0 or 32 hex) */
 	struct mds_object obj;   /* content type, metadata, tags of the result */
 };
 
@@ -83,18 +84,22 @@ static struct mds_str pkey(uint8_t buf[MDS_BLOB_ID_LEN + 4], const uint8_t id[MD
 static int upload_decode(struct mds_str v, const uint8_t id[MDS_BLOB_ID_LEN], struct upload *u)
 {
 	const uint8_t *p = (const uint8_t *)v.p;
-	size_t nlen;
+	size_t nlen, tlen;
 
 	if (v.len < 18)
 		return MDS_ECORRUPT;
 	nlen = (size_t)p[16] | (size_t)p[17] << 8;
-	if (v.len < 18 + nlen || nlen == 0 || nlen > MDS_OBJECT_NAME_MAX)
+	if (v.len < 18 + nlen + 1 || nlen == 0 || nlen > MDS_OBJECT_NAME_MAX)
+		return MDS_ECORRUPT;
+	tlen = p[18 + nlen];
+	if ((tlen != 0 && tlen != MDS_BLOB_ID_HEX) || v.len < 19 + nlen + tlen)
 		return MDS_ECORRUPT;
 	memcpy(u->id, id, MDS_BLOB_ID_LEN);
 	u->bucket_id = mds_le64_get(p);
 	u->initiated_ns = mds_le64_get(p + 8);
 	u->name = (struct mds_str){ v.p + 18, nlen };
-	return mds_object_decode(p + 18 + nlen, v.len - 18 - nlen, &u->obj);
+	u->token = (struct mds_str){ tlen ? v.p + 19 + nlen : NULL, tlen };
+	return mds_object_decode(p + 19 + nlen + tlen, v.len - 19 - nlen - tlen, &u->obj);
 }
 
 static int upload_get(struct mds_txn *t, const uint8_t id[MDS_BLOB_ID_LEN], struct upload *u)
@@ -257,10 +262,17 @@ static int upload_remove(struct mds_txn *t, const struct upload *u)
 	char name[MDS_OBJECT_NAME_MAX];
 	int rc;
 
-	/* u->name points into the record deleted below. */
+	char token[MDS_BLOB_ID_HEX];
+
+	/* u->name and u->token point into the record deleted below. */
 	memcpy(name, u->name.p, u->name.len);
 	copy.name = (struct mds_str){ name, u->name.len };
+	if (u->token.len)
+		memcpy(token, u->token.p, u->token.len);
 	rc = parts_drop(t, u->id);
+	/* Whatever the upload still holds goes back (gone already after a commit). */
+	if (rc == 0)
+		rc = mds_blob_resv_release(t, (struct mds_str){ token, u->token.len });
 	if (rc == 0)
 		rc = tree_update(t, &copy, 0);
 	if (rc == 0)
@@ -277,7 +289,7 @@ static int apply_create(struct mds_txn *t, struct mds_op *op)
 	struct mds_object_in in = op->obj;
 	struct mds_bucket b;
 	struct upload u;
-	size_t n;
+	size_t n, o;
 	int rc;
 
 	in.size = 0;
@@ -290,8 +302,11 @@ static int apply_create(struct mds_txn *t, struct mds_op *op)
 		rc = mds_ns_bucket_lookup(t, op->bucket, &b, &op->status);
 	if (rc)
 		return rc;
+	if (op->reservation.len && op->reservation.len != MDS_BLOB_ID_HEX)
+		return mds_status_set(&op->status, MDS_EINVAL,
+				      "reservation token must be %d hex characters", MDS_BLOB_ID_HEX);
 	n = mds_object_encoded_size(&in);
-	if (18 + op->name.len + n > sizeof(buf))
+	if (19 + op->name.len + op->reservation.len + n > sizeof(buf))
 		return mds_status_set(&op->status, MDS_EINVAL, "upload metadata is too large");
 	if (mds_blob_id_new(u.id))
 		return mds_status_set(&op->status, MDS_EINTERNAL, "cannot draw a random upload id");
@@ -303,9 +318,13 @@ static int apply_create(struct mds_txn *t, struct mds_op *op)
 	buf[16] = (uint8_t)op->name.len;
 	buf[17] = (uint8_t)(op->name.len >> 8);
 	memcpy(buf + 18, op->name.p, op->name.len);
-	n = mds_object_encode(buf + 18 + op->name.len, n, &in, 0, u.initiated_ns, u.initiated_ns);
-	rc = mds_kv_put(t, MDS_DB_UPLOADS, ukey(k, u.id),
-			(struct mds_str){ (char *)buf, 18 + op->name.len + n });
+	o = 18 + op->name.len;
+	buf[o++] = (uint8_t)op->reservation.len;
+	if (op->reservation.len)
+		memcpy(buf + o, op->reservation.p, op->reservation.len);
+	o += op->reservation.len;
+	n = mds_object_encode(buf + o, n, &in, 0, u.initiated_ns, u.initiated_ns);
+	rc = mds_kv_put(t, MDS_DB_UPLOADS, ukey(k, u.id), (struct mds_str){ (char *)buf, o + n });
 	if (rc == 0)
 		rc = tree_update(t, &u, 1);
 	if (rc == MDS_EBUSY)
@@ -543,8 +562,9 @@ static int apply_complete(struct mds_txn *t, struct mds_op *op)
 		goto out;
 	op->out_bytes_delta = (int64_t)total - (int64_t)old_size;
 	op->out_objects_delta = exists ? 0 : 1;
-	rc = mds_usage_charge(t, &b, op->name, op->out_bytes_delta, op->out_objects_delta,
-			      &op->status);
+	/* The reservation given now, or the one the upload was created with. */
+	rc = mds_blob_charge(t, op, &b, op->name, op->reservation.len ? op->reservation : u.token,
+			     op->out_bytes_delta, op->out_objects_delta);
 	if (rc)
 		goto out;
 	rc = upload_remove(t, &u);
