@@ -14,10 +14,10 @@
  * destination (mds_blob_release) - a completion report for a destination
  * that was deleted meanwhile therefore finds no copy and changes nothing.
  *
- * Usage: a pending destination counts as an object of 0 bytes; its bytes
- * are charged when the copy succeeds (mds_usage_charge). No quota
- * reservation is held for the source size while pending (there is no
- * reservation API in the core yet); see docs/blob-parity.md.
+ * Usage: a pending destination counts as an object of 0 bytes and holds a
+ * quota reservation (quota.h) for the source size, whose token lives in
+ * the index entry; success converts it into usage, failure, abort and
+ * the end of the destination (mds_blob_release) give it back.
  */
 #include <stdio.h>
 #include <string.h>
