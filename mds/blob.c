@@ -1,12 +1,16 @@
 /*
  * blob.c - the machinery the blob and S3 parity modules share: the
- * dispatcher for op kinds 30-49, rewriting object records with their blob
- * fields, releasing what a replaced record owned, ids and ETags, and the
+ * dispatcher for op kinds 30-49, usage charges that convert quota
+ * reservations, If-Match / If-None-Match with a machine-readable reason,
+ * rewriting object records with their blob fields, releasing what a
+ * replaced record owned, ids and ETags, the block-map read, and the
  * block-map and copy-index part of `mds check`.
  *
  * What must stay true: every record rewrite goes through mds_blob_write,
  * which encodes into a private buffer before anything is written, so the
- * caller may pass strings that point into the record being replaced.
+ * caller may pass strings that point into the record being replaced; every
+ * usage change of these ops goes through mds_blob_charge and so through
+ * mds_usage_charge (quota checks) exactly once per op.
  */
 #include <openssl/rand.h>
 #include <stdarg.h>
