@@ -14,6 +14,7 @@
 
 #include "blobs.h"
 #include "kv.h"
+#include "mds/quota.h"
 #include "nametree.h"
 #include "ns_internal.h"
 #include "quota.h"
@@ -859,6 +860,14 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 		problem(&c, "team bucket index holds %llu entries for %llu buckets",
 			(unsigned long long)n_index, (unsigned long long)n_buckets);
 	free(teams);
+	{
+		/* Quota counters, reservations and their expiry index. */
+		long qp = mds_quota_check(r, report, arg, st);
+
+		if (qp < 0)
+			return qp;
+		c.problems += qp;
+	}
 	return c.problems;
 
 out_err:

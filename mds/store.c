@@ -720,7 +720,7 @@ static int open_dbs(struct mds_store *s, struct mds_status *st)
 			mdb_txn_abort(txn);
 			if (rc == MDB_NOTFOUND)
 				return mds_status_set(st, MDS_ENOTFOUND,
-						      "the store has no '%s' database; it was never initialised by mds",
+						      "the store has no '%s' database: it was never opened by this version of mds; start mds on it once (writable) to create it",
 						      db_names[i]);
 			return mds_status_set(st, lmdb_err(rc), "cannot open database '%s': %s",
 					      db_names[i], mdb_strerror(rc));
