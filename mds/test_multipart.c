@@ -464,6 +464,62 @@ static void test_list_uploads(void **state)
 	assert_true(strncmp(ul.items[0], "c/x/y#", 6) == 0);
 }
 
+/* [LMU] keys of up to 1,024 bytes list in exact binary order, across tree segments. */
+struct lorder {
+	char prev[MDS_OBJECT_NAME_MAX + 1];
+	size_t prev_len;
+	int n, bad;
+};
+
+static int lorder_emit(void *arg, const struct mds_upload_entry *e)
+{
+	struct lorder *lo = arg;
+	size_t m = e->name.len < lo->prev_len ? e->name.len : lo->prev_len;
+	int c = memcmp(lo->prev, e->name.p, m);
+
+	if (lo->n && (c > 0 || (c == 0 && lo->prev_len > e->name.len)))
+		lo->bad++;
+	memcpy(lo->prev, e->name.p, e->name.len);
+	lo->prev_len = e->name.len;
+	lo->n++;
+	return 0;
+}
+
+static void test_list_uploads_long_keys(void **state)
+{
+	struct bfx *f = *state;
+	static char names[6][MDS_OBJECT_NAME_MAX + 1];
+	static const size_t lens[6] = { 1024, 496, 497, 1000, 700, 10 };
+	struct mds_uploads_params p = { .bucket = tu_s("data") };
+	struct mds_uploads_result res;
+	struct mds_reader *r;
+	struct mds_status st;
+	struct lorder lo;
+	char id[33];
+
+	for (int i = 0; i < 6; i++) {
+		memset(names[i], 'a', lens[i]);
+		names[i][lens[i]] = '\0';
+		if (i == 3)
+			names[i][600] = 'b';   /* differs after the first segment */
+		assert_int_equal(create_upload(f->s, names[i], id), 0);
+	}
+	memset(&lo, 0, sizeof(lo));
+	assert_int_equal(mds_reader_open(f->s, &r), 0);
+	assert_int_equal(mds_reader_begin(r), 0);
+	assert_int_equal(mds_list_multipart_uploads(r, &p, lorder_emit, &lo, &res, &st), 0);
+	assert_int_equal(lo.n, 6);
+	assert_int_equal(lo.bad, 0);
+	/* Resume after the 700-byte key: the 1,000-byte "...b..." key and the 1,024 one follow. */
+	memset(&lo, 0, sizeof(lo));
+	p.key_marker = tu_s(names[4]);
+	assert_int_equal(mds_list_multipart_uploads(r, &p, lorder_emit, &lo, &res, &st), 0);
+	assert_int_equal(lo.n, 2);
+	assert_int_equal(lo.prev_len, 1000);
+	mds_reader_close(r);
+	assert_int_equal(tu_check(f->s), 0);
+}
+
 /* Parallel part registration: every part lands once. */
 #define PTHREADS 8
 #define PPER 40
@@ -908,6 +964,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_parts_paging, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_uploads, bfx_setup, bfx_teardown),
+		cmocka_unit_test_setup_teardown(test_list_uploads_long_keys, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_parts, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_races_abort, bfx_setup, bfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_during_complete, bfx_setup, bfx_teardown),
