@@ -155,12 +155,14 @@ enum mds_op_kind {
 	MDS_OP_RESERVE_SWEEP = 25,   /* sweep_max */
 
 	/* Blob and S3 parity (30-49): fields in op->blob, results in
-	 * op->blob_out; see docs/blob-parity.md for the S3/Azure mapping. */
+	 * op->blob_out; see docs/blob-parity.md for the S3/Azure mapping.
+	 * Ops that grow usage take an optional quota reservation token in
+	 * op->reservation (quota.h) and convert it. */
 	MDS_OP_APPEND_CREATE = 30,     /* bucket, name, obj (type, meta, tags), cond, blob.max_block_size */
 	MDS_OP_APPEND_BLOCK = 31,      /* AppendBlock: bucket, name, blob.size/locator, blob.if_*, cond */
 	MDS_OP_SEAL_BLOB = 32,         /* SealBlob: bucket, name, cond */
 	MDS_OP_COPY_OBJECT = 33,       /* CopyObject: blob.src_*, bucket, name, obj (replace), cond */
-	MDS_OP_PUT_BLOB_FROM_URL = 34, /* PutBlobFromUrl / async Copy Blob: blob.source_url, blob.size */
+	MDS_OP_PUT_BLOB_FROM_URL = 34, /* PutBlobFromUrl / async Copy Blob: blob.source_url, blob.size (reserved), reserve_ttl_ns */
 	MDS_OP_COPY_PROGRESS = 35,     /* gateway: blob.id, blob.size = bytes copied so far */
 	MDS_OP_COPY_FINISH = 36,       /* gateway: blob.id, blob.copy_failed/failure, obj.etag/locator */
 	MDS_OP_ABORT_COPY = 37,        /* AbortCopy: blob.id (bucket, name checked when given) */
