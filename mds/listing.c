@@ -235,13 +235,19 @@ int mds_list(struct mds_reader *r, const struct mds_list_params *p, mds_list_emi
 	size_t last_len = 0;
 	int last_is_prefix = 0, after_is_prefix = 0;
 	int64_t cap = p->style == MDS_LIST_AZURE ? MDS_LIST_AZURE_MAX : MDS_LIST_S3_MAX;
-	int64_t max = p->max_keys < 0 || p->max_keys > cap ? cap : p->max_keys;
+	int64_t max = p->max_keys < 0 ? cap : p->max_keys;
 	struct mds_str after = MDS_STR_NULL;
 	struct mds_tree_iter it;
 	uint64_t root, ctx;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* S3 and Azure clamp larger values silently; gateways do that before
+	 * calling, so a value above the cap here is a caller's mistake. */
+	if (max > cap)
+		return mds_status_set(st, MDS_EINVAL, "max-keys %lld is above the %s cap of %lld",
+				      (long long)max, p->style == MDS_LIST_AZURE ? "Azure" : "S3",
+				      (long long)cap);
 	rc = check_common(p->prefix, p->delimiter, st);
 	if (rc)
 		return rc;

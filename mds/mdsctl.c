@@ -1,7 +1,8 @@
 /*
  * mdsctl.c - the admin and operator CLI of an island (in the spirit of
  * etcdctl): teams, buckets, object records, listings and server status over
- * the mds.v1 gRPC API (rpc_client.c).
+ * the mds.v1 gRPC API (rpc_client.c); quotas and usage live in
+ * mdsctl_quota.c, the shared parts in mdsctl.h.
  *
  * Output: human tables on stdout, or one JSON document with --json.
  * Errors: one line on stderr naming what failed. Exit: 0 ok, 1 the
@@ -16,11 +17,10 @@
 #include <jansson.h>
 
 #include "admin.pb-c.h"
+#include "mdsctl.h"
 #include "namespace.pb-c.h"
 #include "rpc_client.h"
 #include "units.h"
-
-#define EXIT_USAGE 2
 
 static const char usage_top[] =
 	"usage: mdsctl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]\n"
@@ -33,6 +33,10 @@ static const char usage_top[] =
 	"  object head BUCKET NAME | object rm BUCKET NAME\n"
 	"  ls BUCKET[/PREFIX] [--delimiter D] [--max-keys N] [--start-after K] [--all]\n"
 	"  status\n"
+	"  quota set SCOPE [--max-bytes N] [--max-objects N] [--soft-bytes N]\n"
+	"            [--soft-objects N] [--grace D] [--principal WHO]\n"
+	"  quota get SCOPE | quota ls | quota rm SCOPE | quota audit [SCOPE] [--after SEQ]\n"
+	"  usage [SCOPE]\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
@@ -44,7 +48,9 @@ static const char usage_top[] =
 	"  --json                machine-readable output (one JSON document)\n"
 	"  -h, --help            help (also after any command: mdsctl ls --help)\n"
 	"\n"
-	"Sizes accept binary units (4KiB, 1.5GiB); exit status 0 ok, 1 failed, 2 usage.\n";
+	"Sizes accept binary units (4KiB, 1.5GiB), counts 1e9, durations 7d or 1d12h;\n"
+	"scopes are team/NAME, bucket/NAME or prefix/BUCKET/PATH/.\n"
+	"Exit status 0 ok, 1 failed, 2 usage.\n";
 
 static const struct {
 	const char *cmd;
@@ -72,12 +78,6 @@ static const struct {
 		    "  The server's version, uptime, store map usage, readers and write figures.\n" },
 };
 
-enum {
-	O_ENDPOINT = 256, O_TLS, O_TLS_CA, O_TLS_CERT, O_TLS_KEY, O_TIMEOUT, O_JSON,
-	O_TEAM, O_SIZE, O_ETAG, O_CTYPE, O_META, O_IF_MATCH, O_IF_NONE_MATCH,
-	O_DELIM, O_MAX_KEYS, O_START_AFTER, O_ALL,
-};
-
 static const struct option long_opts[] = {
 	{ "endpoint", required_argument, NULL, O_ENDPOINT },
 	{ "tls", no_argument, NULL, O_TLS },
@@ -97,28 +97,18 @@ static const struct option long_opts[] = {
 	{ "max-keys", required_argument, NULL, O_MAX_KEYS },
 	{ "start-after", required_argument, NULL, O_START_AFTER },
 	{ "all", no_argument, NULL, O_ALL },
+	{ "max-bytes", required_argument, NULL, O_MAX_BYTES },
+	{ "max-objects", required_argument, NULL, O_MAX_OBJECTS },
+	{ "soft-bytes", required_argument, NULL, O_SOFT_BYTES },
+	{ "soft-objects", required_argument, NULL, O_SOFT_OBJECTS },
+	{ "grace", required_argument, NULL, O_GRACE },
+	{ "principal", required_argument, NULL, O_PRINCIPAL },
+	{ "after", required_argument, NULL, O_AFTER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-#define MAX_META 64
-
-struct ctl {
-	struct mds_client_opts co;
-	struct mds_client *cl;
-	int json;
-	int help;
-	const char *team, *etag, *ctype, *if_match, *if_none_match, *delim, *start_after;
-	const char *size_s, *max_keys_s;
-	const char *meta[MAX_META];
-	size_t n_meta;
-	int all;
-	unsigned long given;   /* bit (opt - O_TEAM) for command options */
-	char **args;
-	int n_args;
-};
-
-static int usage_err(const char *fmt, const char *arg)
+int mdsctl_usage_err(const char *fmt, const char *arg)
 {
 	fputs("mdsctl: ", stderr);
 	fprintf(stderr, fmt, arg);
@@ -126,31 +116,41 @@ static int usage_err(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Allowed command options as a mask of bits (O_x - O_TEAM). */
-#define B(o) (1ul << ((o) - O_TEAM))
-
-static int check_opts(const struct ctl *c, unsigned long allowed, const char *cmd)
+int mdsctl_check_opts(const struct ctl *c, unsigned long allowed, const char *cmd)
 {
-	for (int o = O_TEAM; o <= O_ALL; o++)
+	for (int o = O_TEAM; o <= O_LAST; o++)
 		if ((c->given & B(o)) && !(allowed & B(o))) {
 			for (const struct option *lo = long_opts; lo->name; lo++)
 				if (lo->val == o)
-					return usage_err("option --%s does not apply here", lo->name);
-			return usage_err("unexpected option for '%s'", cmd);
+					return mdsctl_usage_err("option --%s does not apply here", lo->name);
+			return mdsctl_usage_err("unexpected option for '%s'", cmd);
 		}
 	return 0;
 }
 
-static int fail(int rc, const char *what, const struct mds_client_status *cs)
+/* gRPC status code names, as grpc_status_code numbers them. */
+static const char *const grpc_code_names[] = {
+	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+	"UNAUTHENTICATED",
+};
+
+int mdsctl_fail(int rc, const char *what, const struct mds_client_status *cs)
 {
+	const char *msg = cs->msg[0] ? cs->msg : mds_strerror(rc);
+
 	if (cs->grpc_code == 14 /* UNAVAILABLE */)
 		fprintf(stderr, "mdsctl: %s: cannot reach mds (%s)\n", what, cs->msg);
+	else if (cs->grpc_code > 0 &&
+		 (size_t)cs->grpc_code < sizeof(grpc_code_names) / sizeof(grpc_code_names[0]))
+		fprintf(stderr, "mdsctl: %s: %s: %s\n", what, grpc_code_names[cs->grpc_code], msg);
 	else
-		fprintf(stderr, "mdsctl: %s: %s\n", what, cs->msg[0] ? cs->msg : mds_strerror(rc));
+		fprintf(stderr, "mdsctl: %s: %s\n", what, msg);
 	return 1;
 }
 
-static void print_json(json_t *j)
+void mdsctl_print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
 
@@ -161,7 +161,7 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
-static const char *fmt_time(uint64_t ns, char *buf, size_t n)
+const char *mdsctl_fmt_time(uint64_t ns, char *buf, size_t n)
 {
 	time_t t = (time_t)(ns / 1000000000u);
 	struct tm tm;
@@ -228,11 +228,11 @@ static int cmd_team(struct ctl *c)
 	const char *sub = c->n_args > 0 ? c->args[0] : "";
 	int rc;
 
-	if (check_opts(c, 0, "team"))
+	if (mdsctl_check_opts(c, 0, "team"))
 		return EXIT_USAGE;
 	if (!strcmp(sub, "create") || !strcmp(sub, "show") || !strcmp(sub, "rm")) {
 		if (c->n_args != 2)
-			return usage_err("team %s needs exactly one NAME", sub);
+			return mdsctl_usage_err("team %s needs exactly one NAME", sub);
 		if (!strcmp(sub, "rm")) {
 			Mds__V1__DeleteTeamRequest r = MDS__V1__DELETE_TEAM_REQUEST__INIT;
 
@@ -240,10 +240,10 @@ static int cmd_team(struct ctl *c)
 			rc = mds_client_call(c->cl, "/mds.v1.Admin/DeleteTeam", &r.base,
 					     &mds__v1__delete_team_response__descriptor, &resp, &cs);
 			if (rc)
-				return fail(rc, "cannot delete team", &cs);
+				return mdsctl_fail(rc, "cannot delete team", &cs);
 			protobuf_c_message_free_unpacked(resp, NULL);
 			if (c->json)
-				print_json(json_pack("{s:s, s:b}", "team", c->args[1], "deleted", 1));
+				mdsctl_print_json(json_pack("{s:s, s:b}", "team", c->args[1], "deleted", 1));
 			else
 				printf("deleted team %s\n", c->args[1]);
 			return 0;
@@ -262,19 +262,19 @@ static int cmd_team(struct ctl *c)
 					     &mds__v1__team__descriptor, &resp, &cs);
 		}
 		if (rc)
-			return fail(rc, !strcmp(sub, "create") ? "cannot create team"
+			return mdsctl_fail(rc, !strcmp(sub, "create") ? "cannot create team"
 				    : "cannot show team", &cs);
 		const Mds__V1__Team *t = (const void *)resp;
 
 		if (c->json) {
-			print_json(team_json(t));
+			mdsctl_print_json(team_json(t));
 		} else if (!strcmp(sub, "create")) {
 			printf("created team %s\n", t->name);
 		} else {
 			char b[32], tb[32];
 
 			printf("name:     %s\ncreated:  %s\nbuckets:  %llu\nobjects:  %llu\n"
-			       "bytes:    %s (%llu)\n", t->name, fmt_time(t->ctime_ns, tb, sizeof(tb)),
+			       "bytes:    %s (%llu)\n", t->name, mdsctl_fmt_time(t->ctime_ns, tb, sizeof(tb)),
 			       (unsigned long long)t->buckets, (unsigned long long)t->objects,
 			       mds_units_format_size(t->bytes, b, sizeof(b)),
 			       (unsigned long long)t->bytes);
@@ -288,7 +288,7 @@ static int cmd_team(struct ctl *c)
 		char after[128] = "";
 
 		if (c->n_args != 1)
-			return usage_err("team ls takes no arguments%s", "");
+			return mdsctl_usage_err("team ls takes no arguments%s", "");
 		if (!c->json)
 			printf("%-24s %8s %10s %12s\n", "TEAM", "BUCKETS", "OBJECTS", "BYTES");
 		for (;;) {
@@ -297,7 +297,7 @@ static int cmd_team(struct ctl *c)
 					     &mds__v1__list_teams_response__descriptor, &resp, &cs);
 			if (rc) {
 				json_decref(arr);
-				return fail(rc, "cannot list teams", &cs);
+				return mdsctl_fail(rc, "cannot list teams", &cs);
 			}
 			const Mds__V1__ListTeamsResponse *lr = (const void *)resp;
 			int more = lr->truncated && lr->n_teams > 0;
@@ -315,10 +315,10 @@ static int cmd_team(struct ctl *c)
 				break;
 		}
 		if (arr)
-			print_json(json_pack("{s:o}", "teams", arr));
+			mdsctl_print_json(json_pack("{s:o}", "teams", arr));
 		return 0;
 	}
-	return usage_err("unknown team command '%s' (create, ls, show, rm)", sub);
+	return mdsctl_usage_err("unknown team command '%s' (create, ls, show, rm)", sub);
 }
 
 /* ---- bucket -------------------------------------------------------------- */
@@ -333,30 +333,30 @@ static int cmd_bucket(struct ctl *c)
 	if (!strcmp(sub, "create")) {
 		Mds__V1__CreateBucketRequest r = MDS__V1__CREATE_BUCKET_REQUEST__INIT;
 
-		if (check_opts(c, B(O_TEAM), "bucket create"))
+		if (mdsctl_check_opts(c, B(O_TEAM), "bucket create"))
 			return EXIT_USAGE;
 		if (c->n_args != 2)
-			return usage_err("bucket create needs exactly one NAME%s", "");
+			return mdsctl_usage_err("bucket create needs exactly one NAME%s", "");
 		if (!c->team)
-			return usage_err("bucket create needs --team TEAM%s", "");
+			return mdsctl_usage_err("bucket create needs --team TEAM%s", "");
 		r.bucket = c->args[1];
 		r.team = (char *)c->team;
 		rc = mds_client_call(c->cl, "/mds.v1.Namespace/CreateBucket", &r.base,
 				     &mds__v1__bucket__descriptor, &resp, &cs);
 		if (rc)
-			return fail(rc, "cannot create bucket", &cs);
+			return mdsctl_fail(rc, "cannot create bucket", &cs);
 		if (c->json)
-			print_json(bucket_json((const void *)resp));
+			mdsctl_print_json(bucket_json((const void *)resp));
 		else
 			printf("created bucket %s (team %s)\n", r.bucket, r.team);
 		protobuf_c_message_free_unpacked(resp, NULL);
 		return 0;
 	}
 	if (!strcmp(sub, "show") || !strcmp(sub, "rm")) {
-		if (check_opts(c, 0, "bucket"))
+		if (mdsctl_check_opts(c, 0, "bucket"))
 			return EXIT_USAGE;
 		if (c->n_args != 2)
-			return usage_err("bucket %s needs exactly one NAME", sub);
+			return mdsctl_usage_err("bucket %s needs exactly one NAME", sub);
 		if (!strcmp(sub, "rm")) {
 			Mds__V1__DeleteBucketRequest r = MDS__V1__DELETE_BUCKET_REQUEST__INIT;
 
@@ -365,10 +365,10 @@ static int cmd_bucket(struct ctl *c)
 					     &mds__v1__delete_bucket_response__descriptor, &resp,
 					     &cs);
 			if (rc)
-				return fail(rc, "cannot delete bucket", &cs);
+				return mdsctl_fail(rc, "cannot delete bucket", &cs);
 			protobuf_c_message_free_unpacked(resp, NULL);
 			if (c->json)
-				print_json(json_pack("{s:s, s:b}", "bucket", c->args[1], "deleted", 1));
+				mdsctl_print_json(json_pack("{s:s, s:b}", "bucket", c->args[1], "deleted", 1));
 			else
 				printf("deleted bucket %s\n", c->args[1]);
 			return 0;
@@ -379,17 +379,17 @@ static int cmd_bucket(struct ctl *c)
 		rc = mds_client_call(c->cl, "/mds.v1.Namespace/GetBucket", &r.base,
 				     &mds__v1__bucket__descriptor, &resp, &cs);
 		if (rc)
-			return fail(rc, "cannot show bucket", &cs);
+			return mdsctl_fail(rc, "cannot show bucket", &cs);
 		const Mds__V1__Bucket *b = (const void *)resp;
 
 		if (c->json) {
-			print_json(bucket_json(b));
+			mdsctl_print_json(bucket_json(b));
 		} else {
 			char sb[32], tb[32];
 
 			printf("name:     %s\nteam:     %s\nid:       %llu\ncreated:  %s\n"
 			       "objects:  %llu\nbytes:    %s (%llu)\n", b->name, b->team,
-			       (unsigned long long)b->id, fmt_time(b->ctime_ns, tb, sizeof(tb)),
+			       (unsigned long long)b->id, mdsctl_fmt_time(b->ctime_ns, tb, sizeof(tb)),
 			       (unsigned long long)b->objects,
 			       mds_units_format_size(b->bytes, sb, sizeof(sb)),
 			       (unsigned long long)b->bytes);
@@ -402,10 +402,10 @@ static int cmd_bucket(struct ctl *c)
 		json_t *arr = c->json ? json_array() : NULL;
 		char after[128] = "";
 
-		if (check_opts(c, B(O_TEAM), "bucket ls"))
+		if (mdsctl_check_opts(c, B(O_TEAM), "bucket ls"))
 			return EXIT_USAGE;
 		if (c->n_args != 1)
-			return usage_err("bucket ls takes no arguments%s", "");
+			return mdsctl_usage_err("bucket ls takes no arguments%s", "");
 		r.team = (char *)(c->team ? c->team : "");
 		if (!c->json)
 			printf("%-32s %-20s %10s %12s\n", "BUCKET", "TEAM", "OBJECTS", "BYTES");
@@ -415,7 +415,7 @@ static int cmd_bucket(struct ctl *c)
 					     &mds__v1__list_buckets_response__descriptor, &resp, &cs);
 			if (rc) {
 				json_decref(arr);
-				return fail(rc, "cannot list buckets", &cs);
+				return mdsctl_fail(rc, "cannot list buckets", &cs);
 			}
 			const Mds__V1__ListBucketsResponse *lr = (const void *)resp;
 			int more = lr->truncated && lr->n_buckets > 0;
@@ -439,10 +439,10 @@ static int cmd_bucket(struct ctl *c)
 				break;
 		}
 		if (arr)
-			print_json(json_pack("{s:o}", "buckets", arr));
+			mdsctl_print_json(json_pack("{s:o}", "buckets", arr));
 		return 0;
 	}
-	return usage_err("unknown bucket command '%s' (create, ls, show, rm)", sub);
+	return mdsctl_usage_err("unknown bucket command '%s' (create, ls, show, rm)", sub);
 }
 
 /* ---- object -------------------------------------------------------------- */
@@ -455,22 +455,22 @@ static int cmd_object(struct ctl *c)
 	int rc;
 
 	if (strcmp(sub, "put") && strcmp(sub, "head") && strcmp(sub, "rm"))
-		return usage_err("unknown object command '%s' (put, head, rm)", sub);
+		return mdsctl_usage_err("unknown object command '%s' (put, head, rm)", sub);
 	if (c->n_args != 3)
-		return usage_err("object %s needs BUCKET NAME", sub);
+		return mdsctl_usage_err("object %s needs BUCKET NAME", sub);
 	if (!strcmp(sub, "put")) {
 		Mds__V1__PutObjectRequest r = MDS__V1__PUT_OBJECT_REQUEST__INIT;
 		Mds__V1__KeyValue kvs[MAX_META], *kvp[MAX_META];
 		char *meta_copy[MAX_META] = { 0 };
 		uint64_t size;
 
-		if (check_opts(c, B(O_SIZE) | B(O_ETAG) | B(O_CTYPE) | B(O_META) | B(O_IF_MATCH) |
+		if (mdsctl_check_opts(c, B(O_SIZE) | B(O_ETAG) | B(O_CTYPE) | B(O_META) | B(O_IF_MATCH) |
 			       B(O_IF_NONE_MATCH), "object put"))
 			return EXIT_USAGE;
 		if (!c->size_s)
-			return usage_err("object put needs --size N%s", "");
+			return mdsctl_usage_err("object put needs --size N%s", "");
 		if (mds_units_parse_size(c->size_s, &size) != 0)
-			return usage_err("cannot parse --size '%s' (e.g. 1048576, 4KiB, 1.5GiB)",
+			return mdsctl_usage_err("cannot parse --size '%s' (e.g. 1048576, 4KiB, 1.5GiB)",
 					 c->size_s);
 		for (size_t i = 0; i < c->n_meta; i++) {
 			char *eq;
@@ -479,7 +479,7 @@ static int cmd_object(struct ctl *c)
 			if (!meta_copy[i] || !(eq = strchr(meta_copy[i], '=')) || eq == meta_copy[i]) {
 				for (size_t k = 0; k <= i; k++)
 					free(meta_copy[k]);
-				return usage_err("--meta wants KEY=VALUE, got '%s'", c->meta[i]);
+				return mdsctl_usage_err("--meta wants KEY=VALUE, got '%s'", c->meta[i]);
 			}
 			*eq = 0;
 			mds__v1__key_value__init(&kvs[i]);
@@ -501,11 +501,11 @@ static int cmd_object(struct ctl *c)
 		for (size_t i = 0; i < c->n_meta; i++)
 			free(meta_copy[i]);
 		if (rc)
-			return fail(rc, "cannot put object", &cs);
+			return mdsctl_fail(rc, "cannot put object", &cs);
 		const Mds__V1__PutObjectResponse *pr = (const void *)resp;
 
 		if (c->json)
-			print_json(json_pack("{s:s, s:s, s:I, s:I, s:I}", "bucket", r.bucket, "name",
+			mdsctl_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I}", "bucket", r.bucket, "name",
 					     r.name, "size", (json_int_t)size, "version",
 					     (json_int_t)pr->version, "mtime_ns",
 					     (json_int_t)pr->mtime_ns));
@@ -518,7 +518,7 @@ static int cmd_object(struct ctl *c)
 	if (!strcmp(sub, "rm")) {
 		Mds__V1__DeleteObjectRequest r = MDS__V1__DELETE_OBJECT_REQUEST__INIT;
 
-		if (check_opts(c, B(O_IF_MATCH) | B(O_IF_NONE_MATCH), "object rm"))
+		if (mdsctl_check_opts(c, B(O_IF_MATCH) | B(O_IF_NONE_MATCH), "object rm"))
 			return EXIT_USAGE;
 		r.bucket = c->args[1];
 		r.name = c->args[2];
@@ -527,11 +527,11 @@ static int cmd_object(struct ctl *c)
 		rc = mds_client_call(c->cl, "/mds.v1.Namespace/DeleteObject", &r.base,
 				     &mds__v1__delete_object_response__descriptor, &resp, &cs);
 		if (rc)
-			return fail(rc, "cannot delete object", &cs);
+			return mdsctl_fail(rc, "cannot delete object", &cs);
 		const Mds__V1__DeleteObjectResponse *dr = (const void *)resp;
 
 		if (c->json)
-			print_json(json_pack("{s:s, s:s, s:I, s:b}", "bucket", r.bucket, "name", r.name,
+			mdsctl_print_json(json_pack("{s:s, s:s, s:I, s:b}", "bucket", r.bucket, "name", r.name,
 					     "version", (json_int_t)dr->version, "deleted", 1));
 		else
 			printf("deleted %s/%s (version %llu)\n", r.bucket, r.name,
@@ -541,18 +541,18 @@ static int cmd_object(struct ctl *c)
 	}
 	Mds__V1__HeadObjectRequest r = MDS__V1__HEAD_OBJECT_REQUEST__INIT;
 
-	if (check_opts(c, 0, "object head"))
+	if (mdsctl_check_opts(c, 0, "object head"))
 		return EXIT_USAGE;
 	r.bucket = c->args[1];
 	r.name = c->args[2];
 	rc = mds_client_call(c->cl, "/mds.v1.Namespace/HeadObject", &r.base,
 			     &mds__v1__object_record__descriptor, &resp, &cs);
 	if (rc)
-		return fail(rc, "cannot head object", &cs);
+		return mdsctl_fail(rc, "cannot head object", &cs);
 	const Mds__V1__ObjectRecord *o = (const void *)resp;
 
 	if (c->json) {
-		print_json(object_json(o));
+		mdsctl_print_json(object_json(o));
 	} else {
 		char sb[32], tb[32];
 
@@ -561,7 +561,7 @@ static int cmd_object(struct ctl *c)
 		       "modified:      %s\n", o->bucket, o->name,
 		       mds_units_format_size(o->size, sb, sizeof(sb)), (unsigned long long)o->size,
 		       o->etag, o->content_type, (unsigned long long)o->version,
-		       fmt_time(o->mtime_ns, tb, sizeof(tb)));
+		       mdsctl_fmt_time(o->mtime_ns, tb, sizeof(tb)));
 		for (size_t i = 0; i < o->n_metadata; i++)
 			printf("meta:          %s=%s\n", o->metadata[i]->key, o->metadata[i]->value);
 	}
@@ -594,7 +594,7 @@ static void ls_row(struct ls_state *ls, const char *name, int is_prefix,
 	if (is_prefix)
 		printf("%-20s %12s  %s\n", "", "PRE", name);
 	else
-		printf("%-20s %12s  %s\n", fmt_time(o->mtime_ns, tb, sizeof(tb)),
+		printf("%-20s %12s  %s\n", mdsctl_fmt_time(o->mtime_ns, tb, sizeof(tb)),
 		       mds_units_format_size(o->size, sb, sizeof(sb)), name);
 }
 
@@ -618,19 +618,19 @@ static int cmd_ls(struct ctl *c)
 	int rc = 0, truncated = 0, ret = 0;
 	long long max_keys = -1;
 
-	if (check_opts(c, B(O_DELIM) | B(O_MAX_KEYS) | B(O_START_AFTER) | B(O_ALL), "ls"))
+	if (mdsctl_check_opts(c, B(O_DELIM) | B(O_MAX_KEYS) | B(O_START_AFTER) | B(O_ALL), "ls"))
 		return EXIT_USAGE;
 	if (c->n_args != 1)
-		return usage_err("ls needs exactly one BUCKET[/PREFIX]%s", "");
+		return mdsctl_usage_err("ls needs exactly one BUCKET[/PREFIX]%s", "");
 	if (c->max_keys_s) {
 		char *end;
 
 		max_keys = strtoll(c->max_keys_s, &end, 10);
 		if (*end || end == c->max_keys_s || max_keys < 0)
-			return usage_err("cannot parse --max-keys '%s'", c->max_keys_s);
+			return mdsctl_usage_err("cannot parse --max-keys '%s'", c->max_keys_s);
 	}
 	if (c->all && c->max_keys_s)
-		return usage_err("--all and --max-keys%s exclude each other", "");
+		return mdsctl_usage_err("--all and --max-keys%s exclude each other", "");
 	bucket = c->args[0];
 	slash = strchr(bucket, '/');
 	if (slash) {
@@ -652,7 +652,7 @@ static int cmd_ls(struct ctl *c)
 				       &mds__v1__list_objects_stream_response__descriptor,
 				       3600 * 1000, ls_stream_msg, &ls, &cs);
 		if (rc)
-			ret = fail(rc, "cannot list", &cs);
+			ret = mdsctl_fail(rc, "cannot list", &cs);
 		goto out;
 	}
 	for (;;) {
@@ -671,7 +671,7 @@ static int cmd_ls(struct ctl *c)
 		rc = mds_client_call(c->cl, "/mds.v1.Namespace/ListObjects", &r.base,
 				     &mds__v1__list_objects_response__descriptor, &resp, &cs);
 		if (rc) {
-			ret = fail(rc, "cannot list", &cs);
+			ret = mdsctl_fail(rc, "cannot list", &cs);
 			goto out;
 		}
 		const Mds__V1__ListObjectsResponse *lr = (const void *)resp;
@@ -686,7 +686,7 @@ static int cmd_ls(struct ctl *c)
 		if (!truncated || !c->all)
 			break;
 		if (!token) {
-			ret = fail(MDS_ENOMEM, "cannot list", &cs);
+			ret = mdsctl_fail(MDS_ENOMEM, "cannot list", &cs);
 			goto out;
 		}
 	}
@@ -699,7 +699,7 @@ out:
 
 			if (truncated && !c->all && token)
 				json_object_set_new(doc, "next_continuation_token", json_string(token));
-			print_json(doc);
+			mdsctl_print_json(doc);
 		} else {
 			json_decref(ls.arr);
 		}
@@ -720,18 +720,18 @@ static int cmd_status(struct ctl *c)
 	ProtobufCMessage *resp = NULL;
 	int rc;
 
-	if (check_opts(c, 0, "status"))
+	if (mdsctl_check_opts(c, 0, "status"))
 		return EXIT_USAGE;
 	if (c->n_args != 0)
-		return usage_err("status takes no arguments%s", "");
+		return mdsctl_usage_err("status takes no arguments%s", "");
 	rc = mds_client_call(c->cl, "/mds.v1.Admin/GetStatus", &r.base,
 			     &mds__v1__server_status__descriptor, &resp, &cs);
 	if (rc)
-		return fail(rc, "cannot get status", &cs);
+		return mdsctl_fail(rc, "cannot get status", &cs);
 	const Mds__V1__ServerStatus *s = (const void *)resp;
 
 	if (c->json) {
-		print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:I, s:i, s:i, "
+		mdsctl_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:I, s:i, s:i, "
 				     "s:I, s:I, s:I, s:i, s:b, s:b}",
 				     "endpoint", c->co.endpoint, "version", s->version, "api", s->api,
 				     "start_time_ns", (json_int_t)s->start_time_ns, "uptime_ns",
@@ -766,6 +766,14 @@ static int cmd_status(struct ctl *c)
 
 static int print_help(const char *cmd)
 {
+	if (cmd && !strcmp(cmd, "quota")) {
+		fputs(mdsctl_quota_help, stdout);
+		return 0;
+	}
+	if (cmd && !strcmp(cmd, "usage")) {
+		fputs(mdsctl_usage_help, stdout);
+		return 0;
+	}
 	for (size_t i = 0; cmd && i < sizeof(usage_cmds) / sizeof(usage_cmds[0]); i++)
 		if (!strcmp(cmd, usage_cmds[i].cmd)) {
 			fputs(usage_cmds[i].text, stdout);
@@ -787,7 +795,7 @@ int main(int argc, char **argv)
 	c.co.endpoint = "127.0.0.1:7420";
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (opt >= O_TEAM && opt <= O_ALL)
+		if (opt >= O_TEAM && opt <= O_LAST)
 			c.given |= B(opt);
 		switch (opt) {
 		case 'h': c.help = 1; break;
@@ -799,7 +807,7 @@ int main(int argc, char **argv)
 		case O_TIMEOUT:
 			c.co.timeout_ms = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || !c.co.timeout_ms)
-				return usage_err("cannot parse --timeout '%s' (milliseconds)", optarg);
+				return mdsctl_usage_err("cannot parse --timeout '%s' (milliseconds)", optarg);
 			break;
 		case O_JSON: c.json = 1; break;
 		case O_TEAM: c.team = optarg; break;
@@ -808,7 +816,7 @@ int main(int argc, char **argv)
 		case O_CTYPE: c.ctype = optarg; break;
 		case O_META:
 			if (c.n_meta == MAX_META)
-				return usage_err("at most 64 --meta options%s", "");
+				return mdsctl_usage_err("at most 64 --meta options%s", "");
 			c.meta[c.n_meta++] = optarg;
 			break;
 		case O_IF_MATCH: c.if_match = optarg; break;
@@ -817,8 +825,15 @@ int main(int argc, char **argv)
 		case O_MAX_KEYS: c.max_keys_s = optarg; break;
 		case O_START_AFTER: c.start_after = optarg; break;
 		case O_ALL: c.all = 1; break;
+		case O_MAX_BYTES: c.max_bytes_s = optarg; break;
+		case O_MAX_OBJECTS: c.max_objects_s = optarg; break;
+		case O_SOFT_BYTES: c.soft_bytes_s = optarg; break;
+		case O_SOFT_OBJECTS: c.soft_objects_s = optarg; break;
+		case O_GRACE: c.grace_s = optarg; break;
+		case O_PRINCIPAL: c.principal = optarg; break;
+		case O_AFTER: c.after_s = optarg; break;
 		default:
-			return usage_err("unknown or incomplete option '%s'", argv[optind - 1]);
+			return mdsctl_usage_err("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
@@ -833,8 +848,9 @@ int main(int argc, char **argv)
 	if (c.help)
 		return print_help(cmd);
 	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
-	    strcmp(cmd, "ls") && strcmp(cmd, "status"))
-		return usage_err("unknown command '%s'", cmd);
+	    strcmp(cmd, "ls") && strcmp(cmd, "status") && strcmp(cmd, "quota") &&
+	    strcmp(cmd, "usage"))
+		return mdsctl_usage_err("unknown command '%s'", cmd);
 
 	mds_status_clear(&st);
 	if (mds_client_open(&c.cl, &c.co, &st) != 0) {
@@ -849,6 +865,10 @@ int main(int argc, char **argv)
 		rc = cmd_object(&c);
 	else if (!strcmp(cmd, "ls"))
 		rc = cmd_ls(&c);
+	else if (!strcmp(cmd, "quota"))
+		rc = mdsctl_cmd_quota(&c);
+	else if (!strcmp(cmd, "usage"))
+		rc = mdsctl_cmd_usage(&c);
 	else
 		rc = cmd_status(&c);
 	mds_client_close(c.cl);

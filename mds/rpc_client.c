@@ -6,6 +6,7 @@
  */
 #include "rpc_client.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,14 @@ struct mds_client {
 	unsigned timeout_ms;
 };
 
-static int grpc_inited;
+static pthread_once_t grpc_once = PTHREAD_ONCE_INIT;
+
+/* grpc_init is reference counted; clients share one reference for the
+ * process's life, taken once even when threads open clients at once. */
+static void grpc_init_once(void)
+{
+	grpc_init();
+}
 
 int mds_client_error_code(int grpc_code)
 {
@@ -91,10 +99,7 @@ int mds_client_open(struct mds_client **out, const struct mds_client_opts *o,
 	int rc = 0;
 
 	*out = NULL;
-	if (!grpc_inited) {
-		grpc_init();
-		grpc_inited = 1;
-	}
+	pthread_once(&grpc_once, grpc_init_once);
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL))
 		return mds_status_set(st, MDS_EINVAL, "a client certificate needs both "
 				      "--tls-cert and --tls-key");

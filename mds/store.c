@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kv.h"
 #include "record.h"
@@ -54,6 +55,11 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_RESERVATIONS] = "reservations",
 	[MDS_DB_RES_EXPIRY] = "reservation_expiry",
 	[MDS_DB_QUOTA_AUDIT] = "quota_audit",
+	[MDS_DB_BLOB_MAPS] = "blob_maps",
+	[MDS_DB_COPIES] = "copies",
+	[MDS_DB_UPLOADS] = "uploads",
+	[MDS_DB_PARTS] = "parts",
+	[MDS_DB_STAGED] = "staged_blocks",
 };
 
 struct mds_store {
@@ -65,6 +71,10 @@ struct mds_store {
 	int writer_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_rwlock_t resize_lock; /* read-only stores: see mds_reader_begin */
+	int claimed;                  /* registered in open_envs */
+	dev_t dev;
+	ino_t ino;
 	struct mds_op *head, *tail;
 	size_t qlen;
 	size_t want;    /* the writer waits for qlen to reach this; 0 = no */
@@ -365,16 +375,47 @@ int mds_reader_open(struct mds_store *s, struct mds_reader **out)
 	return 0;
 }
 
+/*
+ * In a read-only process (a gateway next to mds), the writer process may
+ * have grown the map since we opened it: renew then says MDB_MAP_RESIZED
+ * and the map must be re-read with mdb_env_set_mapsize(env, 0), which is
+ * only allowed while no transaction of this process is active. Readers of a
+ * read-only store therefore hold resize_lock shared while their snapshot is
+ * active, and the resize takes it exclusively. The writer's own process
+ * never sees MDB_MAP_RESIZED and takes no lock.
+ */
+static void reader_unlock(struct mds_reader *r)
+{
+	if (r->s->opts.read_only)
+		pthread_rwlock_unlock(&r->s->resize_lock);
+}
+
+static void reader_lock(struct mds_reader *r)
+{
+	if (r->s->opts.read_only)
+		pthread_rwlock_rdlock(&r->s->resize_lock);
+}
+
 int mds_reader_begin(struct mds_reader *r)
 {
 	int rc;
 
-	if (r->active)
-		mdb_txn_reset(r->t.txn);
-	r->active = 0;
+	mds_reader_end(r);
+	reader_lock(r);
 	rc = LMDB(mdb_txn_renew(r->t.txn));
-	if (rc)
+	if (rc == MDB_MAP_RESIZED && r->s->opts.read_only) {
+		reader_unlock(r);
+		pthread_rwlock_wrlock(&r->s->resize_lock);
+		rc = mdb_env_set_mapsize(r->s->env, 0);
+		pthread_rwlock_unlock(&r->s->resize_lock);
+		reader_lock(r);
+		if (rc == 0)
+			rc = LMDB(mdb_txn_renew(r->t.txn));
+	}
+	if (rc) {
+		reader_unlock(r);
 		return lmdb_err(rc);
+	}
 	r->active = 1;
 	r->t.now_ns = mds_store_now_ns(r->s);
 	return 0;
@@ -382,15 +423,18 @@ int mds_reader_begin(struct mds_reader *r)
 
 void mds_reader_end(struct mds_reader *r)
 {
-	if (r->active)
-		mdb_txn_reset(r->t.txn);
+	if (!r->active)
+		return;
+	mdb_txn_reset(r->t.txn);
 	r->active = 0;
+	reader_unlock(r);
 }
 
 void mds_reader_close(struct mds_reader *r)
 {
 	if (!r)
 		return;
+	mds_reader_end(r);
 	mdb_txn_abort(r->t.txn);
 	free(r);
 }
@@ -808,7 +852,7 @@ static int open_dbs(struct mds_store *s, struct mds_status *st)
 			mdb_txn_abort(txn);
 			if (rc == MDB_NOTFOUND)
 				return mds_status_set(st, MDS_ENOTFOUND,
-						      "the store has no '%s' database; it was never initialised by mds",
+						      "the store has no '%s' database: it was never opened by this version of mds; start mds on it once (writable) to create it",
 						      db_names[i]);
 			return mds_status_set(st, lmdb_err(rc), "cannot open database '%s': %s",
 					      db_names[i], mdb_strerror(rc));
@@ -842,6 +886,73 @@ static int open_dbs(struct mds_store *s, struct mds_status *st)
 	return 0;
 }
 
+/*
+ * LMDB allows one open of an environment per process: a second
+ * mdb_env_open of the same files, closed later, breaks the first one's
+ * locks. Stores open in this process are remembered by the data
+ * directory's device and inode, and a second open is refused.
+ */
+struct open_env {
+	struct open_env *next;
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;  /* a child after fork() inherits the list but not the opens */
+};
+
+static pthread_mutex_t open_envs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct open_env *open_envs;
+
+static int open_env_claim(struct mds_store *s, const char *dir, struct mds_status *st)
+{
+	struct open_env *e;
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0)
+		return mds_status_set(st, -errno, "cannot open store in '%s': %s", dir, strerror(errno));
+	pthread_mutex_lock(&open_envs_mu);
+	for (e = open_envs; e; e = e->next) {
+		if (e->dev == sb.st_dev && e->ino == sb.st_ino && e->pid == getpid()) {
+			pthread_mutex_unlock(&open_envs_mu);
+			return mds_status_set(st, MDS_EBUSY,
+					      "store '%s' is already open in this process; share that struct mds_store",
+					      dir);
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		pthread_mutex_unlock(&open_envs_mu);
+		return mds_status_set(st, MDS_ENOMEM, "out of memory");
+	}
+	e->dev = sb.st_dev;
+	e->ino = sb.st_ino;
+	e->pid = getpid();
+	e->next = open_envs;
+	open_envs = e;
+	pthread_mutex_unlock(&open_envs_mu);
+	s->claimed = 1;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	return 0;
+}
+
+static void open_env_release(struct mds_store *s)
+{
+	struct open_env **pp, *e;
+
+	if (!s->claimed)
+		return;
+	pthread_mutex_lock(&open_envs_mu);
+	for (pp = &open_envs; (e = *pp); pp = &e->next) {
+		if (e->dev == s->dev && e->ino == s->ino && e->pid == getpid()) {
+			*pp = e->next;
+			free(e);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_envs_mu);
+	s->claimed = 0;
+}
+
 int mds_store_open(struct mds_store **out, const char *dir, const struct mds_store_opts *opts,
 		   struct mds_status *st)
 {
@@ -868,6 +979,7 @@ int mds_store_open(struct mds_store **out, const char *dir, const struct mds_sto
 	if (!s->opts.clock)
 		s->opts.clock = realtime_ns;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_rwlock_init(&s->resize_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -885,6 +997,9 @@ int mds_store_open(struct mds_store **out, const char *dir, const struct mds_sto
 			goto out_free;
 		}
 	}
+	rc = open_env_claim(s, dir, st);
+	if (rc)
+		goto out_free;
 	rc = mdb_env_create(&s->env);
 	if (rc) {
 		rc = mds_status_set(st, lmdb_err(rc), "cannot create lmdb env: %s", mdb_strerror(rc));
@@ -931,6 +1046,8 @@ int mds_store_open(struct mds_store **out, const char *dir, const struct mds_sto
 out_env:
 	mdb_env_close(s->env);
 out_free:
+	open_env_release(s);
+	pthread_rwlock_destroy(&s->resize_lock);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -948,6 +1065,8 @@ void mds_store_close(struct mds_store *s)
 	if (s->writer_started)
 		pthread_join(s->writer, NULL);
 	mdb_env_close(s->env);
+	open_env_release(s);
+	pthread_rwlock_destroy(&s->resize_lock);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -547,9 +547,14 @@ static void test_s3_semantics(void **state)
 	assert_int_equal(list_simple(f, &p, &o, &res, &st), 0);
 	assert_int_equal(o.n, 0);
 	assert_false(res.truncated);
-	p.max_keys = 100000;
+	p.max_keys = 1001;
+	assert_int_equal(list_simple(f, &p, &o, &res, &st), MDS_EINVAL);
+	assert_non_null(strstr(st.msg, "cap of 1000"));
+	p.style = MDS_LIST_AZURE;
+	p.max_keys = 5000;
 	assert_int_equal(list_simple(f, &p, &o, &res, &st), 0);
 	assert_int_equal(o.n, 4);
+	p.style = MDS_LIST_S3;
 
 	/* A multi-byte delimiter. */
 	p.delimiter = tu_s("/2");

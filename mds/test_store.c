@@ -454,22 +454,40 @@ static void test_open_errors(void **state)
 	tu_rmrf(dir);
 }
 
+/* A second process opens the store read-only and sees committed data; a
+ * second open in the same process is refused (LMDB allows one per process). */
 static void test_read_only_open(void **state)
 {
 	struct fx *f = *state;
-	struct mds_store_opts ro = { .read_only = 1 };
 	struct mds_store *s2;
 	struct mds_status st;
-	struct mds_op op;
+	pid_t pid;
+	int wst;
 
 	assert_int_equal(tu_put(f->s, "data", tu_s("shared"), 5, NULL), 0);
-	assert_int_equal(mds_store_open(&s2, f->dir, &ro, &st), 0);
-	assert_true(object_exists(s2, "shared", NULL));
-	mds_op_init(&op, MDS_OP_OBJECT_PUT);
-	op.bucket = tu_s("data");
-	op.name = tu_s("x");
-	assert_int_equal(mds_store_exec(s2, &op), MDS_EINVAL);
-	mds_store_close(s2);
+	assert_int_equal(mds_store_open(&s2, f->dir, NULL, &st), MDS_EBUSY);
+	assert_non_null(strstr(st.msg, "already open in this process"));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mds_store_opts ro = { .read_only = 1 };
+		struct mds_op op;
+		int ok;
+
+		if (mds_store_open(&s2, f->dir, &ro, &st))
+			_exit(10);
+		ok = object_exists(s2, "shared", NULL);
+		mds_op_init(&op, MDS_OP_OBJECT_PUT);
+		op.bucket = tu_s("data");
+		op.name = tu_s("x");
+		if (mds_store_exec(s2, &op) != MDS_EINVAL)
+			_exit(11);
+		mds_store_close(s2);
+		_exit(ok ? 0 : 12);
+	}
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst));
+	assert_int_equal(WEXITSTATUS(wst), 0);
 }
 
 /* A process that dies holding a read snapshot leaves a stale reader slot;

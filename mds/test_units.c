@@ -49,11 +49,77 @@ static void test_format(void **state)
 	assert_string_equal(mds_units_format_size(UINT64_MAX, b, sizeof(b)), "16.00 EiB");
 }
 
+static void test_count(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(mds_units_parse_count("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(mds_units_parse_count("1000000", &v), 0);
+	assert_int_equal(v, 1000000);
+	assert_int_equal(mds_units_parse_count("1e9", &v), 0);
+	assert_int_equal(v, 1000000000ull);
+	assert_int_equal(mds_units_parse_count("2.5E6", &v), 0);
+	assert_int_equal(v, 2500000);
+	assert_int_equal(mds_units_parse_count("1.5", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_count("1e20", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_count("18446744073709551615", &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	assert_int_equal(mds_units_parse_count("-1", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_count("1e", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_count("1e-3", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_count("10k", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_count("", &v), MDS_EINVAL);
+}
+
+static void test_duration(void **state)
+{
+	const uint64_t s = 1000000000ull;
+	uint64_t v;
+	char b[32];
+
+	(void)state;
+	assert_int_equal(mds_units_parse_duration("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(mds_units_parse_duration("7d", &v), 0);
+	assert_int_equal(v, 7 * 86400 * s);
+	assert_int_equal(mds_units_parse_duration("1d12h", &v), 0);
+	assert_int_equal(v, 36 * 3600 * s);
+	assert_int_equal(mds_units_parse_duration("90s", &v), 0);
+	assert_int_equal(v, 90 * s);
+	assert_int_equal(mds_units_parse_duration("500ms", &v), 0);
+	assert_int_equal(v, 500000000ull);
+	assert_int_equal(mds_units_parse_duration("2w", &v), 0);
+	assert_int_equal(v, 14 * 86400 * s);
+	assert_int_equal(mds_units_parse_duration("7", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_duration("7y", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_duration("d", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_duration("", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_duration("-1d", &v), MDS_EINVAL);
+	assert_int_equal(mds_units_parse_duration("99999999999d", &v), MDS_EINVAL);
+	assert_string_equal(mds_units_format_duration(0, b, sizeof(b)), "0s");
+	assert_string_equal(mds_units_format_duration(7 * 86400 * s, b, sizeof(b)), "7d");
+	assert_string_equal(mds_units_format_duration(36 * 3600 * s, b, sizeof(b)), "1d12h");
+	assert_string_equal(mds_units_format_duration(90 * s, b, sizeof(b)), "1m30s");
+	assert_string_equal(mds_units_format_duration(1500000000ull, b, sizeof(b)), "1s500ms");
+	assert_string_equal(mds_units_format_duration(7, b, sizeof(b)), "7ns");
+	/* what is printed parses back to the same value */
+	assert_int_equal(mds_units_parse_duration(
+		mds_units_format_duration(36 * 3600 * s + 1500, b, sizeof(b)), &v), 0);
+	assert_int_equal(v, 36 * 3600 * s + 1500);
+	assert_int_equal(mds_units_parse_duration(
+		mds_units_format_duration(26 * 3600 * s + 61 * s, b, sizeof(b)), &v), 0);
+	assert_int_equal(v, 26 * 3600 * s + 61 * s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_count),
+		cmocka_unit_test(test_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,7 +189,7 @@ void mds_quota_sweeper_stop(struct mds_quota_sweeper *sw);
  * amounts equal the sum of the live reservations that list it, the expiry
  * index matches the reservations, every bucket's count of prefix scopes is
  * right. @report is called once per problem. Returns the number of problems
- * or a negative code. `mds check` runs it next to mds_check().
+ * or a negative code. mds_check() runs it, so `mds check` covers quotas.
  */
 long mds_quota_check(struct mds_reader *r, mds_check_report_fn report, void *arg,
 		     struct mds_status *st);

@@ -73,8 +73,12 @@ struct mds_store_stats {
  * @opts: may be NULL for defaults
  * @st: filled on failure (may be NULL)
  * Returns 0, MDS_EINVAL (bad options), MDS_EVERSION (unknown store format),
- * MDS_EIO / -errno (cannot open), MDS_ENOMEM. Stale reader slots left by
- * dead processes are reaped here and then periodically by the writer.
+ * MDS_EBUSY (this process has the store open already: LMDB allows one open
+ * per process, so share the struct mds_store), MDS_EIO / -errno (cannot
+ * open), MDS_ENOMEM. Stale reader slots left by dead processes are reaped
+ * here and then periodically by the writer. A read-only store follows the
+ * writer process growing the map (MDB_MAP_RESIZED is handled in
+ * mds_reader_begin).
  */
 int mds_store_open(struct mds_store **out, const char *dir,
 		   const struct mds_store_opts *opts, struct mds_status *st);

@@ -1,0 +1,38 @@
+/*
+ * gw_rpc.h - gRPC transport of libmdsgw (gw_rpc.c): a channel per endpoint
+ * and unary calls with a per-call deadline. Only gw_rpc.c and gw_grpc.c
+ * know gRPC and protobuf-c types.
+ */
+#ifndef MDS_GW_RPC_H
+#define MDS_GW_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "gw_internal.h"
+
+struct gw_rpc;
+
+/*
+ * gw_rpc_open - a channel to @endpoint (borrowed) with the TLS settings of
+ * @c (tls, ca, cert, key). No connection is made here. Returns 0,
+ * MDSGW_EINVAL (a TLS file cannot be read; @st names it), MDSGW_ENOMEM.
+ */
+int gw_rpc_open(const char *endpoint, const struct gw_conf *c, struct gw_rpc **out,
+		struct mdsgw_status *st);
+void gw_rpc_close(struct gw_rpc *r);
+
+/*
+ * gw_rpc_unary - one unary call that ends after at most @left_ns. With
+ * @wait_for_ready the call waits (until its deadline) for the channel to
+ * connect instead of failing at once with UNAVAILABLE while it cannot.
+ * @req: borrowed; @resp: on 0, the unpacked answer (owned by the caller:
+ * protobuf_c_message_free_unpacked). @msg receives the server's or the
+ * transport's message. Returns 0 or the MDS_E* code of the gRPC status
+ * (MDSGW_EUNAVAIL, MDSGW_ETIMEDOUT, MDSGW_ENOTFOUND, ...), MDSGW_ECORRUPT
+ * for an answer that does not decode.
+ */
+int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size);
+
+#endif /* MDS_GW_RPC_H */
