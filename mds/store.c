@@ -633,10 +633,9 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
  * answered callers a little time to come back, for as long as waiting
  * pays: one more op is worth waiting for while it arrives within its share
  * of the batch's time, (commit + waited) / ops queued. The wait ends when
- * the queue holds @want, when a share of time passes
- * without an arrival, or after one commit's duration (at most
- * REGROUP_MAX_NS). A caller that does not come back thus costs the others
- * at most one commit's time.
+ * the queue holds @want, when a share of time passes without an arrival,
+ * or after one commit's duration (at most REGROUP_MAX_NS). A caller that
+ * does not come back thus costs the others at most one commit's time.
  */
 #define REGROUP_MAX_NS 2000000u
 
