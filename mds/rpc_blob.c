@@ -103,13 +103,12 @@ static long props_count(const Mds__V1__BlobProperties *p, struct mds_status *st)
 	return (long)(p->n_metadata + p->n_tags);
 }
 
-/* Fill @in's content type, metadata and tags from @p into @pairs (props_count of them). */
+/* Fill @in's metadata and tags from @p into @pairs (props_count of them). */
 static void props_in(const Mds__V1__BlobProperties *p, struct mds_pair *pairs,
 		     struct mds_object_in *in)
 {
 	if (!p)
 		return;
-	in->content_type = mds_rpc_str(p->content_type);
 	for (size_t i = 0; i < p->n_metadata; i++)
 		pairs[i] = (struct mds_pair){ mds_rpc_str(p->metadata[i]->key),
 					      mds_rpc_str(p->metadata[i]->value) };
@@ -139,6 +138,8 @@ static int op_begin(struct mds_rpc_call *c, enum mds_op_kind kind, const char *b
 	mds_op_init(&c->op, kind);
 	c->op.bucket = mds_rpc_str(bucket);
 	c->op.name = mds_rpc_str(name);
+	if (p)
+		c->op.obj.content_type = mds_rpc_str(p->content_type);
 	if (np == 0 && extra == 0)
 		return 0;
 	mem = call_mem(c, (size_t)np * sizeof(struct mds_pair) + extra, st);
