@@ -5,9 +5,13 @@ block lists; every condition failure must name its reason in the trailing
 metadata "mds-reason", quota refusals are RESOURCE_EXHAUSTED, malformed
 requests INVALID_ARGUMENT, and HeadObject / ListObjects show the blob state.
 
-usage: test_blob_grpc.py PATH/TO/mds
+It also drives `mdsctl upload ls|parts|abort` and `mdsctl blob
+blocks|copy-status` against the same daemon.
+
+usage: test_blob_grpc.py PATH/TO/mds PATH/TO/mdsctl
 """
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mdsd  # noqa: E402
 
 MDS = None
+MDSCTL = None
 NS = "/mds.v1.Namespace/"
 AD = "/mds.v1.Admin/"
 BL = "/mds.v1.Blob/"
@@ -408,6 +413,56 @@ class BlobGrpcTest(unittest.TestCase):
                    b.CopyObjectResponse, grpc.StatusCode.RESOURCE_EXHAUSTED)
         self.assertEqual(self.head("a", bucket="small").size, 90)
 
+    # ---- mdsctl ----
+    def ctl(self, *args, expect=0):
+        p = subprocess.run([MDSCTL, "--endpoint", self.d.endpoint] + list(args),
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, expect, p.stderr)
+        return p
+
+    def test_mdsctl(self):
+        b = self.b
+        uid = self.call("CreateMultipartUpload", b.CreateMultipartUploadRequest(
+            bucket="data", name="ctl/up"), b.CreateMultipartUploadResponse).upload_id
+        for n in (1, 2):
+            self.call("UploadPart", b.UploadPartRequest(
+                bucket="data", name="ctl/up", upload_id=uid, part_number=n, size=n * 100,
+                etag="e%d" % n, locator=b"loc%d" % n), b.UploadPartResponse)
+        doc = json.loads(self.ctl("--json", "upload", "ls", "data/ctl/").stdout)
+        self.assertEqual([(u["key"], u["upload_id"]) for u in doc["uploads"]],
+                         [("ctl/up", uid)])
+        doc = json.loads(self.ctl("--json", "upload", "parts", "data", "ctl/up", uid).stdout)
+        self.assertEqual([(p["part_number"], p["size"], p["locator"]) for p in doc["parts"]],
+                         [(1, 100, "loc1"), (2, 200, "loc2")])
+        self.assertEqual(doc["bytes"], 300)
+        self.assertIn("ctl/up", self.ctl("upload", "ls", "data").stdout)
+        self.ctl("upload", "abort", "data", "ctl/up", uid)
+        p = self.ctl("upload", "parts", "data", "ctl/up", uid, expect=1)
+        self.assertIn("NOT_FOUND", p.stderr)
+        self.ctl("upload", "parts", "data", "ctl/up", expect=2)
+        self.ctl("upload", "frob", expect=2)
+        # blob blocks over several pages (more than the 1000-block page).
+        self.call("CreateAppendBlob", b.CreateAppendBlobRequest(bucket="data", name="ctl/log"),
+                  b.BlobWriteResponse)
+        self.call("PutBlock", b.PutBlockRequest(bucket="data", name="ctl/bl", block_id=b"\x01",
+                                                size=3, locator=b"L"), b.PutBlockResponse)
+        self.call("PutBlockList", b.PutBlockListRequest(
+            bucket="data", name="ctl/bl", blocks=[b.BlockRef(block_id=b"\x01")] * 1500),
+            b.BlobWriteResponse)
+        doc = json.loads(self.ctl("--json", "blob", "blocks", "data", "ctl/bl").stdout)
+        self.assertEqual(len(doc["blocks"]), 1500)
+        self.assertEqual((doc["blocks"][-1]["index"], doc["blocks"][-1]["offset"],
+                          doc["blocks"][0]["id"]), (1499, 4497, "01"))
+        cid = self.call("PutBlobFromUrl", b.PutBlobFromUrlRequest(
+            bucket="data", name="ctl/cp", source_url="https://x/y", source_size=9),
+            b.CopyObjectResponse).copy_id
+        doc = json.loads(self.ctl("--json", "blob", "copy-status", cid).stdout)
+        self.assertEqual((doc["status"], doc["name"], doc["bytes_total"]),
+                         ("pending", "ctl/cp", 9))
+        self.assertIn("pending", self.ctl("blob", "copy-status", cid).stdout)
+        p = self.ctl("blob", "copy-status", "nothex", expect=1)
+        self.assertIn("INVALID_ARGUMENT", p.stderr)
+
     # ---- malformed requests ----
     def test_malformed(self):
         b = self.b
@@ -444,4 +499,5 @@ class BlobGrpcTest(unittest.TestCase):
 
 if __name__ == "__main__":
     MDS = os.path.abspath(sys.argv.pop(1))
+    MDSCTL = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
