@@ -163,6 +163,25 @@ class BlobGrpcTest(unittest.TestCase):
         o = lst.entries[0].object
         self.assertEqual((o.name, o.committed_blocks, o.sealed), ("log/a", 3, True))
 
+    def test_append_block_limit(self):
+        """50,000 appends (concurrent, as group commit batches them), then
+        BlockCountExceedsLimit; the blob is unchanged by the refusal."""
+        b = self.b
+        self.call("CreateAppendBlob", b.CreateAppendBlobRequest(bucket="data", name="log/full"),
+                  b.BlobWriteResponse)
+        f = self.ch.unary_unary(BL + "AppendBlock",
+                                request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=b.AppendBlockResponse.FromString)
+        req = b.AppendBlockRequest(bucket="data", name="log/full", size=1, locator=b"l")
+        for _ in range(5):
+            futs = [f.future(req, timeout=60) for _ in range(10000)]
+            offsets = sorted(x.result().append_offset for x in futs)
+        self.assertEqual(offsets, list(range(40000, 50000)))
+        self.fails("AppendBlock", req, b.AppendBlockResponse,
+                   grpc.StatusCode.FAILED_PRECONDITION, "BLOCK_COUNT_EXCEEDS_LIMIT")
+        h = self.head("log/full")
+        self.assertEqual((h.size, h.committed_blocks), (50000, 50000))
+
     # ---- copies ----
     def test_copy_object(self):
         b = self.b
