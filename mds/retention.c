@@ -288,7 +288,7 @@ int mds_retention_check(struct mds_txn *t, struct mds_op *op, struct mds_str nam
 			      cur->retention_mode == MDS_RETENTION_GOVERNANCE
 				      ? " (bypass-governance not asked)" : "",
 			      clock_is_suspect(t) && mds_txn_now_ns(t) >= cur->retain_until_ns
-				      ? "; the clock is suspect: expiry waits for mdsctl clock confirm" : "");
+				      ? "; the clock is suspect: expiry waits for mdsctl object retention-clock confirm" : "");
 }
 
 int mds_retention_validate_new(struct mds_txn *t, struct mds_op *op,
