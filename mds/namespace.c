@@ -498,13 +498,12 @@ static int ns_apply_kind(struct mds_txn *t, struct mds_op *op)
 
 int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 {
-	uint64_t now;
 	int rc = ns_apply_kind(t, op);
 
 	/* Keep the retention clock's high-water mark at most 1 s behind the
 	 * last committed op (one meta write per second at most), so that a
 	 * restart can tell how far the wall clock moved (retention.c). */
-	if (rc == 0 && (rc = mds_retention_now(t, &now)) != 0)
+	if (rc == 0 && (rc = mds_retention_tick(t)) != 0)
 		mds_status_set(&op->status, rc, "cannot persist the retention clock: %s",
 			       mds_strerror(rc));
 	mds_retention_settle(t, rc);   /* a mark written by a failed op is not persisted */

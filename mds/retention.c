@@ -194,6 +194,19 @@ out:
 	return rc;
 }
 
+int mds_retention_tick(struct mds_txn *t)
+{
+	struct mds_rclock *c = mds_txn_rclock(t);
+	uint64_t now;
+
+	/* Effective time never exceeds the wall clock, so while the wall clock
+	 * is within a step of the mark there is nothing to write: no lock, no
+	 * monotonic read. loaded and high_written change only on this thread. */
+	if (!c || (c->loaded && mds_txn_now_ns(t) < c->high_written + HIGH_STEP_NS))
+		return 0;
+	return mds_retention_now(t, &now);
+}
+
 void mds_retention_settle(struct mds_txn *t, int rc)
 {
 	struct mds_rclock *c = mds_txn_rclock(t);

@@ -36,6 +36,12 @@ struct mds_rclock *mds_store_rclock(struct mds_store *s);
 int mds_retention_now(struct mds_txn *t, uint64_t *now_ns);
 
 /*
+ * mds_retention_tick - after a successful op: persist the high-water mark
+ * if the effective time moved a second past it (cheap otherwise).
+ */
+int mds_retention_tick(struct mds_txn *t);
+
+/*
  * mds_retention_settle - the op that ran in @t ended with @rc (0: its
  * nested transaction commits): a high-water mark it wrote counts as
  * persisted only then, so a refused op is retried by the next one.
