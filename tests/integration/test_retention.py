@@ -15,6 +15,8 @@ import sys
 import time
 import unittest
 
+import grpc
+
 import mdsd
 
 MDS = MDSCTL = None
@@ -126,6 +128,73 @@ class RetentionTest(unittest.TestCase):
         self.ctl("object", "retention", "b", "n", "compliance", "tomorrow", expect=2)
         self.ctl("object", "legal-hold", "b", "n", "maybe", expect=2)
         self.ctl("object", "retention-clock", "reset", expect=2)
+
+
+class RetentionGrpcTest(unittest.TestCase):
+    """The lock fields of PutObject / DeleteObject through Python grpcio."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp, cls.cleanup = mdsd.tempdir("mds-retg-")
+        cls.types, cls.nsp, cls.adp = mdsd.load_protos(os.path.join(cls.tmp, "py"))
+        cls.d = mdsd.Daemon(MDS, cls.tmp).start()
+        cls.ch = grpc.insecure_channel(cls.d.endpoint)
+        subprocess.run([MDSCTL, "--endpoint", cls.d.endpoint, "team", "create", "g"], check=True,
+                       capture_output=True)
+        subprocess.run([MDSCTL, "--endpoint", cls.d.endpoint, "bucket", "create", "gbkt", "--team",
+                        "g"], check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ch.close()
+        cls.d.stop()
+        cls.cleanup()
+
+    def call(self, method, req, resp_cls):
+        f = self.ch.unary_unary("/mds.v1.Namespace/" + method,
+                                request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=resp_cls.FromString)
+        return f(req, timeout=10)
+
+    def put(self, name, **kw):
+        return self.call("PutObject", self.nsp.PutObjectRequest(bucket="gbkt", name=name, size=1, **kw),
+                         self.nsp.PutObjectResponse)
+
+    def delete(self, name, **kw):
+        return self.call("DeleteObject", self.nsp.DeleteObjectRequest(bucket="gbkt", name=name, **kw),
+                         self.nsp.DeleteObjectResponse)
+
+    def refused(self, fn, *a, **kw):
+        with self.assertRaises(grpc.RpcError) as cm:
+            fn(*a, **kw)
+        return cm.exception
+
+    def test_put_with_lock_and_bypass(self):
+        soon = int(time.time() * NS) + 3600 * NS
+        self.put("c", lock_mode=self.nsp.RETENTION_MODE_COMPLIANCE, lock_retain_until_ns=soon)
+        r = self.call("GetObjectRetention", self.nsp.GetObjectRetentionRequest(bucket="gbkt", name="c"),
+                      self.nsp.ObjectRetention)
+        self.assertEqual((r.mode, r.retain_until_ns), (self.nsp.RETENTION_MODE_COMPLIANCE, soon))
+        e = self.refused(self.delete, "c", bypass_governance_retention=True)
+        self.assertEqual(e.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("compliance retention until", e.details())
+        e = self.refused(self.put, "c", bypass_governance_retention=True)
+        self.assertEqual(e.code(), grpc.StatusCode.FAILED_PRECONDITION)
+
+        self.put("g1", lock_mode=self.nsp.RETENTION_MODE_GOVERNANCE, lock_retain_until_ns=soon)
+        e = self.refused(self.delete, "g1")
+        self.assertIn("bypass-governance not asked", e.details())
+        self.assertEqual(self.delete("g1", bypass_governance_retention=True).version, 1)
+
+        self.put("h", legal_hold=True)
+        e = self.refused(self.delete, "h", bypass_governance_retention=True)
+        self.assertIn("legal hold", e.details())
+        # invalid lock fields are INVALID_ARGUMENT, naming the problem
+        e = self.refused(self.put, "x", lock_mode=self.nsp.RETENTION_MODE_GOVERNANCE)
+        self.assertEqual(e.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        e = self.refused(self.put, "x", lock_mode=self.nsp.RETENTION_MODE_GOVERNANCE,
+                         lock_retain_until_ns=int(time.time() * NS) - NS)
+        self.assertIn("not in the future", e.details())
 
 
 if __name__ == "__main__":
