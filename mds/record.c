@@ -427,7 +427,6 @@ int mds_object_decode(const void *data, size_t n, struct mds_object *out)
 		} else {
 			k = mds_varint_get(p + o, n - o, &len);
 		}
-
 		if (!k || len > n - o - k)
 			return MDS_ECORRUPT;
 		o += k;
