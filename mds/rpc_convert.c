@@ -143,6 +143,9 @@ int mds_rpc_object_to_pb(struct mds_arena *a, struct mds_str bucket, struct mds_
 	out->copy_bytes_total = o->copy_total;
 	out->copy_completion_ns = o->copy_done_ns;
 	out->copy_failure = mds_arena_str(a, o->copy_failure);
+	out->lock_mode = o->retention_mode;
+	out->lock_retain_until_ns = o->retain_until_ns;
+	out->legal_hold = o->legal_hold != 0;
 	rc = pairs_to_pb(a, o->meta_raw, o->n_meta, &out->metadata, &out->n_metadata);
 	if (rc == 0)
 		rc = pairs_to_pb(a, o->tags_raw, o->n_tags, &out->tags, &out->n_tags);

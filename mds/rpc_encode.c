@@ -128,7 +128,13 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 	      uint_size(4, o->size) + uint_size(5, o->ctime_ns) + uint_size(6, o->mtime_ns) +
 	      uint_size(7, o->blob_type) + bytes_size(8, o->etag.len) +
 	      bytes_size(9, o->content_type.len) + bytes_size(10, o->locator.len) +
-	      (size_t)meta + (size_t)tags;
+	      (size_t)meta + (size_t)tags +
+	      uint_size(13, o->map_blocks) + uint_size(14, o->sealed != 0) +
+	      uint_size(15, o->copy_status) + bytes_size(16, o->copy_id.len) +
+	      bytes_size(17, o->copy_source.len) + uint_size(18, o->copy_progress) +
+	      uint_size(19, o->copy_total) + uint_size(20, o->copy_done_ns) +
+	      bytes_size(21, o->copy_failure.len) + uint_size(22, o->retention_mode) +
+	      uint_size(23, o->retain_until_ns) + uint_size(24, o->legal_hold != 0);
 	if (reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec) != 0)
 		return MDS_ENOMEM;
 	w = b->p + b->len;
@@ -148,6 +154,19 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 		w = put_pairs(w, 11, o->meta_raw, o->n_meta);
 	if (o->n_tags)
 		w = put_pairs(w, 12, o->tags_raw, o->n_tags);
+	/* Blob, copy and lock state: zero in most records, so mostly skipped. */
+	w = put_uint(w, 13, o->map_blocks);
+	w = put_uint(w, 14, o->sealed != 0);
+	w = put_uint(w, 15, o->copy_status);
+	w = put_bytes(w, 16, o->copy_id.p, o->copy_id.len);
+	w = put_bytes(w, 17, o->copy_source.p, o->copy_source.len);
+	w = put_uint(w, 18, o->copy_progress);
+	w = put_uint(w, 19, o->copy_total);
+	w = put_uint(w, 20, o->copy_done_ns);
+	w = put_bytes(w, 21, o->copy_failure.p, o->copy_failure.len);
+	w = put_uint(w, 22, o->retention_mode);
+	w = put_uint(w, 23, o->retain_until_ns);
+	w = put_uint(w, 24, o->legal_hold != 0);
 	b->len = (size_t)(w - b->p);
 	return 0;
 }

@@ -100,8 +100,43 @@ static void test_same_bytes(void **state)
 	put(s, "full", 1ull << 40, MDS_BLOB_APPEND, meta, 2, tags, 1, "\"etag\"", "loc\x01");
 	put(s, "page \xe2\x98\x83", 300, MDS_BLOB_PAGE, meta, 1, NULL, 0, "e", "l");
 	put(s, longname, 7, MDS_BLOB_BLOCK, NULL, 0, tags, 1, "x", "");
+	/* Blob, copy and lock state (fields 13-24). */
+	mds_op_init(&op, MDS_OP_APPEND_CREATE);
+	op.bucket = MDS_STR("enc");
+	op.name = MDS_STR("appended");
+	op.obj.blob_type = MDS_BLOB_APPEND;
+	assert_int_equal(mds_store_exec(s, &op), 0);
+	for (int i = 0; i < 3; i++) {
+		mds_op_init(&op, MDS_OP_APPEND_BLOCK);
+		op.bucket = MDS_STR("enc");
+		op.name = MDS_STR("appended");
+		op.blob.size = 100;
+		op.blob.locator = MDS_STR("blk");
+		assert_int_equal(mds_store_exec(s, &op), 0);
+	}
+	mds_op_init(&op, MDS_OP_SEAL_BLOB);
+	op.bucket = MDS_STR("enc");
+	op.name = MDS_STR("appended");
+	assert_int_equal(mds_store_exec(s, &op), 0);
+	mds_op_init(&op, MDS_OP_PUT_BLOB_FROM_URL);
+	op.bucket = MDS_STR("enc");
+	op.name = MDS_STR("copied");
+	op.blob.source_url = MDS_STR("https://elsewhere.example/c/b");
+	op.blob.size = 4096;
+	assert_int_equal(mds_store_exec(s, &op), 0);
+	mds_op_init(&op, MDS_OP_OBJECT_PUT);
+	op.bucket = MDS_STR("enc");
+	op.name = MDS_STR("locked");
+	op.obj.size = 9;
+	op.obj.retention_mode = 2;
+	op.obj.retain_until_ns = 4102444800ull * 1000000000ull;
+	op.obj.legal_hold = 1;
+	assert_int_equal(mds_store_exec(s, &op), 0);
 	assert_int_equal(mds_reader_open(s, &r), 0);
 	assert_int_equal(mds_reader_begin(r), 0);
+	check_same(r, "appended");
+	check_same(r, "copied");
+	check_same(r, "locked");
 	check_same(r, "plain");
 	check_same(r, "full");
 	check_same(r, "page \xe2\x98\x83");
