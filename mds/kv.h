@@ -28,6 +28,7 @@ enum mds_db {
 	MDS_DB_RESERVATIONS,  /* token(16) -> reservation */
 	MDS_DB_RES_EXPIRY,    /* expiry(8 BE) token(16) -> "" (sweep index) */
 	MDS_DB_QUOTA_AUDIT,   /* seq(8 BE) -> quota change record */
+	MDS_DB_POLICY,        /* binding id(8 BE) -> role binding (policy.h) */
 	MDS_DB__COUNT
 };
 

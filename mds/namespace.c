@@ -14,6 +14,7 @@
 
 #include "kv.h"
 #include "mds/quota.h"
+#include "policy.h"
 #include "nametree.h"
 #include "ns_internal.h"
 #include "quota.h"
@@ -473,6 +474,8 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 		return apply_object_delete(t, op);
 	case MDS_OP_QUOTA_SET ... MDS_OP_RESERVE_SWEEP:
 		return mds_quota_apply(t, op);
+	case MDS_OP_POLICY_BIND ... MDS_OP_POLICY_UNBIND:
+		return mds_policy_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
 }

@@ -52,6 +52,7 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_RESERVATIONS] = "reservations",
 	[MDS_DB_RES_EXPIRY] = "reservation_expiry",
 	[MDS_DB_QUOTA_AUDIT] = "quota_audit",
+	[MDS_DB_POLICY] = "policy",
 };
 
 struct mds_store {

@@ -121,6 +121,9 @@ enum mds_op_kind {
 	MDS_OP_RESERVE_COMMIT = 23,  /* reservation, bucket, name, obj, cond */
 	MDS_OP_RESERVE_RELEASE = 24, /* reservation */
 	MDS_OP_RESERVE_SWEEP = 25,   /* sweep_max */
+	/* policy (60-69): see mds/policy.h */
+	MDS_OP_POLICY_BIND = 60,     /* policy: the binding; out_version = its id */
+	MDS_OP_POLICY_UNBIND = 61,   /* policy.id */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -185,6 +188,15 @@ struct mds_op {
 	uint64_t reserve_objects;
 	uint64_t reserve_ttl_ns;
 	uint32_t sweep_max;           /* 0 = 256 */
+	/* policy (kinds 60-69, see mds/policy.h); borrowed */
+	struct {
+		uint64_t id;                  /* unbind: the binding */
+		struct mds_str subject;       /* principal or "group:NAME" */
+		struct mds_str role;
+		struct mds_str scope;
+		struct mds_str condition;
+		int deny;
+	} policy;
 
 	/* out: valid when done runs */
 	struct mds_status status;
