@@ -242,6 +242,8 @@ out:
 int mds_gate_new(struct mds_gate **out, const struct mds_gate_opts *o, struct mds_status *st)
 {
 	struct mds_gate *g = calloc(1, sizeof(*g));
+	char **admins = NULL;
+	size_t n_admins = 0;
 	int rc;
 
 	*out = NULL;
@@ -269,6 +271,15 @@ int mds_gate_new(struct mds_gate **out, const struct mds_gate_opts *o, struct md
 		mds_status_set(st, rc, "out of memory");
 		goto out_free;
 	}
+	rc = split_list(o->admins, &admins, &n_admins);
+	for (size_t i = 0; rc == 0 && i < n_admins; i++)
+		rc = mds_authz_add(g->authz, MDS_GATE_CONFIG_ID_BASE + i, admins[i], "admin",
+				   "island", 0, "", st);
+	for (size_t i = 0; i < n_admins; i++)
+		free(admins[i]);
+	free(admins);
+	if (rc)
+		goto out_free;
 	*out = g;
 	return 0;
 out_free:

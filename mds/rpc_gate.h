@@ -51,7 +51,13 @@ struct mds_gate_opts {
 					  * gateway role (borrowed, copied); may be NULL */
 	const char *rate_limits;         /* "TEAM:read=R/B,write=R/B,list=R/B;..."; TEAM "*"
 					  * = every team without its own; NULL = none */
+	const char *admins;              /* comma-separated subjects (principal or
+					  * group:NAME) bound to admin on the island
+					  * by configuration: binding ids from
+					  * MDS_GATE_CONFIG_ID_BASE up, never stored */
 };
+
+#define MDS_GATE_CONFIG_ID_BASE (UINT64_C(1) << 62)
 
 struct mds_gate;
 

@@ -996,6 +996,7 @@ static int gate_start(struct mds_server *s, const struct mds_server_opts *o,
 	go.auth = o->auth;
 	go.gateways = o->gateways;
 	go.rate_limits = o->rate_limits;
+	go.admins = o->admins;
 	rc = mds_gate_new(&s->gate, &go, st);
 	if (rc != 0)
 		return rc;

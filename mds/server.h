@@ -35,6 +35,7 @@ struct mds_server_opts {
 	struct mds_auth *auth;     /* jwt mode: the token authority */
 	const char *gateways;      /* comma-separated mTLS identities with the gateway role */
 	const char *rate_limits;   /* per-team limits, "TEAM:read=R/B,write=R/B,list=R/B;..." */
+	const char *admins;        /* comma-separated subjects with admin on the island */
 };
 
 /*
