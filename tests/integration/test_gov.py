@@ -1,0 +1,319 @@
+"""test_gov.py - governance through a real daemon over mutual TLS: bearer
+tokens (JWT, validated against a JWKS file), a gateway acting on behalf of
+an end user, role bindings stored through the Policy service, deny wins,
+the decision cache follows policy changes, refused calls change nothing,
+and per-team rate limits answer RESOURCE_EXHAUSTED with retry-after-ms.
+
+Keys and tokens are made here with python3-cryptography, independently of
+the C code under test.
+
+usage: test_gov.py PATH/TO/mds PATH/TO/mdsctl
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+import grpc
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+import mdsd
+from test_tls import make_ca, make_cert, read
+
+MDS = MDSCTL = None
+ISS = "https://idp.test"
+AUD = "mds-test"
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Idp:
+    """A tiny identity provider: one P-256 key, a JWKS file, ES256 tokens."""
+
+    def __init__(self, path):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        n = self.key.public_key().public_numbers()
+        with open(path, "w") as f:
+            json.dump({"keys": [{"kty": "EC", "kid": "k1", "crv": "P-256",
+                                 "x": b64(n.x.to_bytes(32, "big")),
+                                 "y": b64(n.y.to_bytes(32, "big"))}]}, f)
+
+    def token(self, sub, groups=(), exp_in=3600):
+        now = int(time.time())
+        h = b64(json.dumps({"alg": "ES256", "kid": "k1", "typ": "JWT"}).encode())
+        p = b64(json.dumps({"iss": ISS, "aud": AUD, "sub": sub, "iat": now,
+                            "exp": now + exp_in, "groups": list(groups)}).encode())
+        r, s = decode_dss_signature(self.key.sign((h + "." + p).encode(),
+                                                  ec.ECDSA(hashes.SHA256())))
+        return h + "." + p + "." + b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def load_policy_pb(outdir):
+    inc = os.path.join(mdsd.SRC, "include")
+    subprocess.run(["protoc", "--proto_path=" + inc, "--python_out=" + outdir,
+                    "mds/v1/policy.proto"], check=True, cwd=inc)
+    from mds.v1 import policy_pb2  # noqa: E402
+    return policy_pb2
+
+
+class GovTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp, cls.cleanup = mdsd.tempdir("mds-gov-")
+        py = os.path.join(cls.tmp, "py")
+        cls.types, cls.nsp, cls.adp = mdsd.load_protos(py)
+        cls.pol = load_policy_pb(py)
+        p = cls.pki = os.path.join(cls.tmp, "pki")
+        os.makedirs(p)
+        make_ca(p, "ca")
+        make_cert(p, "ca", "server", "IP:127.0.0.1,DNS:localhost")
+        make_cert(p, "ca", "gw", "DNS:gateway-1")
+        make_cert(p, "ca", "app", "DNS:app-1")
+        cls.idp = Idp(os.path.join(cls.tmp, "jwks.json"))
+        cls.wd = os.path.join(cls.tmp, "d")
+        os.makedirs(cls.wd)
+        cls.d = None
+        cls.start()
+        cls.admin = cls.idp.token("root")
+        # teams and buckets, as the bootstrap admin
+        for team, bucket in (("t1", "bkt-one"), ("t2", "bkt-two"), ("flood", "bkt-flood"),
+                             ("quiet", "bkt-quiet")):
+            cls.call("/mds.v1.Admin/CreateTeam", cls.adp.CreateTeamRequest(team=team),
+                     cls.types.Team,
+                     token=cls.admin)
+            cls.call("/mds.v1.Namespace/CreateBucket",
+                     cls.nsp.CreateBucketRequest(bucket=bucket, team=team),
+                     cls.types.Bucket,
+                     token=cls.admin)
+
+    @classmethod
+    def start(cls):
+        p = cls.pki
+        extra = ["--tls-cert", os.path.join(p, "server.pem"),
+                 "--tls-key", os.path.join(p, "server.key"),
+                 "--tls-ca", os.path.join(p, "ca.pem"), "--tls-client-auth",
+                 "--auth-mode", "jwt", "--jwt-issuer", ISS, "--jwt-audience", AUD,
+                 "--jwks-file", os.path.join(cls.tmp, "jwks.json"),
+                 "--gateway-identities", "gateway-1",
+                 "--admins", ISS + "#root",
+                 "--rate-limits", "flood:write=20/5,read=20/5"]
+        cls.d = mdsd.Daemon(MDS, cls.wd, extra=extra, data=os.path.join(cls.wd, "data")).start()
+        cls.channels = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        for ch in cls.channels.values():
+            ch.close()
+        if cls.d:
+            cls.d.stop()
+        cls.cleanup()
+
+    @classmethod
+    def channel(self, cert):
+        if cert not in self.channels:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=read(self.pki, "ca.pem"),
+                private_key=read(self.pki, cert + ".key"),
+                certificate_chain=read(self.pki, cert + ".pem"))
+            self.channels[cert] = grpc.secure_channel(self.d.endpoint, creds)
+        return self.channels[cert]
+
+    @classmethod
+    def call(self, path, req, resp_cls, token=None, cert="app", obo=None, full=False):
+        md = []
+        if token:
+            md.append(("authorization", "Bearer " + token))
+        if obo:
+            md.append(("x-mds-on-behalf-of", obo))
+        f = self.channel(cert).unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                                           response_deserializer=resp_cls.FromString)
+        if full:
+            return f.with_call(req, timeout=10, metadata=md)
+        return f(req, timeout=10, metadata=md)
+
+    def code_of(self, fn):
+        with self.assertRaises(grpc.RpcError) as cm:
+            fn()
+        return cm.exception
+
+    # helpers
+    def put(self, bucket, name, **kw):
+        return self.call("/mds.v1.Namespace/PutObject",
+                         self.nsp.PutObjectRequest(bucket=bucket, name=name, size=1, etag='"e"'),
+                         self.nsp.PutObjectResponse, **kw)
+
+    def head(self, bucket, name, **kw):
+        return self.call("/mds.v1.Namespace/HeadObject",
+                         self.nsp.HeadObjectRequest(bucket=bucket, name=name),
+                         self.types.ObjectRecord, **kw)
+
+    def exists(self, bucket, name):
+        try:
+            self.head(bucket, name, token=self.admin)
+            return True
+        except grpc.RpcError as e:
+            self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+            return False
+
+    def bind(self, subject, role, scope, deny=False, token=None):
+        return self.call("/mds.v1.Policy/Bind",
+                         self.pol.BindRequest(subject=subject, role=role, scope=scope, deny=deny),
+                         self.pol.Binding, token=token or self.admin)
+
+    def unbind(self, bid):
+        self.call("/mds.v1.Policy/Unbind", self.pol.UnbindRequest(id=bid),
+                  self.pol.UnbindResponse, token=self.admin)
+
+    def explain(self, principal, action, bucket, name=""):
+        return self.call("/mds.v1.Policy/Explain",
+                         self.pol.ExplainRequest(principal=principal, action=action,
+                                                 bucket=bucket, name=name),
+                         self.pol.ExplainResponse, token=self.admin)
+
+    # tests
+    def test_1_unauthenticated_changes_nothing(self):
+        e = self.code_of(lambda: self.put("bkt-one", "u/x", token="not.a.token"))
+        self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED)
+        expired = self.idp.token("root", exp_in=-3600)
+        e = self.code_of(lambda: self.put("bkt-one", "u/x", token=expired))
+        self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED)
+        # an mTLS client without a binding is judged as mtls:app-1 and denied
+        e = self.code_of(lambda: self.put("bkt-one", "u/x"))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("mtls:app-1", e.details())
+        self.assertFalse(self.exists("bkt-one", "u/x"))
+
+    def test_2_bindings_allow_deny_and_cache(self):
+        bob = self.idp.token("bob")
+        e = self.code_of(lambda: self.put("bkt-one", "b/1", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("put", e.details())
+        self.assertIn("bkt-one", e.details())
+        self.assertFalse(self.exists("bkt-one", "b/1"))
+
+        w = self.bind(ISS + "#bob", "writer", "bucket/bkt-one")
+        self.assertGreater(w.id, 0)
+        self.put("bkt-one", "b/1", token=bob)                  # allowed now (cache dropped)
+        self.assertTrue(self.exists("bkt-one", "b/1"))
+        # another team's bucket: still denied, nothing written
+        e = self.code_of(lambda: self.put("bkt-two", "b/1", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-two", "b/1"))
+
+        # an explicit deny on a prefix wins over the bucket-wide writer role
+        dn = self.bind(ISS + "#bob", "delete,put", "prefix/bkt-one/keep/", deny=True)
+        e = self.code_of(lambda: self.put("bkt-one", "keep/a", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-one", "keep/a"))
+        self.put("bkt-one", "other/a", token=bob)
+        ex = self.explain(ISS + "#bob", "put", "bkt-one", "keep/a")
+        self.assertEqual(ex.effect, "deny")
+        self.assertEqual(ex.binding_id, dn.id)
+        ex = self.explain(ISS + "#bob", "put", "bkt-one", "other/a")
+        self.assertEqual((ex.effect, ex.binding_id), ("allow", w.id))
+
+        # listing is authorized on the prefix asked for
+        lr = self.call("/mds.v1.Namespace/ListObjects",
+                       self.nsp.ListObjectsRequest(bucket="bkt-one", prefix="b/"),
+                       self.nsp.ListObjectsResponse, token=bob)
+        self.assertEqual([x.name for x in lr.entries], ["b/1"])
+
+        ls = self.call("/mds.v1.Policy/ListBindings", self.pol.ListBindingsRequest(),
+                       self.pol.ListBindingsResponse, token=self.admin)
+        self.assertIn(w.id, [b.id for b in ls.bindings])
+        # bob may not manage bindings
+        e = self.code_of(lambda: self.bind(ISS + "#bob", "admin", "island", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+        self.unbind(w.id)
+        e = self.code_of(lambda: self.put("bkt-one", "b/2", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-one", "b/2"))
+        self.unbind(dn.id)
+
+    def test_3_gateway_on_behalf_of_user(self):
+        carol = ISS + "#carol"
+        b = self.bind(carol, "writer", "team/t2")
+        # the gateway (mTLS identity gateway-1) acts for carol
+        self.put("bkt-two", "gw/1", cert="gw", obo=carol)
+        self.assertTrue(self.exists("bkt-two", "gw/1"))
+        # ... but not for dave, who has no binding
+        e = self.code_of(lambda: self.put("bkt-two", "gw/2", cert="gw", obo=ISS + "#dave"))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-two", "gw/2"))
+        # a client that is not a gateway may not name another principal
+        e = self.code_of(lambda: self.put("bkt-two", "gw/3", cert="app", obo=carol))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("gateway", e.details())
+        e = self.code_of(lambda: self.put("bkt-two", "gw/3", cert="app", obo=carol,
+                                          token=self.idp.token("bob")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-two", "gw/3"))
+        self.unbind(b.id)
+
+    def test_4_rate_limit_retry_after(self):
+        refused = None
+        for i in range(40):
+            try:
+                self.put("bkt-flood", "r/%d" % i, token=self.admin)
+            except grpc.RpcError as e:
+                refused = e
+                break
+        self.assertIsNotNone(refused, "40 puts at once never hit the 20/s burst-5 limit")
+        self.assertEqual(refused.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        trailers = dict(refused.trailing_metadata() or ())
+        self.assertIn("retry-after-ms", trailers)
+        self.assertGreaterEqual(int(trailers["retry-after-ms"]), 1)
+        self.assertIn("flood", refused.details())
+        # the refused put changed nothing; another team is not limited
+        self.assertFalse(self.exists("bkt-flood", "r/%d" % i))
+        for j in range(20):
+            self.put("bkt-quiet", "q/%d" % j, token=self.admin)
+        time.sleep(int(trailers["retry-after-ms"]) / 1000.0 + 0.05)
+        self.put("bkt-flood", "r/after", token=self.admin)
+
+    def test_5_bindings_survive_restart(self):
+        b = self.bind(ISS + "#erin", "reader", "bucket/bkt-one")
+        self.d.stop()
+        for ch in self.channels.values():
+            ch.close()
+        type(self).start()
+        self.head("bkt-one", "b/1", token=self.idp.token("erin"))
+        e = self.code_of(lambda: self.put("bkt-one", "e/1", token=self.idp.token("erin")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.unbind(b.id)
+        e = self.code_of(lambda: self.head("bkt-one", "b/1", token=self.idp.token("erin")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        log = self.d.read_log()
+        self.assertNotIn("auth_dev_mode", log)
+        self.assertNotIn(self.admin, log)   # tokens never logged
+
+
+class DevModeTest(unittest.TestCase):
+    def test_dev_mode_warns_and_is_loopback_only(self):
+        tmp, cleanup = mdsd.tempdir("mds-gov-dev-")
+        try:
+            d = mdsd.Daemon(MDS, tmp, extra=["--auth-mode", "dev"]).start()
+            d.stop()
+            self.assertIn("event=auth_dev_mode", d.read_log())
+            p = subprocess.run([MDS, "serve", "--data", os.path.join(tmp, "x"),
+                                "--listen", "0.0.0.0:0", "--tls-cert", "/nonexistent",
+                                "--tls-key", "/nonexistent"], capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("auth-mode dev", p.stderr)
+        finally:
+            cleanup()
+
+
+if __name__ == "__main__":
+    MDS = os.path.abspath(sys.argv.pop(1))
+    MDSCTL = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
