@@ -296,6 +296,56 @@ class GovTest(unittest.TestCase):
         self.assertNotIn(self.admin, log)   # tokens never logged
 
 
+    def ctl(self, *args, token=None):
+        p = self.pki
+        tf = os.path.join(self.tmp, "token")
+        with open(tf, "w") as f:
+            f.write((token or self.admin) + "\n")
+        return subprocess.run([MDSCTL, "--endpoint", self.d.endpoint, "--timeout", "5000",
+                               "--tls-ca", os.path.join(p, "ca.pem"),
+                               "--tls-cert", os.path.join(p, "app.pem"),
+                               "--tls-key", os.path.join(p, "app.key"),
+                               "--token-file", tf] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_6_mdsctl_policy(self):
+        frank = ISS + "#frank"
+        p = self.ctl("--json", "policy", "bind", frank, "reader", "prefix/bkt-one/b/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        bid = json.loads(p.stdout)["id"]
+        p = self.ctl("--json", "policy", "bind", "group:ops", "admin", "island", "--deny")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        did = json.loads(p.stdout)["id"]
+        p = self.ctl("--json", "policy", "ls")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = {b["id"]: b for b in json.loads(p.stdout)["bindings"]}
+        self.assertEqual(rows[bid]["subject"], frank)
+        self.assertTrue(rows[did]["deny"])
+        p = self.ctl("policy", "explain", frank, "list", "bkt-one/b/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("allow by binding %d" % bid, p.stdout)
+        p = self.ctl("policy", "explain", frank, "list", "bkt-one/")
+        self.assertIn("default-deny", p.stdout)
+        p = self.ctl("--json", "policy", "explain", frank, "read", "bkt-one/b/1",
+                     "--group", "ops")
+        self.assertEqual(json.loads(p.stdout)["effect"], "deny")
+        self.assertEqual(json.loads(p.stdout)["binding_id"], did)
+        # a bad binding is refused by the server with what is wrong
+        p = self.ctl("policy", "bind", frank, "superuser", "island")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("INVALID_ARGUMENT", p.stderr)
+        # frank may not change the policy
+        p = self.ctl("policy", "unbind", str(bid), token=self.idp.token("frank"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("PERMISSION_DENIED", p.stderr)
+        for i in (bid, did):
+            p = self.ctl("policy", "unbind", str(i))
+            self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.ctl("policy", "unbind", str(bid))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("NOT_FOUND", p.stderr)
+
+
 class DevModeTest(unittest.TestCase):
     def test_dev_mode_warns_and_is_loopback_only(self):
         tmp, cleanup = mdsd.tempdir("mds-gov-dev-")
