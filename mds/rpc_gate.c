@@ -48,40 +48,41 @@ struct route {
 	uint32_t action;
 	enum mds_rate_class cls;
 	enum res_from from;
+	int stamp;         /* the request's `principal` is the audit's "who" */
 };
 
 static const struct route routes[] = {
 	/* Namespace */
-	{ "CreateBucket", MDS_ACT_CREATE_BUCKET, MDS_RATE_WRITE, RES_NEW_BUCKET },
-	{ "GetBucket", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET },
-	{ "ListBuckets", MDS_ACT_LIST, MDS_RATE_LIST, RES_TEAM_OR_ISLAND },
-	{ "DeleteBucket", MDS_ACT_DELETE_BUCKET, MDS_RATE_WRITE, RES_BUCKET },
-	{ "PutObject", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET },
-	{ "HeadObject", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET },
-	{ "DeleteObject", MDS_ACT_DELETE, MDS_RATE_WRITE, RES_BUCKET },
-	{ "ListObjects", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX },
-	{ "ListObjectsStream", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX },
+	{ "CreateBucket", MDS_ACT_CREATE_BUCKET, MDS_RATE_WRITE, RES_NEW_BUCKET, 0 },
+	{ "GetBucket", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0 },
+	{ "ListBuckets", MDS_ACT_LIST, MDS_RATE_LIST, RES_TEAM_OR_ISLAND, 0 },
+	{ "DeleteBucket", MDS_ACT_DELETE_BUCKET, MDS_RATE_WRITE, RES_BUCKET, 0 },
+	{ "PutObject", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0 },
+	{ "HeadObject", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0 },
+	{ "DeleteObject", MDS_ACT_DELETE, MDS_RATE_WRITE, RES_BUCKET, 0 },
+	{ "ListObjects", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0 },
+	{ "ListObjectsStream", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0 },
 	/* Admin */
-	{ "CreateTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM },
-	{ "GetTeam", MDS_ACT_READ, MDS_RATE_READ, RES_TEAM },
-	{ "ListTeams", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND },
-	{ "DeleteTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM },
-	{ "GetStatus", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND },
+	{ "CreateTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0 },
+	{ "GetTeam", MDS_ACT_READ, MDS_RATE_READ, RES_TEAM, 0 },
+	{ "ListTeams", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0 },
+	{ "DeleteTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0 },
+	{ "GetStatus", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0 },
 	/* Quota */
-	{ "SetQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE },
-	{ "DeleteQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE },
-	{ "GetQuota", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE },
-	{ "GetUsage", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE },
-	{ "ListQuotas", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND },
-	{ "ListQuotaAudit", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND },
-	{ "Reserve", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET },
-	{ "Commit", MDS_ACT_PUT, MDS_RATE_WRITE, RES_PUT_FIELD },
-	{ "Release", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND },
+	{ "SetQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE, 1 },
+	{ "DeleteQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE, 1 },
+	{ "GetQuota", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE, 0 },
+	{ "GetUsage", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE, 0 },
+	{ "ListQuotas", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0 },
+	{ "ListQuotaAudit", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0 },
+	{ "Reserve", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0 },
+	{ "Commit", MDS_ACT_PUT, MDS_RATE_WRITE, RES_PUT_FIELD, 0 },
+	{ "Release", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND, 0 },
 	/* Policy */
-	{ "Bind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_SCOPE },
-	{ "Unbind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_BINDING },
-	{ "ListBindings", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_LIST, RES_ISLAND },
-	{ "Explain", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_READ, RES_ISLAND },
+	{ "Bind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_SCOPE, 0 },
+	{ "Unbind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_BINDING, 0 },
+	{ "ListBindings", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_LIST, RES_ISLAND, 0 },
+	{ "Explain", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_READ, RES_ISLAND, 0 },
 };
 
 struct mds_gate {
@@ -662,6 +663,29 @@ out:
 	if (have_id)
 		mds_jwt_identity_release(&id);
 	return code;
+}
+
+int mds_gate_stamp_principal(const struct mds_gate *g, const char *method,
+			     ProtobufCMessage *m, const char *principal)
+{
+	const struct route *rt = find_route(method);
+	const ProtobufCFieldDescriptor *f = field(m, "principal");
+	char **slot, *copy;
+
+	if (g->mode != MDS_GATE_JWT || !rt || !rt->stamp || !f ||
+	    f->type != PROTOBUF_C_TYPE_STRING ||
+	    f->label == PROTOBUF_C_LABEL_REPEATED || !principal || !*principal)
+		return 0;
+	slot = (char **)((char *)m + f->offset);
+	copy = strdup(principal);
+	if (!copy)
+		return MDS_ENOMEM;
+	/* protobuf-c's default allocator is malloc/free; the default value of
+	 * an absent string is a static "" that must not be freed. */
+	if (*slot && *slot != (const char *)f->default_value)
+		free(*slot);
+	*slot = copy;
+	return 0;
 }
 
 void mds_gate_metrics(struct mds_gate *g, FILE *f)

@@ -110,6 +110,17 @@ int mds_gate_explain(struct mds_gate *g, const struct mds_authz_subject *subj,
 		     uint32_t action, const struct mds_authz_resource *res,
 		     char *buf, size_t cap, uint64_t *binding_id);
 
+/*
+ * mds_gate_stamp_principal - in jwt mode, for the methods whose request's
+ * `principal` is an audit field (SetQuota, DeleteQuota; @method is the
+ * metrics name), replace it with @principal, the identity the
+ * gate judged, so audit records name the authenticated caller rather than
+ * what the client claimed. @m was unpacked with the default allocator.
+ * Returns 0 or MDS_ENOMEM. No-op in dev mode or without such a field.
+ */
+int mds_gate_stamp_principal(const struct mds_gate *g, const char *method,
+			     ProtobufCMessage *m, const char *principal);
+
 /* 1 when a check needs a reader (jwt mode or rate limits configured). */
 int mds_gate_needs_reader(const struct mds_gate *g);
 

@@ -657,6 +657,7 @@ static int gate_call(struct call *c, const struct mds_rpc_method *m)
 	grpc_auth_context *ctx = NULL;
 	const char *peer[PEER_MAX];
 	char authz_buf[8192], obo_buf[512], grp_buf[1024], msg[MDS_STATUS_MSG_MAX];
+	char who[320];
 	uint32_t retry_ms = 0;
 	grpc_status_code code;
 
@@ -678,9 +679,13 @@ static int gate_call(struct call *c, const struct mds_rpc_method *m)
 				peer[rq.n_peer++] = p->value;
 	}
 	code = mds_gate_check(s->gate, &rq, mds_gate_needs_reader(s->gate) ? c->w->reader : NULL,
-			      &retry_ms, NULL, 0, msg, sizeof(msg));
+			      &retry_ms, who, sizeof(who), msg, sizeof(msg));
 	if (ctx)
 		grpc_auth_context_release(ctx);
+	if (code == GRPC_STATUS_OK && mds_gate_stamp_principal(s->gate, m->name, c->req, who) != 0) {
+		code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		snprintf(msg, sizeof(msg), "out of memory");
+	}
 	if (code == GRPC_STATUS_OK)
 		return 1;
 	if (code == GRPC_STATUS_RESOURCE_EXHAUSTED && retry_ms) {

@@ -58,9 +58,9 @@ class Idp:
 def load_policy_pb(outdir):
     inc = os.path.join(mdsd.SRC, "include")
     subprocess.run(["protoc", "--proto_path=" + inc, "--python_out=" + outdir,
-                    "mds/v1/policy.proto"], check=True, cwd=inc)
-    from mds.v1 import policy_pb2  # noqa: E402
-    return policy_pb2
+                    "mds/v1/policy.proto", "mds/v1/quota.proto"], check=True, cwd=inc)
+    from mds.v1 import policy_pb2, quota_pb2  # noqa: E402
+    return policy_pb2, quota_pb2
 
 
 class GovTest(unittest.TestCase):
@@ -69,7 +69,7 @@ class GovTest(unittest.TestCase):
         cls.tmp, cls.cleanup = mdsd.tempdir("mds-gov-")
         py = os.path.join(cls.tmp, "py")
         cls.types, cls.nsp, cls.adp = mdsd.load_protos(py)
-        cls.pol = load_policy_pb(py)
+        cls.pol, cls.qp = load_policy_pb(py)
         p = cls.pki = os.path.join(cls.tmp, "pki")
         os.makedirs(p)
         make_ca(p, "ca")
@@ -344,6 +344,24 @@ class GovTest(unittest.TestCase):
         p = self.ctl("policy", "unbind", str(bid))
         self.assertEqual(p.returncode, 1)
         self.assertIn("NOT_FOUND", p.stderr)
+
+
+    def test_7_quota_audit_names_the_caller(self):
+        q = self.qp
+        req = q.SetQuotaRequest(scope="team/t1", principal="somebody-else",
+                                limits=q.QuotaLimits(max_objects=q.Limit(value=1000)))
+        self.call("/mds.v1.Quota/SetQuota", req, q.QuotaInfo, token=self.admin)
+        au = self.call("/mds.v1.Quota/ListQuotaAudit", q.ListQuotaAuditRequest(),
+                       q.ListQuotaAuditResponse, token=self.admin)
+        last = au.records[-1]
+        self.assertEqual((last.scope, last.principal), ("team/t1", ISS + "#root"))
+        # set-quota is its own action: a team writer may not set quotas
+        b = self.bind(ISS + "#gina", "writer", "team/t1")
+        e = self.code_of(lambda: self.call("/mds.v1.Quota/SetQuota", req, q.QuotaInfo,
+                                           token=self.idp.token("gina")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("set-quota", e.details())
+        self.unbind(b.id)
 
 
 class DevModeTest(unittest.TestCase):
