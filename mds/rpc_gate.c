@@ -472,6 +472,55 @@ static void describe(char *buf, size_t cap, const struct mds_authz_resource *res
 		snprintf(buf, cap, "the island");
 }
 
+/*
+ * No escalation through Bind: an allow binding may only grant actions the
+ * caller itself holds on the binding's scope (an owner of a bucket, who
+ * may manage its bindings, cannot bind itself `admin` there to gain
+ * set-quota or bypass-governance). Deny bindings only take rights away.
+ */
+static grpc_status_code check_grant(struct mds_gate *g, const struct mds_authz_subject *subj,
+				    const ProtobufCMessage *m,
+				    const struct mds_authz_resource *res, const char *who,
+				    char *msg, size_t msgsz)
+{
+	const ProtobufCFieldDescriptor *f = field(m, "deny");
+	struct mds_str role = field_str(m, "role");
+	struct mds_status st;
+	char rbuf[256];
+	int64_t mask;
+
+	if (f && *(const protobuf_c_boolean *)((const char *)m + f->offset))
+		return GRPC_STATUS_OK;
+	if (role.len >= sizeof(rbuf)) {
+		snprintf(msg, msgsz, "field 'role' is too long");
+		return GRPC_STATUS_INVALID_ARGUMENT;
+	}
+	memcpy(rbuf, role.p, role.len);
+	rbuf[role.len] = 0;
+	mds_status_clear(&st);
+	mask = mds_authz_role_parse(rbuf, &st);
+	if (mask < 0) {
+		snprintf(msg, msgsz, "%s", st.msg);
+		return GRPC_STATUS_INVALID_ARGUMENT;
+	}
+	for (uint32_t bit = 1; bit && bit <= (uint32_t)MDS_ACT_ALL; bit <<= 1) {
+		struct mds_authz_decision d;
+
+		if (!((uint64_t)mask & bit))
+			continue;
+		pthread_rwlock_rdlock(&g->lock);
+		d = mds_authz_cache_decide(g->cache, g->authz, subj, bit, res);
+		pthread_rwlock_unlock(&g->lock);
+		if (d.effect != MDS_AUTHZ_ALLOW) {
+			atomic_fetch_add(&g->n_denied, 1);
+			snprintf(msg, msgsz, "'%s' may not grant %s: it does not hold it on that "
+				 "scope", who, mds_authz_action_name(bit));
+			return GRPC_STATUS_PERMISSION_DENIED;
+		}
+	}
+	return GRPC_STATUS_OK;
+}
+
 grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_request *rq,
 				struct mds_reader *r, uint32_t *retry_after_ms,
 				char *principal, size_t principal_sz, char *msg, size_t msgsz)
@@ -644,6 +693,11 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 				who, mds_authz_action_name(rt->action), rq->method);
 			code = GRPC_STATUS_PERMISSION_DENIED;
 			goto out;
+		}
+		if (rt->from == RES_SCOPE && rt->action == MDS_ACT_MANAGE_BINDINGS) {
+			code = check_grant(g, &subj, m, &res, who, msg, msgsz);
+			if (code != GRPC_STATUS_OK)
+				goto out;
 		}
 	}
 

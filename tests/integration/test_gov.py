@@ -363,6 +363,23 @@ class GovTest(unittest.TestCase):
         self.assertIn("set-quota", e.details())
         self.unbind(b.id)
 
+    def test_8_no_escalation_through_bind(self):
+        hank = self.idp.token("hank")
+        own = self.bind(ISS + "#hank", "owner", "bucket/bkt-one")
+        # an owner manages the bucket's bindings within its own rights ...
+        w = self.bind(ISS + "#ivy", "writer", "bucket/bkt-one", token=hank)
+        # ... but cannot grant what it does not hold, nor act outside its scope
+        e = self.code_of(lambda: self.bind(ISS + "#hank", "admin", "bucket/bkt-one", token=hank))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("may not grant", e.details())
+        e = self.code_of(lambda: self.bind(ISS + "#ivy", "writer", "bucket/bkt-two", token=hank))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        ls = self.call("/mds.v1.Policy/ListBindings", self.pol.ListBindingsRequest(),
+                       self.pol.ListBindingsResponse, token=self.admin)
+        self.assertEqual([b.subject for b in ls.bindings if b.role == "admin"], [])
+        self.unbind(w.id)
+        self.unbind(own.id)
+
 
 class DevModeTest(unittest.TestCase):
     def test_dev_mode_warns_and_is_loopback_only(self):
