@@ -121,6 +121,9 @@ int mds_gate_explain(struct mds_gate *g, const struct mds_authz_subject *subj,
 int mds_gate_stamp_principal(const struct mds_gate *g, const char *method,
 			     ProtobufCMessage *m, const char *principal);
 
+/* 1 when every call passes unchecked (dev mode without rate limits). */
+int mds_gate_is_open(const struct mds_gate *g);
+
 /* 1 when a check needs a reader (jwt mode or rate limits configured). */
 int mds_gate_needs_reader(const struct mds_gate *g);
 

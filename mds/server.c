@@ -661,6 +661,8 @@ static int gate_call(struct call *c, const struct mds_rpc_method *m)
 	uint32_t retry_ms = 0;
 	grpc_status_code code;
 
+	if (mds_gate_is_open(s->gate))
+		return 1;    /* dev mode without limits: nothing to look at */
 	memset(&rq, 0, sizeof(rq));
 	rq.method = m->name;
 	rq.req = c->req;
