@@ -141,10 +141,11 @@ static int split_list(const char *s, char ***out, size_t *n)
 /* "read=100/200,write=10/20" into @lim (classes not named: unlimited). */
 static int parse_limits(char *spec, struct mds_rate_limit lim[MDS_RATE__COUNT])
 {
-	char *save = NULL;
+	char *tok;
 
 	memset(lim, 0, sizeof(struct mds_rate_limit) * MDS_RATE__COUNT);
-	for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* strsep, not strtok: an empty entry ("read=1,") is an error */
+	while ((tok = strsep(&spec, ",")) != NULL) {
 		char *eq = strchr(tok, '='), *slash, *end;
 		int cls;
 
