@@ -38,6 +38,8 @@ static const char usage_top[] =
 	"            [--soft-objects N] [--grace D] [--principal WHO]\n"
 	"  quota get SCOPE | quota ls | quota rm SCOPE | quota audit [SCOPE] [--after SEQ]\n"
 	"  usage [SCOPE]\n"
+	"  upload ls BUCKET[/PREFIX] | upload parts|abort BUCKET NAME UPLOAD_ID\n"
+	"  blob blocks BUCKET NAME | blob copy-status COPY_ID\n"
 	"  policy bind SUBJECT ROLE SCOPE [--deny] [--condition EXPR] | policy unbind ID\n"
 	"  policy ls | policy explain PRINCIPAL ACTION [BUCKET[/NAME] | team/T] [--group G]\n"
 	"\n"
@@ -814,6 +816,10 @@ static int print_help(const char *cmd)
 		fputs(mdsctl_usage_help, stdout);
 		return 0;
 	}
+	if (cmd && (!strcmp(cmd, "upload") || !strcmp(cmd, "blob"))) {
+		fputs(!strcmp(cmd, "upload") ? mdsctl_upload_help : mdsctl_blob_help, stdout);
+		return 0;
+	}
 	if (cmd && !strcmp(cmd, "policy")) {
 		fputs(mdsctl_policy_help, stdout);
 		return 0;
@@ -901,7 +907,8 @@ int main(int argc, char **argv)
 		return print_help(cmd);
 	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "status") && strcmp(cmd, "quota") &&
-	    strcmp(cmd, "usage") && strcmp(cmd, "policy"))
+	    strcmp(cmd, "usage") && strcmp(cmd, "upload") && strcmp(cmd, "blob") &&
+	    strcmp(cmd, "policy"))
 		return mdsctl_usage_err("unknown command '%s'", cmd);
 	if (mdsctl_token(&c, token_file, token, sizeof(token)) != 0)
 		return 1;
@@ -923,6 +930,8 @@ int main(int argc, char **argv)
 		rc = mdsctl_cmd_quota(&c);
 	else if (!strcmp(cmd, "usage"))
 		rc = mdsctl_cmd_usage(&c);
+	else if (!strcmp(cmd, "upload") || !strcmp(cmd, "blob"))
+		rc = !strcmp(cmd, "upload") ? mdsctl_cmd_upload(&c) : mdsctl_cmd_blob(&c);
 	else if (!strcmp(cmd, "policy"))
 		rc = mdsctl_cmd_policy(&c);
 	else

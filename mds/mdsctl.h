@@ -98,4 +98,10 @@ extern const char mdsctl_policy_help[];
 extern const char mdsctl_quota_help[];
 extern const char mdsctl_usage_help[];
 
+/* The upload and blob commands (mdsctl_blob.c) and their help texts. */
+int mdsctl_cmd_upload(struct ctl *c);
+int mdsctl_cmd_blob(struct ctl *c);
+extern const char mdsctl_upload_help[];
+extern const char mdsctl_blob_help[];
+
 #endif /* MDS_MDSCTL_H */

@@ -680,17 +680,9 @@ int mds_bucket_list(struct mds_reader *r, struct mds_str team, struct mds_str st
 
 /* ---- check ---------------------------------------------------------------------- */
 
-struct check_ctx {
-	mds_check_report_fn report;
-	void *arg;
-	long problems;
-};
-
-static void problem(struct check_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(struct check_ctx *c, const char *fmt, ...)
+void mds_check_problem(struct mds_check_ctx *c, const char *fmt, ...)
 {
-	char line[512];
+	char line[768];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -710,7 +702,7 @@ struct team_sum {
 long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(r);
-	struct check_ctx c = { report, arg, 0 };
+	struct mds_check_ctx c = { report, arg, 0 };
 	struct team_sum *teams = NULL;
 	size_t nteams = 0, cap = 0;
 	uint64_t entries = 0, db_entries = 0, n_buckets = 0, n_index = 0, max_id = 0, next_id;
@@ -739,7 +731,7 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 			teams = nt;
 		}
 		if (mds_validate_team_name(k, NULL) || mds_team_decode(v.p, v.len, &tm)) {
-			problem(&c, "team '%s': bad name or record", mds_quote(q, k));
+			mds_check_problem(&c, "team '%s': bad name or record", mds_quote(q, k));
 			continue;
 		}
 		memcpy(teams[nteams].name, k.p, k.len);
@@ -767,11 +759,11 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 
 		n_buckets++;
 		if (mds_validate_bucket_name(k, NULL) || mds_bucket_decode(v.p, v.len, &b)) {
-			problem(&c, "bucket '%s': bad name or record", mds_quote(q, k));
+			mds_check_problem(&c, "bucket '%s': bad name or record", mds_quote(q, k));
 			continue;
 		}
 		if (b.id >= next_id)
-			problem(&c, "bucket '%s': id %llu is not below the id counter %llu",
+			mds_check_problem(&c, "bucket '%s': id %llu is not below the id counter %llu",
 				mds_quote(q, k), (unsigned long long)b.id, (unsigned long long)next_id);
 		if (b.id > max_id)
 			max_id = b.id;
@@ -779,22 +771,22 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 			if (teams[i].len == b.team.len && memcmp(teams[i].name, b.team.p, b.team.len) == 0)
 				ts = &teams[i];
 		if (!ts)
-			problem(&c, "bucket '%s': owner team does not exist", mds_quote(q, k));
+			mds_check_problem(&c, "bucket '%s': owner team does not exist", mds_quote(q, k));
 		else
 			ts->u.buckets++;
 		if (b.team.len <= MDS_TEAM_NAME_MAX &&
 		    mds_kv_get(t, MDS_DB_TEAM_BUCKETS, team_bucket_key(key, b.team, k), &iv) != 0)
-			problem(&c, "bucket '%s': missing from its team's bucket index", mds_quote(q, k));
+			mds_check_problem(&c, "bucket '%s': missing from its team's bucket index", mds_quote(q, k));
 		mds_tree_iter_init(&it, t, b.id);
 		for (irc = mds_tree_iter_seek(&it, MDS_STR_NULL, 1); irc == 0; irc = mds_tree_iter_next(&it)) {
 			struct mds_object o;
 			struct mds_str nm = { it.name, it.name_len };
 
 			if (mds_validate_object_name(nm, NULL))
-				problem(&c, "bucket '%s': object name '%s' is not valid", mds_quote(q, k),
+				mds_check_problem(&c, "bucket '%s': object name '%s' is not valid", mds_quote(q, k),
 					mds_quote(q, nm));
 			if (mds_object_decode(it.rec.p, it.rec.len, &o)) {
-				problem(&c, "bucket '%s': object record does not decode", mds_quote(q, k));
+				mds_check_problem(&c, "bucket '%s': object record does not decode", mds_quote(q, k));
 				continue;
 			}
 			counted.bytes += o.size;
@@ -803,11 +795,11 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 		entries += it.entries_loaded;
 		mds_tree_iter_release(&it);
 		if (irc != MDS_ENOTFOUND)
-			problem(&c, "bucket '%s': name tree walk failed: %s", mds_quote(q, k),
+			mds_check_problem(&c, "bucket '%s': name tree walk failed: %s", mds_quote(q, k),
 				mds_strerror(irc));
 		bucket_fill_usage(t, &b);
 		if (b.bytes != counted.bytes || b.objects != counted.objects)
-			problem(&c,
+			mds_check_problem(&c,
 				"bucket '%s': usage counters say %llu bytes / %llu objects, recount finds %llu / %llu",
 				mds_quote(q, k), (unsigned long long)b.bytes, (unsigned long long)b.objects,
 				(unsigned long long)counted.bytes, (unsigned long long)counted.objects);
@@ -827,12 +819,12 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 		struct mds_usage u;
 
 		if (usage_read(t, usage_key_team(ukey, name), &u)) {
-			problem(&c, "team '%s': usage counters do not decode", mds_quote(q, name));
+			mds_check_problem(&c, "team '%s': usage counters do not decode", mds_quote(q, name));
 			continue;
 		}
 		if (u.bytes != teams[i].u.bytes || u.objects != teams[i].u.objects ||
 		    u.buckets != teams[i].u.buckets)
-			problem(&c,
+			mds_check_problem(&c,
 				"team '%s': usage counters say %llu bytes / %llu objects / %llu buckets, recount finds %llu / %llu / %llu",
 				mds_quote(q, name), (unsigned long long)u.bytes,
 				(unsigned long long)u.objects, (unsigned long long)u.buckets,
@@ -854,13 +846,13 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 	if (rc)
 		goto out_err;
 	if (db_entries != entries)
-		problem(&c, "name tree: %llu entries stored but %llu reachable from buckets",
+		mds_check_problem(&c, "name tree: %llu entries stored but %llu reachable from buckets",
 			(unsigned long long)db_entries, (unsigned long long)entries);
 	rc = mds_kv_count(t, MDS_DB_TEAM_BUCKETS, &n_index);
 	if (rc)
 		goto out_err;
 	if (n_index != n_buckets)
-		problem(&c, "team bucket index holds %llu entries for %llu buckets",
+		mds_check_problem(&c, "team bucket index holds %llu entries for %llu buckets",
 			(unsigned long long)n_index, (unsigned long long)n_buckets);
 	free(teams);
 	{

@@ -49,40 +49,63 @@ struct route {
 	enum mds_rate_class cls;
 	enum res_from from;
 	int stamp;         /* the request's `principal` is the audit's "who" */
+	int copy_src;      /* also needs read on source_bucket/source_name */
 };
 
 static const struct route routes[] = {
 	/* Namespace */
-	{ "CreateBucket", MDS_ACT_CREATE_BUCKET, MDS_RATE_WRITE, RES_NEW_BUCKET, 0 },
-	{ "GetBucket", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0 },
-	{ "ListBuckets", MDS_ACT_LIST, MDS_RATE_LIST, RES_TEAM_OR_ISLAND, 0 },
-	{ "DeleteBucket", MDS_ACT_DELETE_BUCKET, MDS_RATE_WRITE, RES_BUCKET, 0 },
-	{ "PutObject", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0 },
-	{ "HeadObject", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0 },
-	{ "DeleteObject", MDS_ACT_DELETE, MDS_RATE_WRITE, RES_BUCKET, 0 },
-	{ "ListObjects", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0 },
-	{ "ListObjectsStream", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0 },
+	{ "CreateBucket", MDS_ACT_CREATE_BUCKET, MDS_RATE_WRITE, RES_NEW_BUCKET, 0, 0 },
+	{ "GetBucket", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
+	{ "ListBuckets", MDS_ACT_LIST, MDS_RATE_LIST, RES_TEAM_OR_ISLAND, 0, 0 },
+	{ "DeleteBucket", MDS_ACT_DELETE_BUCKET, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "PutObject", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "HeadObject", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
+	{ "DeleteObject", MDS_ACT_DELETE, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "ListObjects", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0, 0 },
+	{ "ListObjectsStream", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0, 0 },
 	/* Admin */
-	{ "CreateTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0 },
-	{ "GetTeam", MDS_ACT_READ, MDS_RATE_READ, RES_TEAM, 0 },
-	{ "ListTeams", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0 },
-	{ "DeleteTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0 },
-	{ "GetStatus", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0 },
+	{ "CreateTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0, 0 },
+	{ "GetTeam", MDS_ACT_READ, MDS_RATE_READ, RES_TEAM, 0, 0 },
+	{ "ListTeams", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "DeleteTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0, 0 },
+	{ "GetStatus", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 	/* Quota */
-	{ "SetQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE, 1 },
-	{ "DeleteQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE, 1 },
-	{ "GetQuota", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE, 0 },
-	{ "GetUsage", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE, 0 },
-	{ "ListQuotas", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0 },
-	{ "ListQuotaAudit", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0 },
-	{ "Reserve", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0 },
-	{ "Commit", MDS_ACT_PUT, MDS_RATE_WRITE, RES_PUT_FIELD, 0 },
-	{ "Release", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND, 0 },
+	{ "SetQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE, 1, 0 },
+	{ "DeleteQuota", MDS_ACT_SET_QUOTA, MDS_RATE_WRITE, RES_SCOPE, 1, 0 },
+	{ "GetQuota", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE, 0, 0 },
+	{ "GetUsage", MDS_ACT_READ, MDS_RATE_READ, RES_SCOPE, 0, 0 },
+	{ "ListQuotas", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "ListQuotaAudit", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "Reserve", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "Commit", MDS_ACT_PUT, MDS_RATE_WRITE, RES_PUT_FIELD, 0, 0 },
+	{ "Release", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
+	/* Blob (append blobs, copies, multipart, block lists). Calls that name
+	 * only a copy id carry an unguessable capability, like Release. */
+	{ "CreateAppendBlob", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "AppendBlock", MDS_ACT_APPEND, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "SealBlob", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "CopyObject", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 1 },
+	{ "PutBlobFromUrl", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "ReportCopyProgress", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
+	{ "CompleteCopy", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
+	{ "FailCopy", ACT_AUTHENTICATED, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
+	{ "AbortCopy", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "GetCopyStatus", ACT_AUTHENTICATED, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "CreateMultipartUpload", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "UploadPart", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "ListParts", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
+	{ "ListMultipartUploads", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0, 0 },
+	{ "CompleteMultipartUpload", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "AbortMultipartUpload", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "PutBlock", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "PutBlockList", MDS_ACT_PUT, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "GetBlockList", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
+	{ "GetBlobBlocks", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
 	/* Policy */
-	{ "Bind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_SCOPE, 0 },
-	{ "Unbind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_BINDING, 0 },
-	{ "ListBindings", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_LIST, RES_ISLAND, 0 },
-	{ "Explain", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_READ, RES_ISLAND, 0 },
+	{ "Bind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_SCOPE, 0, 0 },
+	{ "Unbind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_BINDING, 0, 0 },
+	{ "ListBindings", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "Explain", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 };
 
 struct mds_gate {
@@ -532,7 +555,7 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 				char *principal, size_t principal_sz, char *msg, size_t msgsz)
 {
 	const struct route *rt;
-	struct mds_authz_resource res;
+	struct mds_authz_resource res, src;
 	struct mds_authz_subject subj;
 	struct mds_jwt_identity id;
 	struct mds_str groups[GATE_GROUPS_MAX];
@@ -540,12 +563,13 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 	struct mds_status st;
 	struct mds_bucket b;
 	char who[320], team_buf[MDS_TEAM_NAME_MAX + 1], gbuf[1024];
-	char bind_scope[512];
+	char bind_scope[512], src_team[MDS_TEAM_NAME_MAX + 1];
 	const ProtobufCMessage *m = rq->req;
 	grpc_status_code code = GRPC_STATUS_OK;
 	int have_id = 0, began = 0;
 
 	memset(&res, 0, sizeof(res));
+	memset(&src, 0, sizeof(src));
 	memset(&subj, 0, sizeof(subj));
 	memset(&id, 0, sizeof(id));
 	mds_status_clear(&st);
@@ -683,6 +707,16 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 		team_buf[b.team.len] = 0;
 		res.team = (struct mds_str){ team_buf, b.team.len };
 	}
+	if (rt->copy_src) {
+		src.bucket = field_str(m, "source_bucket");
+		src.name = field_str(m, "source_name");
+		if (began && src.bucket.len &&
+		    mds_bucket_get(r, src.bucket, &b, &st) == 0 && b.team.len < sizeof(src_team)) {
+			memcpy(src_team, b.team.p, b.team.len);
+			src_team[b.team.len] = 0;
+			src.team = (struct mds_str){ src_team, b.team.len };
+		}
+	}
 	if (began)
 		mds_reader_end(r);
 
@@ -704,6 +738,21 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 				who, mds_authz_action_name(rt->action), rq->method);
 			code = GRPC_STATUS_PERMISSION_DENIED;
 			goto out;
+		}
+		if (rt->copy_src) {
+			pthread_rwlock_rdlock(&g->lock);
+			d = mds_authz_cache_decide(g->cache, g->authz, &subj, MDS_ACT_READ, &src);
+			pthread_rwlock_unlock(&g->lock);
+			if (d.effect != MDS_AUTHZ_ALLOW) {
+				char what[400];
+
+				describe(what, sizeof(what), &src);
+				atomic_fetch_add(&g->n_denied, 1);
+				snprintf(msg, msgsz, "'%s' may not read on %s (the copy's source)",
+					 who, what);
+				code = GRPC_STATUS_PERMISSION_DENIED;
+				goto out;
+			}
 		}
 		if (rt->from == RES_SCOPE && rt->action == MDS_ACT_MANAGE_BINDINGS) {
 			code = check_grant(g, &subj, m, &res, who, msg, msgsz);

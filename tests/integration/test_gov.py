@@ -58,9 +58,10 @@ class Idp:
 def load_policy_pb(outdir):
     inc = os.path.join(mdsd.SRC, "include")
     subprocess.run(["protoc", "--proto_path=" + inc, "--python_out=" + outdir,
-                    "mds/v1/policy.proto", "mds/v1/quota.proto"], check=True, cwd=inc)
-    from mds.v1 import policy_pb2, quota_pb2  # noqa: E402
-    return policy_pb2, quota_pb2
+                    "mds/v1/policy.proto", "mds/v1/quota.proto", "mds/v1/blob.proto"],
+                   check=True, cwd=inc)
+    from mds.v1 import policy_pb2, quota_pb2, blob_pb2  # noqa: E402
+    return policy_pb2, quota_pb2, blob_pb2
 
 
 class GovTest(unittest.TestCase):
@@ -69,7 +70,7 @@ class GovTest(unittest.TestCase):
         cls.tmp, cls.cleanup = mdsd.tempdir("mds-gov-")
         py = os.path.join(cls.tmp, "py")
         cls.types, cls.nsp, cls.adp = mdsd.load_protos(py)
-        cls.pol, cls.qp = load_policy_pb(py)
+        cls.pol, cls.qp, cls.bp = load_policy_pb(py)
         p = cls.pki = os.path.join(cls.tmp, "pki")
         os.makedirs(p)
         make_ca(p, "ca")
@@ -379,6 +380,24 @@ class GovTest(unittest.TestCase):
         self.assertEqual([b.subject for b in ls.bindings if b.role == "admin"], [])
         self.unbind(w.id)
         self.unbind(own.id)
+
+
+    def test_9_copy_needs_read_on_the_source(self):
+        self.put("bkt-two", "secret", token=self.admin)
+        jo = self.idp.token("jo")
+        w = self.bind(ISS + "#jo", "writer", "bucket/bkt-one")
+        req = self.bp.CopyObjectRequest(bucket="bkt-one", name="stolen",
+                                        source_bucket="bkt-two", source_name="secret")
+        e = self.code_of(lambda: self.call("/mds.v1.Blob/CopyObject", req,
+                                           self.bp.CopyObjectResponse, token=jo))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("copy's source", e.details())
+        self.assertFalse(self.exists("bkt-one", "stolen"))
+        r = self.bind(ISS + "#jo", "reader", "bucket/bkt-two")
+        self.call("/mds.v1.Blob/CopyObject", req, self.bp.CopyObjectResponse, token=jo)
+        self.assertTrue(self.exists("bkt-one", "stolen"))
+        self.unbind(w.id)
+        self.unbind(r.id)
 
 
 class DevModeTest(unittest.TestCase):
