@@ -31,6 +31,7 @@ int mds_config_init(struct mds_config *c)
 	c->max_message = 4u << 20;
 	c->grace_ms = 5000;
 	c->log_level = MDS_LOG_INFO;
+	c->jwks_refresh_ns = 60ull * 1000000000u;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
 		mds_config_release(c);
@@ -147,6 +148,10 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		else if (v && !strcmp(v, "jwt"))
 			c->auth_mode = 1;
 		else
+			rc = MDS_EINVAL;
+	} else if (!strcmp(key, "jwks-refresh")) {
+		rc = v ? mds_units_parse_duration(v, &c->jwks_refresh_ns) : MDS_EINVAL;
+		if (rc == 0 && c->jwks_refresh_ns < 1000000000u)
 			rc = MDS_EINVAL;
 	} else if (!strcmp(key, "offline-window")) {
 		rc = v ? mds_units_parse_duration(v, &c->offline_window_ns) : MDS_EINVAL;

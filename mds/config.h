@@ -34,6 +34,7 @@ struct mds_config {
 	char *jwks_file;       /* the identity provider's key set (JWKS) */
 	char *auth_state_file; /* last good key set persisted here; default DATA/jwks.state */
 	uint64_t offline_window_ns; /* key set stays usable this long offline; 0 = 96 h */
+	uint64_t jwks_refresh_ns;   /* re-read jwks_file this often; default 60 s */
 	char *gateways;        /* comma-separated mTLS identities with the gateway role */
 	char *rate_limits;     /* "TEAM:read=R/B,write=R/B,list=R/B;*:..." */
 	char *admins;          /* comma-separated principals with admin on the island

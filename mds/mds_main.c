@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -70,7 +71,8 @@ static const char usage_serve[] =
 	"                        admin; loopback only unless --insecure) or jwt\n"
 	"  --jwt-issuer LIST     jwt: trusted token issuers (comma-separated)\n"
 	"  --jwt-audience AUD    jwt: the audience tokens must name\n"
-	"  --jwks-file FILE      jwt: the identity provider's key set (read at start)\n"
+	"  --jwks-file FILE      jwt: the identity provider's key set\n"
+	"  --jwks-refresh DUR    jwt: re-read --jwks-file this often (default 60s)\n"
 	"  --auth-state-file F   jwt: last good key set (default DATA/jwks.state)\n"
 	"  --offline-window DUR  jwt: key set usable this long without a refresh (96h)\n"
 	"  --gateway-identities LIST  mTLS identities (SAN/CN) with the gateway role:\n"
@@ -166,6 +168,7 @@ static const struct option serve_opts[] = {
 	{ "jwks-file", required_argument, NULL, OPT_VAL },
 	{ "auth-state-file", required_argument, NULL, OPT_VAL },
 	{ "offline-window", required_argument, NULL, OPT_VAL },
+	{ "jwks-refresh", required_argument, NULL, OPT_VAL },
 	{ "gateway-identities", required_argument, NULL, OPT_VAL },
 	{ "rate-limits", required_argument, NULL, OPT_VAL },
 	{ "admins", required_argument, NULL, OPT_VAL },
@@ -215,6 +218,61 @@ static int parse_serve(int argc, char **argv, struct mds_config *c)
 		return 2;
 	}
 	return 0;
+}
+
+/*
+ * jwt mode: re-read --jwks-file every --jwks-refresh (default 60 s), so the key
+ * set follows the provider's rotation and the offline window restarts
+ * with each good read. A failed read keeps the current set (auth.h) and
+ * is logged with the authority's state, so an SRE sees the window run.
+ */
+struct refresher {
+	struct mds_auth *auth;
+	time_t every_s;
+	const char *file;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	pthread_t th;
+	int started;
+};
+
+static void *refresher_main(void *arg)
+{
+	struct refresher *rf = arg;
+	struct mds_status st;
+
+	pthread_mutex_lock(&rf->mu);
+	while (!rf->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += rf->every_s;
+		pthread_cond_timedwait(&rf->cv, &rf->mu, &ts);
+		if (rf->stop)
+			break;
+		pthread_mutex_unlock(&rf->mu);
+		mds_status_clear(&st);
+		if (mds_auth_refresh(rf->auth, &st) != 0)
+			mds_log(MDS_LOG_WARN, "jwks_refresh", "file=\"%s\" error=\"%s\" state=%s",
+				rf->file, st.msg,
+				mds_auth_state_name(mds_auth_get_state(rf->auth, NULL)));
+		pthread_mutex_lock(&rf->mu);
+	}
+	pthread_mutex_unlock(&rf->mu);
+	return NULL;
+}
+
+static void refresher_stop(struct refresher *rf)
+{
+	if (!rf->started)
+		return;
+	pthread_mutex_lock(&rf->mu);
+	rf->stop = 1;
+	pthread_cond_signal(&rf->cv);
+	pthread_mutex_unlock(&rf->mu);
+	pthread_join(rf->th, NULL);
+	rf->started = 0;
 }
 
 /* jwt mode: the token authority, its key set loaded (persisted or fresh). */
@@ -271,6 +329,7 @@ static int cmd_serve(int argc, char **argv)
 	struct mds_server *srv = NULL;
 	struct mds_http *http = NULL;
 	struct mds_auth *auth = NULL;
+	struct refresher rf = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t second;
 	int rc, sig, ret = 1;
 
@@ -320,8 +379,14 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 
-	if (c.auth_mode == 1 && open_auth(&c, &auth) != 0)
-		goto out;
+	if (c.auth_mode == 1) {
+		if (open_auth(&c, &auth) != 0)
+			goto out;
+		rf.auth = auth;
+		rf.file = c.jwks_file;
+		rf.every_s = (time_t)(c.jwks_refresh_ns / 1000000000u);
+		rf.started = pthread_create(&rf.th, NULL, refresher_main, &rf) == 0;
+	}
 
 	memset(&sv, 0, sizeof(sv));
 	sv.auth_mode = c.auth_mode;
@@ -383,6 +448,7 @@ out:
 		if (ret == 0)
 			mds_log(MDS_LOG_INFO, "stopped", "data=\"%s\"", c.data);
 	}
+	refresher_stop(&rf);
 	mds_auth_close(auth);
 	mds_config_release(&c);
 	return ret;

@@ -37,17 +37,26 @@ def b64(b):
 class Idp:
     """A tiny identity provider: one P-256 key, a JWKS file, ES256 tokens."""
 
-    def __init__(self, path):
+    def __init__(self, path, kid="k1", write=True):
+        self.kid = kid
         self.key = ec.generate_private_key(ec.SECP256R1())
+        if write:
+            self.write(path, [self])
+
+    def jwk(self):
         n = self.key.public_key().public_numbers()
-        with open(path, "w") as f:
-            json.dump({"keys": [{"kty": "EC", "kid": "k1", "crv": "P-256",
-                                 "x": b64(n.x.to_bytes(32, "big")),
-                                 "y": b64(n.y.to_bytes(32, "big"))}]}, f)
+        return {"kty": "EC", "kid": self.kid, "crv": "P-256",
+                "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
+
+    @staticmethod
+    def write(path, idps):
+        with open(path + ".tmp", "w") as f:
+            json.dump({"keys": [i.jwk() for i in idps]}, f)
+        os.rename(path + ".tmp", path)
 
     def token(self, sub, groups=(), exp_in=3600):
         now = int(time.time())
-        h = b64(json.dumps({"alg": "ES256", "kid": "k1", "typ": "JWT"}).encode())
+        h = b64(json.dumps({"alg": "ES256", "kid": self.kid, "typ": "JWT"}).encode())
         p = b64(json.dumps({"iss": ISS, "aud": AUD, "sub": sub, "iat": now,
                             "exp": now + exp_in, "groups": list(groups)}).encode())
         r, s = decode_dss_signature(self.key.sign((h + "." + p).encode(),
@@ -101,7 +110,7 @@ class GovTest(unittest.TestCase):
                  "--tls-key", os.path.join(p, "server.key"),
                  "--tls-ca", os.path.join(p, "ca.pem"), "--tls-client-auth",
                  "--auth-mode", "jwt", "--jwt-issuer", ISS, "--jwt-audience", AUD,
-                 "--jwks-file", os.path.join(cls.tmp, "jwks.json"),
+                 "--jwks-file", os.path.join(cls.tmp, "jwks.json"), "--jwks-refresh", "1s",
                  "--gateway-identities", "gateway-1",
                  "--admins", ISS + "#root",
                  "--rate-limits", "flood:write=20/5,read=20/5"]
@@ -398,6 +407,37 @@ class GovTest(unittest.TestCase):
         self.assertTrue(self.exists("bkt-one", "stolen"))
         self.unbind(w.id)
         self.unbind(r.id)
+
+
+    def test_10_key_rotation_is_followed(self):
+        path = os.path.join(self.tmp, "jwks.json")
+        new = Idp(path, kid="k2", write=False)
+        tok = new.token("root")
+        e = self.code_of(lambda: self.head("bkt-one", "b/1", token=tok))
+        self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED)
+        Idp.write(path, [self.idp, new])          # the provider adds a key
+        ok = False
+        for _ in range(50):                       # re-read every 1 s
+            try:
+                self.call("/mds.v1.Admin/GetStatus", self.adp.GetStatusRequest(),
+                          self.adp.ServerStatus, token=tok)
+                ok = True
+                break
+            except grpc.RpcError as err:
+                self.assertEqual(err.code(), grpc.StatusCode.UNAUTHENTICATED)
+                time.sleep(0.1)
+        self.assertTrue(ok, "a key added to the JWKS file was not picked up")
+        Idp.write(path, [self.idp])               # and withdraws it again
+        for _ in range(50):
+            try:
+                self.call("/mds.v1.Admin/GetStatus", self.adp.GetStatusRequest(),
+                          self.adp.ServerStatus, token=tok)
+                time.sleep(0.1)
+            except grpc.RpcError as err:
+                self.assertEqual(err.code(), grpc.StatusCode.UNAUTHENTICATED)
+                break
+        else:
+            self.fail("a key withdrawn from the JWKS file stayed trusted")
 
 
 class DevModeTest(unittest.TestCase):
