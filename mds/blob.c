@@ -174,6 +174,9 @@ int mds_blob_in_from(const struct mds_object *o, struct mds_object_in *in)
 	in->etag = o->etag;
 	in->content_type = o->content_type;
 	in->locator = o->locator;
+	in->retention_mode = o->retention_mode;   /* kept by in-place rewrites */
+	in->legal_hold = o->legal_hold;
+	in->retain_until_ns = o->retain_until_ns;
 	rc = pairs_unpack(o->meta_raw, meta, MDS_META_MAX, &in->n_meta);
 	if (rc == 0)
 		rc = pairs_unpack(o->tags_raw, tags, MDS_TAGS_MAX, &in->n_tags);

@@ -74,7 +74,11 @@ static const struct {
 		    "                         [--meta k=v]... [--if-match E] [--if-none-match E]\n"
 		    "       mdsctl object head BUCKET NAME | object rm BUCKET NAME [--if-match E]\n"
 		    "  Metadata records only: mds stores no content bytes. --size takes units\n"
-		    "  (10MiB). --if-none-match '*' creates only if absent.\n" },
+		    "  (10MiB). --if-none-match '*' creates only if absent.\n"
+		    "       mdsctl object retention BUCKET NAME [governance|compliance UNTIL | none]\n"
+		    "                         [bypass-governance]   (UNTIL: 2027-01-01T00:00:00Z or +30d)\n"
+		    "       mdsctl object legal-hold BUCKET NAME [on|off]\n"
+		    "       mdsctl object retention-clock [confirm [TIME]]\n" },
 	{ "ls", "usage: mdsctl ls BUCKET[/PREFIX] [--delimiter D] [--max-keys N]\n"
 		"                 [--start-after K] [--all]\n"
 		"  S3-style listing (ListObjectsV2 order: UTF-8 bytes). One page of at most\n"
@@ -464,6 +468,8 @@ static int cmd_object(struct ctl *c)
 	const char *sub = c->n_args > 0 ? c->args[0] : "";
 	int rc;
 
+	if (!strcmp(sub, "retention") || !strcmp(sub, "legal-hold") || !strcmp(sub, "retention-clock"))
+		return mdsctl_object_lock(c);   /* mdsctl_retention.c */
 	if (strcmp(sub, "put") && strcmp(sub, "head") && strcmp(sub, "rm"))
 		return mdsctl_usage_err("unknown object command '%s' (put, head, rm)", sub);
 	if (c->n_args != 3)

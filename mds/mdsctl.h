@@ -83,6 +83,12 @@ int mdsctl_fail(int rc, const char *what, const struct mds_client_status *cs);
 /* mdsctl_print_json - print @j (ownership transferred: it is released). */
 void mdsctl_print_json(json_t *j);
 
+/*
+ * mdsctl_object_lock - `object retention|legal-hold|retention-clock`
+ * (mdsctl_retention.c). Returns the exit status.
+ */
+int mdsctl_object_lock(struct ctl *c);
+
 /* mdsctl_fmt_time - @ns since the epoch as UTC ISO 8601 into @buf (caller's). */
 const char *mdsctl_fmt_time(uint64_t ns, char *buf, size_t n);
 

@@ -20,6 +20,7 @@
 #include "ns_internal.h"
 #include "quota.h"
 #include "record.h"
+#include "retention.h"
 #include "util.h"
 
 #define KEY_NEXT_ID "next_id"
@@ -403,6 +404,10 @@ static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 		old_size = cur.size;
 	}
 	rc = cond_check(&op->cond, exists ? &cur : NULL, op->name, &op->status);
+	if (rc == 0 && exists)
+		rc = mds_retention_check(t, op, op->name, &cur, "overwrite");
+	if (rc == 0)
+		rc = mds_retention_validate_new(t, op, &op->obj);
 	if (rc)
 		return rc;
 	n = mds_object_encoded_size(&op->obj);
@@ -448,6 +453,8 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 	if (rc)
 		return fail(&op->status, rc, "delete object", op->name);
 	rc = cond_check(&op->cond, &cur, op->name, &op->status);
+	if (rc == 0)
+		rc = mds_retention_check(t, op, op->name, &cur, "delete");
 	if (rc)
 		return rc;
 	op->out_version = cur.version;
@@ -465,7 +472,7 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 	return 0;
 }
 
-int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
+static int ns_apply_kind(struct mds_txn *t, struct mds_op *op)
 {
 	switch (op->kind) {
 	case MDS_OP_TEAM_CREATE:
@@ -484,10 +491,26 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 		return mds_quota_apply(t, op);
 	case MDS_OP_APPEND_CREATE ... MDS_OP_EXPIRE_MULTIPART:
 		return mds_blob_apply(t, op);
+	case MDS_OP_RETENTION_SET ... MDS_OP_CLOCK_CONFIRM:
+		return mds_retention_apply(t, op);
 	case MDS_OP_POLICY_BIND ... MDS_OP_POLICY_UNBIND:
 		return mds_policy_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
+}
+
+int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
+{
+	int rc = ns_apply_kind(t, op);
+
+	/* Keep the retention clock's high-water mark at most 1 s behind the
+	 * last committed op (one meta write per second at most), so that a
+	 * restart can tell how far the wall clock moved (retention.c). */
+	if (rc == 0 && (rc = mds_retention_tick(t)) != 0)
+		mds_status_set(&op->status, rc, "cannot persist the retention clock: %s",
+			       mds_strerror(rc));
+	mds_retention_settle(t, rc);   /* a mark written by a failed op is not persisted */
+	return rc;
 }
 
 /* ---- reads ------------------------------------------------------------------ */

@@ -63,6 +63,13 @@ static const struct route routes[] = {
 	{ "DeleteObject", MDS_ACT_DELETE, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
 	{ "ListObjects", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0, 0 },
 	{ "ListObjectsStream", MDS_ACT_LIST, MDS_RATE_LIST, RES_BUCKET_PREFIX, 0, 0 },
+	/* Retention and legal hold (WORM) */
+	{ "PutObjectRetention", MDS_ACT_SET_RETENTION, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "GetObjectRetention", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
+	{ "PutObjectLegalHold", MDS_ACT_SET_RETENTION, MDS_RATE_WRITE, RES_BUCKET, 0, 0 },
+	{ "GetObjectLegalHold", MDS_ACT_READ, MDS_RATE_READ, RES_BUCKET, 0, 0 },
+	{ "GetRetentionClock", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "ConfirmRetentionClock", MDS_ACT_SET_RETENTION, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
 	/* Admin */
 	{ "CreateTeam", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_TEAM, 0, 0 },
 	{ "GetTeam", MDS_ACT_READ, MDS_RATE_READ, RES_TEAM, 0, 0 },
@@ -107,6 +114,14 @@ static const struct route routes[] = {
 	{ "ListBindings", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 	{ "Explain", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 };
+
+static const struct route *find_route(const char *method)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strcmp(routes[i].method, method))
+			return &routes[i];
+	return NULL;
+}
 
 struct mds_gate {
 	enum mds_gate_mode mode;
@@ -326,6 +341,11 @@ void mds_gate_free(struct mds_gate *g)
 	free(g);
 }
 
+int mds_gate_has_route(const char *method)
+{
+	return find_route(method) != NULL;
+}
+
 int mds_gate_is_open(const struct mds_gate *g)
 {
 	return g->mode == MDS_GATE_DEV && g->rl == NULL;
@@ -409,6 +429,15 @@ static const ProtobufCMessage *field_msg(const ProtobufCMessage *m, const char *
 	return *(const ProtobufCMessage *const *)((const char *)m + f->offset);
 }
 
+static int field_bool(const ProtobufCMessage *m, const char *name)
+{
+	const ProtobufCFieldDescriptor *f = field(m, name);
+
+	if (!f || f->type != PROTOBUF_C_TYPE_BOOL || f->label == PROTOBUF_C_LABEL_REPEATED)
+		return 0;
+	return *(const protobuf_c_boolean *)((const char *)m + f->offset) != 0;
+}
+
 /* Request tags (PutObject "tags": repeated KeyValue{key, value}). */
 static size_t request_tags(const ProtobufCMessage *m, struct mds_pair *out, size_t cap)
 {
@@ -461,14 +490,6 @@ static int scope_resource(struct mds_str s, struct mds_authz_resource *res)
 }
 
 /* ---- the check ---------------------------------------------------------- */
-
-static const struct route *find_route(const char *method)
-{
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (!strcmp(routes[i].method, method))
-			return &routes[i];
-	return NULL;
-}
 
 static int is_gateway(const struct mds_gate *g, const char *const *peer, size_t n_peer)
 {
@@ -738,6 +759,24 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 				who, mds_authz_action_name(rt->action), rq->method);
 			code = GRPC_STATUS_PERMISSION_DENIED;
 			goto out;
+		}
+		if (field_bool(m, "bypass_governance_retention")) {
+			/* Asking to lift governance retention is its own right
+			 * (docs/security.md, retention). */
+			pthread_rwlock_rdlock(&g->lock);
+			d = mds_authz_cache_decide(g->cache, g->authz, &subj,
+						   MDS_ACT_BYPASS_GOVERNANCE, &res);
+			pthread_rwlock_unlock(&g->lock);
+			if (d.effect != MDS_AUTHZ_ALLOW) {
+				char what[400];
+
+				describe(what, sizeof(what), &res);
+				atomic_fetch_add(&g->n_denied, 1);
+				snprintf(msg, msgsz, "'%s' may not bypass-governance on %s", who,
+					 what);
+				code = GRPC_STATUS_PERMISSION_DENIED;
+				goto out;
+			}
 		}
 		if (rt->copy_src) {
 			pthread_rwlock_rdlock(&g->lock);

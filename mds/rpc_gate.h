@@ -121,6 +121,10 @@ int mds_gate_explain(struct mds_gate *g, const struct mds_authz_subject *subj,
 int mds_gate_stamp_principal(const struct mds_gate *g, const char *method,
 			     ProtobufCMessage *m, const char *principal);
 
+/* 1 when @method (metrics name) has an authorization rule (for tests:
+ * every registered method must have one, or jwt mode refuses it). */
+int mds_gate_has_route(const char *method);
+
 /* 1 when every call passes unchecked (dev mode without rate limits). */
 int mds_gate_is_open(const struct mds_gate *g);
 

@@ -18,7 +18,10 @@
 #include "namespace.pb-c.h"
 #include "policy.h"
 #include "quota.pb-c.h"
+#include "rpc.h"
 #include "rpc_gate.h"
+#include "rpc_blob.h"
+#include "rpc_quota.h"
 #include "testutil.h"
 
 static void test_bad_specs(void **state)
@@ -220,9 +223,34 @@ static void test_jwt_identity(void **state)
 	fx_close(&f);
 }
 
+/* Every registered method has an authorization rule (else jwt mode refuses it). */
+static void test_every_method_routed(void **state)
+{
+	const struct {
+		const struct mds_rpc_method *m;
+		size_t n;
+	} tables[] = {
+		{ mds_rpc_namespace_methods, mds_rpc_namespace_count },
+		{ mds_rpc_admin_methods, mds_rpc_admin_count },
+		{ mds_rpc_quota_methods, mds_rpc_quota_count },
+		{ mds_rpc_blob_methods, mds_rpc_blob_count },
+		{ mds_rpc_policy_methods, mds_rpc_policy_count },
+	};
+	size_t n = 0;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (size_t i = 0; i < tables[t].n; i++, n++)
+			if (!mds_gate_has_route(tables[t].m[i].name))
+				fail_msg("method %s has no route in rpc_gate.c", tables[t].m[i].name);
+	assert_true(n > 40);
+	assert_false(mds_gate_has_route("NoSuchMethod"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_method_routed),
 		cmocka_unit_test(test_bad_specs),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_jwt_identity),

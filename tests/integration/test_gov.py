@@ -440,6 +440,36 @@ class GovTest(unittest.TestCase):
             self.fail("a key withdrawn from the JWKS file stayed trusted")
 
 
+    def test_11_bypass_governance_is_its_own_right(self):
+        until = int((time.time() + 3600) * 1e9)
+        self.call("/mds.v1.Namespace/PutObject",
+                  self.nsp.PutObjectRequest(bucket="bkt-one", name="worm/1", size=1,
+                                            lock_mode=self.nsp.RETENTION_MODE_GOVERNANCE,
+                                            lock_retain_until_ns=until),
+                  self.nsp.PutObjectResponse, token=self.admin)
+        kim = self.idp.token("kim")
+        w = self.bind(ISS + "#kim", "owner", "bucket/bkt-one")
+        dreq = self.nsp.DeleteObjectRequest(bucket="bkt-one", name="worm/1",
+                                            bypass_governance_retention=True)
+        e = self.code_of(lambda: self.call("/mds.v1.Namespace/DeleteObject", dreq,
+                                           self.nsp.DeleteObjectResponse, token=kim))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("bypass-governance", e.details())
+        self.assertTrue(self.exists("bkt-one", "worm/1"))
+        # without the bypass the lock itself refuses
+        e = self.code_of(lambda: self.call(
+            "/mds.v1.Namespace/DeleteObject",
+            self.nsp.DeleteObjectRequest(bucket="bkt-one", name="worm/1"),
+            self.nsp.DeleteObjectResponse, token=kim))
+        self.assertEqual(e.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        bp = self.bind(ISS + "#kim", "bypass-governance", "prefix/bkt-one/worm/")
+        self.call("/mds.v1.Namespace/DeleteObject", dreq, self.nsp.DeleteObjectResponse,
+                  token=kim)
+        self.assertFalse(self.exists("bkt-one", "worm/1"))
+        self.unbind(w.id)
+        self.unbind(bp.id)
+
+
 class DevModeTest(unittest.TestCase):
     def test_dev_mode_warns_and_is_loopback_only(self):
         tmp, cleanup = mdsd.tempdir("mds-gov-dev-")
