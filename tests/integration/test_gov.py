@@ -90,7 +90,15 @@ class GovTest(unittest.TestCase):
         cls.wd = os.path.join(cls.tmp, "d")
         os.makedirs(cls.wd)
         cls.d = None
-        cls.start()
+        try:
+            cls.start()
+            cls.setup_namespace()
+        except BaseException:
+            cls.tearDownClass()      # unittest skips it when setUpClass fails
+            raise
+
+    @classmethod
+    def setup_namespace(cls):
         cls.admin = cls.idp.token("root")
         # teams and buckets, as the bootstrap admin
         for team, bucket in (("t1", "bkt-one"), ("t2", "bkt-two"), ("flood", "bkt-flood"),
@@ -119,7 +127,7 @@ class GovTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for ch in cls.channels.values():
+        for ch in getattr(cls, "channels", {}).values():
             ch.close()
         if cls.d:
             cls.d.stop()
