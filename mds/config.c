@@ -31,6 +31,7 @@ int mds_config_init(struct mds_config *c)
 	c->max_message = 4u << 20;
 	c->grace_ms = 5000;
 	c->log_level = MDS_LOG_INFO;
+	c->jwks_refresh_ns = 60ull * 1000000000u;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
 		mds_config_release(c);
@@ -48,6 +49,13 @@ void mds_config_release(struct mds_config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->port_file);
+	free(c->jwt_issuers);
+	free(c->jwt_audience);
+	free(c->jwks_file);
+	free(c->auth_state_file);
+	free(c->gateways);
+	free(c->rate_limits);
+	free(c->admins);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -98,6 +106,20 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		s = &c->tls_key;
 	else if (!strcmp(key, "port-file"))
 		s = &c->port_file;
+	else if (!strcmp(key, "jwt-issuer"))
+		s = &c->jwt_issuers;
+	else if (!strcmp(key, "jwt-audience"))
+		s = &c->jwt_audience;
+	else if (!strcmp(key, "jwks-file"))
+		s = &c->jwks_file;
+	else if (!strcmp(key, "auth-state-file"))
+		s = &c->auth_state_file;
+	else if (!strcmp(key, "gateway-identities"))
+		s = &c->gateways;
+	else if (!strcmp(key, "rate-limits"))
+		s = &c->rate_limits;
+	else if (!strcmp(key, "admins"))
+		s = &c->admins;
 	if (s) {
 		if (!v || !*v)
 			return mds_status_set(st, MDS_EINVAL, "'%s' needs a value", key);
@@ -120,6 +142,19 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = v ? mds_units_parse_size(v, &c->max_message) : MDS_EINVAL;
 		if (rc == 0 && (c->max_message < 1024 || c->max_message > (64u << 20)))
 			rc = MDS_EINVAL;
+	} else if (!strcmp(key, "auth-mode")) {
+		if (v && !strcmp(v, "dev"))
+			c->auth_mode = 0;
+		else if (v && !strcmp(v, "jwt"))
+			c->auth_mode = 1;
+		else
+			rc = MDS_EINVAL;
+	} else if (!strcmp(key, "jwks-refresh")) {
+		rc = v ? mds_units_parse_duration(v, &c->jwks_refresh_ns) : MDS_EINVAL;
+		if (rc == 0 && c->jwks_refresh_ns < 1000000000u)
+			rc = MDS_EINVAL;
+	} else if (!strcmp(key, "offline-window")) {
+		rc = v ? mds_units_parse_duration(v, &c->offline_window_ns) : MDS_EINVAL;
 	} else if (!strcmp(key, "log-level")) {
 		int l = v ? mds_log_parse_level(v) : -1;
 
@@ -200,6 +235,13 @@ int mds_config_check(const struct mds_config *c, struct mds_status *st)
 		return mds_status_set(st, MDS_EINVAL,
 				      "refusing plaintext gRPC on non-loopback '%s': "
 				      "give --tls-cert/--tls-key, or --insecure", c->listen);
+	if (c->auth_mode == 0 && !c->insecure && !mds_host_is_loopback(host))
+		return mds_status_set(st, MDS_EINVAL,
+				      "refusing --auth-mode dev (no authentication) on non-loopback "
+				      "'%s': use --auth-mode jwt, or --insecure", c->listen);
+	if (c->auth_mode == 1 && (!c->jwt_issuers || !c->jwt_audience || !c->jwks_file))
+		return mds_status_set(st, MDS_EINVAL, "--auth-mode jwt needs --jwt-issuer, "
+				      "--jwt-audience and --jwks-file");
 	if (strcmp(c->http, "off") != 0 &&
 	    mds_split_hostport(c->http, host, sizeof(host), &port) != 0)
 		return mds_status_set(st, MDS_EINVAL, "cannot parse --http '%s': want HOST:PORT",

@@ -27,6 +27,18 @@ struct mds_config {
 	unsigned grace_ms;     /* shutdown grace for in-flight calls; default 5000 */
 	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
 	int log_level;         /* enum mds_log_level */
+	/* governance (docs/security.md) */
+	int auth_mode;         /* 0 dev (default: every caller trusted; loopback), 1 jwt */
+	char *jwt_issuers;     /* comma-separated trusted `iss` values */
+	char *jwt_audience;    /* required `aud` */
+	char *jwks_file;       /* the identity provider's key set (JWKS) */
+	char *auth_state_file; /* last good key set persisted here; default DATA/jwks.state */
+	uint64_t offline_window_ns; /* key set stays usable this long offline; 0 = 96 h */
+	uint64_t jwks_refresh_ns;   /* re-read jwks_file this often; default 60 s */
+	char *gateways;        /* comma-separated mTLS identities with the gateway role */
+	char *rate_limits;     /* "TEAM:read=R/B,write=R/B,list=R/B;*:..." */
+	char *admins;          /* comma-separated principals with admin on the island
+				* (bootstrap; not stored in the policy database) */
 	int explicit;          /* any setting came from a flag or file */
 };
 

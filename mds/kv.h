@@ -33,6 +33,7 @@ enum mds_db {
 	MDS_DB_UPLOADS,       /* 'r' bucket id(8) -> upload tree root | 'u' upload id(16) -> upload */
 	MDS_DB_PARTS,         /* upload id(16) part number(4) -> part */
 	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
+	MDS_DB_POLICY,        /* binding id(8 BE) -> role binding (policy.h) */
 	MDS_DB__COUNT
 };
 

@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -65,6 +67,21 @@ static const char usage_serve[] =
 	"                        (group commit; default 0 = commit what is queued)\n"
 	"  --log-level LEVEL     debug, info, warn or error (default info)\n"
 	"  --port-file FILE      write {\"grpc\":PORT,\"http\":PORT} once listening\n"
+	"  --auth-mode MODE      dev (default: no authentication, every caller is an\n"
+	"                        admin; loopback only unless --insecure) or jwt\n"
+	"  --jwt-issuer LIST     jwt: trusted token issuers (comma-separated)\n"
+	"  --jwt-audience AUD    jwt: the audience tokens must name\n"
+	"  --jwks-file FILE      jwt: the identity provider's key set\n"
+	"  --jwks-refresh DUR    jwt: re-read --jwks-file this often (default 60s)\n"
+	"  --auth-state-file F   jwt: last good key set (default DATA/jwks.state)\n"
+	"  --offline-window DUR  jwt: key set usable this long without a refresh (96h)\n"
+	"  --gateway-identities LIST  mTLS identities (SAN/CN) with the gateway role:\n"
+	"                        they may act on behalf of x-mds-on-behalf-of\n"
+	"  --rate-limits SPEC    per-team token buckets, e.g.\n"
+	"                        'team-a:read=500/1000,write=100/200,list=50/50;*:read=1000'\n"
+	"                        (RATE per second / BURST; '*' = every other team)\n"
+	"  --admins LIST         jwt: principals (iss#sub) or group:NAME with admin on\n"
+	"                        the island, from the config (to create the first bindings)\n"
 	"  -h, --help            this text\n";
 
 static const char usage_check[] =
@@ -145,6 +162,16 @@ static const struct option serve_opts[] = {
 	{ "batch-window-us", required_argument, NULL, OPT_VAL },
 	{ "log-level", required_argument, NULL, OPT_VAL },
 	{ "port-file", required_argument, NULL, OPT_VAL },
+	{ "auth-mode", required_argument, NULL, OPT_VAL },
+	{ "jwt-issuer", required_argument, NULL, OPT_VAL },
+	{ "jwt-audience", required_argument, NULL, OPT_VAL },
+	{ "jwks-file", required_argument, NULL, OPT_VAL },
+	{ "auth-state-file", required_argument, NULL, OPT_VAL },
+	{ "offline-window", required_argument, NULL, OPT_VAL },
+	{ "jwks-refresh", required_argument, NULL, OPT_VAL },
+	{ "gateway-identities", required_argument, NULL, OPT_VAL },
+	{ "rate-limits", required_argument, NULL, OPT_VAL },
+	{ "admins", required_argument, NULL, OPT_VAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -193,6 +220,105 @@ static int parse_serve(int argc, char **argv, struct mds_config *c)
 	return 0;
 }
 
+/*
+ * jwt mode: re-read --jwks-file every --jwks-refresh (default 60 s), so the key
+ * set follows the provider's rotation and the offline window restarts
+ * with each good read. A failed read keeps the current set (auth.h) and
+ * is logged with the authority's state, so an SRE sees the window run.
+ */
+struct refresher {
+	struct mds_auth *auth;
+	time_t every_s;
+	const char *file;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	pthread_t th;
+	int started;
+};
+
+static void *refresher_main(void *arg)
+{
+	struct refresher *rf = arg;
+	struct mds_status st;
+
+	pthread_mutex_lock(&rf->mu);
+	while (!rf->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += rf->every_s;
+		pthread_cond_timedwait(&rf->cv, &rf->mu, &ts);
+		if (rf->stop)
+			break;
+		pthread_mutex_unlock(&rf->mu);
+		mds_status_clear(&st);
+		if (mds_auth_refresh(rf->auth, &st) != 0)
+			mds_log(MDS_LOG_WARN, "jwks_refresh", "file=\"%s\" error=\"%s\" state=%s",
+				rf->file, st.msg,
+				mds_auth_state_name(mds_auth_get_state(rf->auth, NULL)));
+		pthread_mutex_lock(&rf->mu);
+	}
+	pthread_mutex_unlock(&rf->mu);
+	return NULL;
+}
+
+static void refresher_stop(struct refresher *rf)
+{
+	if (!rf->started)
+		return;
+	pthread_mutex_lock(&rf->mu);
+	rf->stop = 1;
+	pthread_cond_signal(&rf->cv);
+	pthread_mutex_unlock(&rf->mu);
+	pthread_join(rf->th, NULL);
+	rf->started = 0;
+}
+
+/* jwt mode: the token authority, its key set loaded (persisted or fresh). */
+static int open_auth(const struct mds_config *c, struct mds_auth **out)
+{
+	struct mds_auth_config ac;
+	struct mds_status st;
+	char *issuers = strdup(c->jwt_issuers), *save = NULL, state[4096];
+	const char *iss[16];
+	size_t n = 0;
+	int rc;
+
+	if (!issuers)
+		return MDS_ENOMEM;
+	for (char *t = strtok_r(issuers, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+		iss[n++] = t;
+	snprintf(state, sizeof(state), "%s/jwks.state", c->data);
+	mds_auth_config_init(&ac);
+	ac.issuers = iss;
+	ac.n_issuers = n;
+	ac.audience = c->jwt_audience;
+	ac.jwks_file = c->jwks_file;
+	ac.state_file = c->auth_state_file ? c->auth_state_file : state;
+	if (c->offline_window_ns)
+		ac.offline_window_s = (int64_t)(c->offline_window_ns / 1000000000u);
+	if (ac.offline_alarm_s > ac.offline_window_s)
+		ac.offline_alarm_s = ac.offline_window_s;
+	mds_status_clear(&st);
+	rc = mds_auth_open(&ac, out, &st);
+	free(issuers);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "auth_open", "error=\"%s\"", st.msg);
+		return rc;
+	}
+	rc = mds_auth_refresh(*out, &st);
+	if (rc != 0) {
+		/* Not fatal: a persisted key set within the offline window still works. */
+		mds_log(MDS_LOG_WARN, "jwks_refresh", "file=\"%s\" error=\"%s\" state=%s",
+			c->jwks_file, st.msg, mds_auth_state_name(mds_auth_get_state(*out, NULL)));
+	}
+	mds_log(MDS_LOG_INFO, "auth_jwt", "issuers=\"%s\" audience=\"%s\" gateways=\"%s\" "
+		"state=%s", c->jwt_issuers, c->jwt_audience, c->gateways ? c->gateways : "",
+		mds_auth_state_name(mds_auth_get_state(*out, NULL)));
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct mds_config c;
@@ -202,6 +328,8 @@ static int cmd_serve(int argc, char **argv)
 	struct mds_store *store = NULL;
 	struct mds_server *srv = NULL;
 	struct mds_http *http = NULL;
+	struct mds_auth *auth = NULL;
+	struct refresher rf = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t second;
 	int rc, sig, ret = 1;
 
@@ -251,7 +379,21 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 
+	if (c.auth_mode == 1) {
+		if (open_auth(&c, &auth) != 0)
+			goto out;
+		rf.auth = auth;
+		rf.file = c.jwks_file;
+		rf.every_s = (time_t)(c.jwks_refresh_ns / 1000000000u);
+		rf.started = pthread_create(&rf.th, NULL, refresher_main, &rf) == 0;
+	}
+
 	memset(&sv, 0, sizeof(sv));
+	sv.auth_mode = c.auth_mode;
+	sv.auth = auth;
+	sv.gateways = c.gateways;
+	sv.rate_limits = c.rate_limits;
+	sv.admins = c.admins;
 	sv.listen = c.listen;
 	sv.threads = c.threads;
 	sv.max_message = (size_t)c.max_message;
@@ -275,6 +417,11 @@ static int cmd_serve(int argc, char **argv)
 	}
 	mds_log(MDS_LOG_INFO, "serving", "grpc_port=%d http_port=%d threads=%u",
 		mds_server_port(srv), http ? mds_http_port(http) : 0, c.threads);
+	if (c.auth_mode == 0)
+		mds_log(MDS_LOG_WARN, "auth_dev_mode",
+			"listen=%s note=\"no authentication: every caller is trusted as an "
+			"admin (--auth-mode dev); use --auth-mode jwt beyond a dev machine\"",
+			c.listen);
 	if (c.port_file) {
 		rc = write_port_file(c.port_file, mds_server_port(srv),
 				     http ? mds_http_port(http) : 0);
@@ -301,6 +448,8 @@ out:
 		if (ret == 0)
 			mds_log(MDS_LOG_INFO, "stopped", "data=\"%s\"", c.data);
 	}
+	refresher_stop(&rf);
+	mds_auth_close(auth);
 	mds_config_release(&c);
 	return ret;
 }

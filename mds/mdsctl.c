@@ -9,6 +9,7 @@
  * operation failed (or the server cannot be reached), 2 usage.
  */
 #include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static const char usage_top[] =
 	"  usage [SCOPE]\n"
 	"  upload ls BUCKET[/PREFIX] | upload parts|abort BUCKET NAME UPLOAD_ID\n"
 	"  blob blocks BUCKET NAME | blob copy-status COPY_ID\n"
+	"  policy bind SUBJECT ROLE SCOPE [--deny] [--condition EXPR] | policy unbind ID\n"
+	"  policy ls | policy explain PRINCIPAL ACTION [BUCKET[/NAME] | team/T] [--group G]\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
@@ -47,6 +50,7 @@ static const char usage_top[] =
 	"  --tls-cert FILE       client certificate for mutual TLS (with --tls-key)\n"
 	"  --tls-key FILE        private key of --tls-cert\n"
 	"  --timeout MS          per-call deadline in milliseconds (default 10000)\n"
+	"  --token-file FILE     send the bearer token in FILE (default: $MDS_TOKEN)\n"
 	"  --json                machine-readable output (one JSON document)\n"
 	"  -h, --help            help (also after any command: mdsctl ls --help)\n"
 	"\n"
@@ -110,6 +114,10 @@ static const struct option long_opts[] = {
 	{ "grace", required_argument, NULL, O_GRACE },
 	{ "principal", required_argument, NULL, O_PRINCIPAL },
 	{ "after", required_argument, NULL, O_AFTER },
+	{ "deny", no_argument, NULL, O_DENY },
+	{ "condition", required_argument, NULL, O_CONDITION },
+	{ "group", required_argument, NULL, O_GROUP },
+	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -772,6 +780,38 @@ static int cmd_status(struct ctl *c)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/*
+ * The bearer token: the first line of @file, or $MDS_TOKEN; none is fine
+ * (dev mode, or mTLS identities). @buf (caller's) holds it; c->co.token
+ * borrows it. Returns 0, or 1 with the error printed.
+ */
+static int mdsctl_token(struct ctl *c, const char *file, char *buf, size_t cap)
+{
+	const char *env = getenv("MDS_TOKEN");
+	size_t n;
+
+	buf[0] = 0;
+	if (file) {
+		FILE *f = fopen(file, "r");
+
+		if (!f || !fgets(buf, (int)cap, f)) {
+			fprintf(stderr, "mdsctl: cannot read --token-file '%s': %s\n", file,
+				f ? "empty file" : strerror(errno));
+			if (f)
+				fclose(f);
+			return 1;
+		}
+		fclose(f);
+	} else if (env && *env) {
+		snprintf(buf, cap, "%s", env);
+	}
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	c->co.token = n ? buf : NULL;
+	return 0;
+}
+
 static int print_help(const char *cmd)
 {
 	if (cmd && !strcmp(cmd, "quota")) {
@@ -784,6 +824,10 @@ static int print_help(const char *cmd)
 	}
 	if (cmd && (!strcmp(cmd, "upload") || !strcmp(cmd, "blob"))) {
 		fputs(!strcmp(cmd, "upload") ? mdsctl_upload_help : mdsctl_blob_help, stdout);
+		return 0;
+	}
+	if (cmd && !strcmp(cmd, "policy")) {
+		fputs(mdsctl_policy_help, stdout);
 		return 0;
 	}
 	for (size_t i = 0; cmd && i < sizeof(usage_cmds) / sizeof(usage_cmds[0]); i++)
@@ -799,9 +843,9 @@ int main(int argc, char **argv)
 {
 	struct ctl c;
 	struct mds_status st;
-	const char *cmd;
+	const char *cmd, *token_file = NULL;
 	int opt, rc;
-	char *end;
+	char *end, token[8192];
 
 	memset(&c, 0, sizeof(c));
 	c.co.endpoint = "127.0.0.1:7420";
@@ -844,6 +888,14 @@ int main(int argc, char **argv)
 		case O_GRACE: c.grace_s = optarg; break;
 		case O_PRINCIPAL: c.principal = optarg; break;
 		case O_AFTER: c.after_s = optarg; break;
+		case O_DENY: c.deny = 1; break;
+		case O_CONDITION: c.condition = optarg; break;
+		case O_GROUP:
+			if (c.n_groups == 16)
+				return mdsctl_usage_err("at most 16 --group options%s", "");
+			c.groups[c.n_groups++] = optarg;
+			break;
+		case O_TOKEN_FILE: token_file = optarg; break;
 		default:
 			return mdsctl_usage_err("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -861,8 +913,11 @@ int main(int argc, char **argv)
 		return print_help(cmd);
 	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "status") && strcmp(cmd, "quota") &&
-	    strcmp(cmd, "usage") && strcmp(cmd, "upload") && strcmp(cmd, "blob"))
+	    strcmp(cmd, "usage") && strcmp(cmd, "upload") && strcmp(cmd, "blob") &&
+	    strcmp(cmd, "policy"))
 		return mdsctl_usage_err("unknown command '%s'", cmd);
+	if (mdsctl_token(&c, token_file, token, sizeof(token)) != 0)
+		return 1;
 
 	mds_status_clear(&st);
 	if (mds_client_open(&c.cl, &c.co, &st) != 0) {
@@ -883,6 +938,8 @@ int main(int argc, char **argv)
 		rc = mdsctl_cmd_usage(&c);
 	else if (!strcmp(cmd, "upload") || !strcmp(cmd, "blob"))
 		rc = !strcmp(cmd, "upload") ? mdsctl_cmd_upload(&c) : mdsctl_cmd_blob(&c);
+	else if (!strcmp(cmd, "policy"))
+		rc = mdsctl_cmd_policy(&c);
 	else
 		rc = cmd_status(&c);
 	mds_client_close(c.cl);

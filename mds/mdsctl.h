@@ -5,7 +5,8 @@
  * one "mdsctl: ..." line on stderr, exit 0 ok / 1 failed / 2 usage).
  *
  * mdsctl.c owns main(), option parsing and the team/bucket/object/ls/status
- * commands; mdsctl_quota.c owns quota and usage.
+ * commands; mdsctl_quota.c owns quota and usage; mdsctl_policy.c owns
+ * policy.
  */
 #ifndef MDS_MDSCTL_H
 #define MDS_MDSCTL_H
@@ -23,11 +24,13 @@
 /* Command option ids; every id in [O_TEAM, O_LAST] has a bit in ctl.given. */
 enum {
 	O_ENDPOINT = 256, O_TLS, O_TLS_CA, O_TLS_CERT, O_TLS_KEY, O_TIMEOUT, O_JSON,
+	O_TOKEN_FILE,
 	O_TEAM, O_SIZE, O_ETAG, O_CTYPE, O_META, O_IF_MATCH, O_IF_NONE_MATCH,
 	O_DELIM, O_MAX_KEYS, O_START_AFTER, O_ALL,
 	O_MAX_BYTES, O_MAX_OBJECTS, O_SOFT_BYTES, O_SOFT_OBJECTS, O_GRACE, O_PRINCIPAL,
 	O_AFTER,
-	O_LAST = O_AFTER,
+	O_DENY, O_CONDITION, O_GROUP,
+	O_LAST = O_GROUP,
 };
 
 /* Allowed command options as a mask of bits (O_x - O_TEAM). */
@@ -47,6 +50,11 @@ struct ctl {
 	/* quota set / quota audit */
 	const char *max_bytes_s, *max_objects_s, *soft_bytes_s, *soft_objects_s, *grace_s;
 	const char *principal, *after_s;
+	/* policy bind / explain */
+	int deny;
+	const char *condition;
+	const char *groups[16];
+	size_t n_groups;
 	unsigned long given;   /* bit (opt - O_TEAM) for command options */
 	char **args;
 	int n_args;
@@ -87,6 +95,10 @@ const char *mdsctl_fmt_time(uint64_t ns, char *buf, size_t n);
 /* The quota commands (mdsctl_quota.c); return the exit status. */
 int mdsctl_cmd_quota(struct ctl *c);
 int mdsctl_cmd_usage(struct ctl *c);
+
+/* The policy commands (mdsctl_policy.c); return the exit status. */
+int mdsctl_cmd_policy(struct ctl *c);
+extern const char mdsctl_policy_help[];
 
 /* Help texts of quota and usage, for `mdsctl quota --help`. */
 extern const char mdsctl_quota_help[];

@@ -15,6 +15,7 @@
 #include "blobs.h"
 #include "kv.h"
 #include "mds/quota.h"
+#include "policy.h"
 #include "nametree.h"
 #include "ns_internal.h"
 #include "quota.h"
@@ -492,6 +493,8 @@ static int ns_apply_kind(struct mds_txn *t, struct mds_op *op)
 		return mds_blob_apply(t, op);
 	case MDS_OP_RETENTION_SET ... MDS_OP_CLOCK_CONFIRM:
 		return mds_retention_apply(t, op);
+	case MDS_OP_POLICY_BIND ... MDS_OP_POLICY_UNBIND:
+		return mds_policy_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
 }

@@ -78,6 +78,8 @@ extern const struct mds_rpc_method mds_rpc_namespace_methods[];
 extern const size_t mds_rpc_namespace_count;
 extern const struct mds_rpc_method mds_rpc_admin_methods[];
 extern const size_t mds_rpc_admin_count;
+extern const struct mds_rpc_method mds_rpc_policy_methods[];
+extern const size_t mds_rpc_policy_count;
 
 /*
  * mds_rpc_reply - pack @msg (borrowed; may point into the snapshot) as the
@@ -120,6 +122,8 @@ struct mds_server_info {
 };
 void mds_server_get_info(struct mds_server *s, struct mds_server_info *out);
 struct mds_store *mds_server_store(struct mds_server *s);
+/* The server's gate (rpc_gate.h): identity, policy, rate limits. */
+struct mds_gate *mds_server_gate(struct mds_server *s);
 
 /* Strings from protobuf-c (NUL-terminated, never NULL) as mds_str. */
 static inline struct mds_str mds_rpc_str(const char *s)

@@ -23,7 +23,18 @@
 struct mds_client {
 	grpc_channel *ch;
 	unsigned timeout_ms;
+	char *auth;             /* "Bearer <token>" or NULL */
+	grpc_metadata md;       /* the authorization header, when auth is set */
 };
+
+/* Attach the authorization header (if any) to a SEND_INITIAL_METADATA op. */
+static void auth_md(struct mds_client *c, grpc_op *op)
+{
+	if (!c->auth)
+		return;
+	op->data.send_initial_metadata.count = 1;
+	op->data.send_initial_metadata.metadata = &c->md;
+}
 
 static pthread_once_t grpc_once = PTHREAD_ONCE_INIT;
 
@@ -135,6 +146,17 @@ int mds_client_open(struct mds_client **out, const struct mds_client_opts *o,
 	c->ch = grpc_channel_create(o->endpoint ? o->endpoint : "127.0.0.1:7420", creds, &cargs);
 	grpc_channel_credentials_release(creds);
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
+	if (o->token) {
+		if (asprintf(&c->auth, "Bearer %s", o->token) < 0) {
+			c->auth = NULL;
+			mds_client_close(c);
+			c = NULL;
+			rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
+			goto out;
+		}
+		c->md.key = grpc_slice_from_static_string("authorization");
+		c->md.value = grpc_slice_from_static_string(c->auth);
+	}
 	*out = c;
 out:
 	free(ca);
@@ -151,6 +173,10 @@ void mds_client_close(struct mds_client *c)
 	if (!c)
 		return;
 	grpc_channel_destroy(c->ch);
+	if (c->auth) {
+		explicit_bzero(c->auth, strlen(c->auth));
+		free(c->auth);
+	}
 	free(c);
 }
 
@@ -241,6 +267,7 @@ int mds_client_call(struct mds_client *c, const char *method, const ProtobufCMes
 					deadline_in(c->timeout_ms), NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	auth_md(c, &ops[0]);
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = send;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -299,6 +326,7 @@ int mds_client_stream(struct mds_client *c, const char *method, const ProtobufCM
 					NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	auth_md(c, &ops[0]);
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = send;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;

@@ -25,6 +25,8 @@ struct mds_client_opts {
 	const char *tls_cert;   /* PEM client certificate (mutual TLS) */
 	const char *tls_key;    /* PEM key of tls_cert */
 	unsigned timeout_ms;    /* per call; 0 = 10,000 */
+	const char *token;      /* bearer token sent as `authorization: Bearer ...` on
+				 * every call (copied); NULL = none */
 };
 
 /* Result of a call beyond the return code: the gRPC status and message. */

@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "rpc.h"
+#include "rpc_gate.h"
 #include "rpc_quota.h"
 #include "rpc_blob.h"
 #include "mds/quota.h"
@@ -90,6 +91,9 @@ struct call {
 	grpc_byte_buffer *send_buf;
 	grpc_slice status_details;
 	int have_details;
+	grpc_metadata trailer;        /* retry-after-ms on RESOURCE_EXHAUSTED */
+	char retry_buf[16];
+	int have_trailer;
 	grpc_metadata reason_md;      /* trailing "mds-reason" (static slices) */
 	int md_sent;
 	int recv_cancelled;
@@ -129,6 +133,7 @@ struct mds_server {
 	uint64_t start_ns;
 	int tls, mtls;
 	struct mds_quota_sweeper *sweeper;   /* releases expired quota reservations */
+	struct mds_gate *gate;        /* identity, policy, rate limits */
 };
 
 static uint64_t mono_ns(void)
@@ -427,6 +432,10 @@ static void finish_status(struct call *c, grpc_status_code code, const char *msg
 	c->status_details = grpc_slice_from_copied_string(msg);
 	c->have_details = 1;
 	ops[1].data.send_status_from_server.status_details = &c->status_details;
+	if (c->have_trailer) {
+		ops[1].data.send_status_from_server.trailing_metadata_count = 1;
+		ops[1].data.send_status_from_server.trailing_metadata = &c->trailer;
+	}
 	ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[2].data.recv_close_on_server.cancelled = &c->recv_cancelled;
 	record(c, code);
@@ -619,6 +628,89 @@ static void stream_start(struct call *c)
 	stream_next(c);
 }
 
+/* ---- governance ---------------------------------------------------------- */
+
+/* The value of request metadata @key (lower case) as a C string, or NULL.
+ * @buf (caller's) receives it; values that do not fit are treated as absent. */
+static const char *md_value(const grpc_metadata_array *md, const char *key, char *buf,
+			    size_t cap)
+{
+	size_t klen = strlen(key);
+
+	for (size_t i = 0; i < md->count; i++) {
+		const grpc_slice *k = &md->metadata[i].key;
+		const grpc_slice *v = &md->metadata[i].value;
+
+		if (GRPC_SLICE_LENGTH(*k) != klen ||
+		    memcmp(GRPC_SLICE_START_PTR(*k), key, klen) != 0)
+			continue;
+		if (GRPC_SLICE_LENGTH(*v) >= cap ||
+		    memchr(GRPC_SLICE_START_PTR(*v), 0, GRPC_SLICE_LENGTH(*v)))
+			return NULL;
+		memcpy(buf, GRPC_SLICE_START_PTR(*v), GRPC_SLICE_LENGTH(*v));
+		buf[GRPC_SLICE_LENGTH(*v)] = 0;
+		return buf;
+	}
+	return NULL;
+}
+
+#define PEER_MAX 8
+
+/*
+ * Identity, authorization and rate limit of a new call (rpc_gate.h).
+ * Returns 1 when the call may go on, 0 when it has been answered.
+ */
+static int gate_call(struct call *c, const struct mds_rpc_method *m)
+{
+	struct mds_server *s = c->w->s;
+	struct mds_gate_request rq;
+	grpc_auth_context *ctx = NULL;
+	const char *peer[PEER_MAX];
+	char authz_buf[8192], obo_buf[512], grp_buf[1024], msg[MDS_STATUS_MSG_MAX];
+	char who[320];
+	uint32_t retry_ms = 0;
+	grpc_status_code code;
+
+	if (mds_gate_is_open(s->gate))
+		return 1;    /* dev mode without limits: nothing to look at */
+	memset(&rq, 0, sizeof(rq));
+	rq.method = m->name;
+	rq.req = c->req;
+	rq.authorization = md_value(&c->req_md, "authorization", authz_buf, sizeof(authz_buf));
+	rq.on_behalf_of = md_value(&c->req_md, "x-mds-on-behalf-of", obo_buf, sizeof(obo_buf));
+	rq.on_behalf_groups = md_value(&c->req_md, "x-mds-on-behalf-of-groups", grp_buf,
+				       sizeof(grp_buf));
+	rq.peer = peer;
+	if (s->tls && (ctx = grpc_call_auth_context(c->call)) != NULL) {
+		grpc_auth_property_iterator it = grpc_auth_context_peer_identity(ctx);
+		const grpc_auth_property *p;
+
+		while ((p = grpc_auth_property_iterator_next(&it)) && rq.n_peer < PEER_MAX)
+			if (p->value && p->value_length && !memchr(p->value, 0, p->value_length) &&
+			    p->value[p->value_length] == 0)
+				peer[rq.n_peer++] = p->value;
+	}
+	code = mds_gate_check(s->gate, &rq, mds_gate_needs_reader(s->gate) ? c->w->reader : NULL,
+			      &retry_ms, who, sizeof(who), msg, sizeof(msg));
+	if (ctx)
+		grpc_auth_context_release(ctx);
+	if (code == GRPC_STATUS_OK && mds_gate_stamp_principal(s->gate, m->name, c->req, who) != 0) {
+		code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		snprintf(msg, sizeof(msg), "out of memory");
+	}
+	if (code == GRPC_STATUS_OK)
+		return 1;
+	if (code == GRPC_STATUS_RESOURCE_EXHAUSTED && retry_ms) {
+		int n = snprintf(c->retry_buf, sizeof(c->retry_buf), "%u", retry_ms);
+
+		c->trailer.key = grpc_slice_from_static_string("retry-after-ms");
+		c->trailer.value = grpc_slice_from_static_buffer(c->retry_buf, (size_t)n);
+		c->have_trailer = 1;
+	}
+	finish_status(c, code, msg);
+	return 0;
+}
+
 /* ---- new calls ---------------------------------------------------------- */
 
 static int read_payload(grpc_byte_buffer *bb, grpc_slice *out)
@@ -677,6 +769,8 @@ static void on_new_call(struct call *c)
 		return;
 	}
 	c->pub.req = c->req;
+	if (!gate_call(c, m))
+		return;
 	mds_status_clear(&st);
 
 	switch (m->kind) {
@@ -858,6 +952,8 @@ static void server_release(struct mds_server *s)
 	 * queues, each shut down and drained unless its worker did that. */
 	mds_quota_sweeper_stop(s->sweeper);
 	s->sweeper = NULL;
+	mds_gate_free(s->gate);
+	s->gate = NULL;
 	if (s->server)
 		grpc_server_destroy(s->server);
 	if (s->workers) {
@@ -905,6 +1001,30 @@ static void server_release(struct mds_server *s)
 	free(s);
 }
 
+/* The gate, with the stored bindings loaded (before any call is served). */
+static int gate_start(struct mds_server *s, const struct mds_server_opts *o,
+		      struct mds_status *st)
+{
+	struct mds_gate_opts go;
+	int rc;
+
+	memset(&go, 0, sizeof(go));
+	go.mode = o->auth_mode == MDS_GATE_JWT ? MDS_GATE_JWT : MDS_GATE_DEV;
+	go.auth = o->auth;
+	go.gateways = o->gateways;
+	go.rate_limits = o->rate_limits;
+	go.admins = o->admins;
+	rc = mds_gate_new(&s->gate, &go, st);
+	if (rc != 0)
+		return rc;
+	rc = mds_reader_begin(s->wreader);
+	if (rc != 0)
+		return mds_status_set(st, rc, "cannot take a snapshot to load the policy");
+	rc = mds_gate_load(s->gate, s->wreader, st);
+	mds_reader_end(s->wreader);
+	return rc;
+}
+
 static int grpc_inited;
 
 int mds_server_start(struct mds_server **out, struct mds_store *store,
@@ -935,7 +1055,7 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	s->tls = o->tls_cert != NULL;
 	s->mtls = s->tls && o->require_client_cert;
 	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count + mds_rpc_quota_count +
-		       mds_rpc_blob_count;
+		       mds_rpc_blob_count + mds_rpc_policy_count;
 	s->methods = calloc(s->n_methods, sizeof(*s->methods));
 	s->handles = calloc(s->n_methods, sizeof(*s->handles));
 	s->stats = calloc(s->n_methods + 1, sizeof(*s->stats));
@@ -952,6 +1072,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		s->methods[k++] = &mds_rpc_quota_methods[i];
 	for (size_t i = 0; i < mds_rpc_blob_count; i++)
 		s->methods[k++] = &mds_rpc_blob_methods[i];
+	for (size_t i = 0; i < mds_rpc_policy_count; i++)
+		s->methods[k++] = &mds_rpc_policy_methods[i];
 
 	pthread_mutex_init(&s->resp_mu, NULL);
 	pthread_cond_init(&s->resp_cv, NULL);
@@ -965,6 +1087,9 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		mds_status_set(st, rc, "cannot open a store reader: %s", mds_strerror(rc));
 		goto out_free;
 	}
+	rc = gate_start(s, o, st);
+	if (rc != 0)
+		goto out_free;
 
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -1113,6 +1238,11 @@ struct mds_store *mds_server_store(struct mds_server *s)
 	return s->store;
 }
 
+struct mds_gate *mds_server_gate(struct mds_server *s)
+{
+	return s->gate;
+}
+
 /* ---- metrics ------------------------------------------------------------ */
 
 int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
@@ -1215,6 +1345,7 @@ int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
 		(unsigned long long)ss.map_size, (unsigned long long)ss.map_used,
 		ss.readers_used, ss.readers_max,
 		(unsigned long long)ss.stale_readers_reaped, atomic_load(&s->serving));
+	mds_gate_metrics(s->gate, f);
 	if (fclose(f) != 0) {
 		free(*out);
 		*out = NULL;

@@ -30,6 +30,12 @@ struct mds_server_opts {
 	const char *tls_key;       /* PEM private key of tls_cert */
 	int require_client_cert;   /* mTLS: refuse clients without a cert from tls_ca */
 	const char *data_dir;      /* reported by Admin.GetStatus (borrowed) */
+	/* governance (rpc_gate.h); all borrowed for the server's lifetime */
+	int auth_mode;             /* enum mds_gate_mode: 0 dev (trust every caller), 1 jwt */
+	struct mds_auth *auth;     /* jwt mode: the token authority */
+	const char *gateways;      /* comma-separated mTLS identities with the gateway role */
+	const char *rate_limits;   /* per-team limits, "TEAM:read=R/B,write=R/B,list=R/B;..." */
+	const char *admins;        /* comma-separated subjects with admin on the island */
 };
 
 /*

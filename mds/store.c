@@ -61,6 +61,7 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_UPLOADS] = "uploads",
 	[MDS_DB_PARTS] = "parts",
 	[MDS_DB_STAGED] = "staged_blocks",
+	[MDS_DB_POLICY] = "policy",
 };
 
 struct mds_store {

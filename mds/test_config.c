@@ -45,6 +45,22 @@ static void test_rules(void **state)
 	assert_int_equal(mds_config_set(&c, "insecure", NULL, &st), 0);
 	assert_int_equal(mds_config_check(&c, &st), 0);
 	assert_int_equal(mds_config_set(&c, "insecure", "false", &st), 0);
+	/* dev mode (no authentication) is loopback-only unless --insecure */
+	assert_int_equal(mds_config_set(&c, "tls-cert", "s.pem", &st), 0);
+	assert_int_equal(mds_config_set(&c, "tls-key", "s.key", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
+	assert_non_null(strstr(st.msg, "auth-mode dev"));
+	assert_int_equal(mds_config_set(&c, "auth-mode", "jwt", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);   /* no issuer... */
+	assert_non_null(strstr(st.msg, "--jwt-issuer"));
+	assert_int_equal(mds_config_set(&c, "jwt-issuer", "https://idp", &st), 0);
+	assert_int_equal(mds_config_set(&c, "jwt-audience", "mds", &st), 0);
+	assert_int_equal(mds_config_set(&c, "jwks-file", "jwks.json", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), 0);
+	assert_int_equal(mds_config_set(&c, "auth-mode", "none", &st), MDS_EINVAL);
+	free(c.tls_cert);
+	free(c.tls_key);
+	c.tls_cert = c.tls_key = NULL;
 	assert_int_equal(mds_config_set(&c, "tls-cert", "s.pem", &st), 0);
 	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);   /* no key */
 	assert_int_equal(mds_config_set(&c, "tls-key", "s.key", &st), 0);

@@ -188,6 +188,10 @@ enum mds_op_kind {
 	MDS_OP_PUT_BLOCK_LIST = 43,    /* PutBlockList: bucket, name, blob.blocks, obj, cond */
 	MDS_OP_EXPIRE_MULTIPART = 44,  /* lifecycle sweep: bucket, blob.expire_before_ns, blob.max_items */
 
+	/* policy (60-69): see mds/policy.h */
+	MDS_OP_POLICY_BIND = 60,     /* policy: the binding; out_version = its id */
+	MDS_OP_POLICY_UNBIND = 61,   /* policy.id */
+
 	/* Retention and legal hold (70-79): see docs/security.md. Deletes and
 	 * overwrites of a locked object (every kind above) fail MDS_ELOCKED;
 	 * op->bypass_governance lifts governance retention only. */
@@ -346,6 +350,15 @@ struct mds_op {
 	uint8_t retention_mode;       /* RETENTION_SET: enum mds_retention_mode */
 	uint8_t legal_hold;           /* LEGAL_HOLD_SET: 1 on, 0 off */
 	uint64_t retain_until_ns;     /* RETENTION_SET: retain-until; CLOCK_CONFIRM: admin's time */
+	/* policy (kinds 60-69, see mds/policy.h); borrowed */
+	struct {
+		uint64_t id;                  /* unbind: the binding */
+		struct mds_str subject;       /* principal or "group:NAME" */
+		struct mds_str role;
+		struct mds_str scope;
+		struct mds_str condition;
+		int deny;
+	} policy;
 
 	/* out: valid when done runs */
 	struct mds_status status;

@@ -1,0 +1,501 @@
+"""test_gov.py - governance through a real daemon over mutual TLS: bearer
+tokens (JWT, validated against a JWKS file), a gateway acting on behalf of
+an end user, role bindings stored through the Policy service, deny wins,
+the decision cache follows policy changes, refused calls change nothing,
+and per-team rate limits answer RESOURCE_EXHAUSTED with retry-after-ms.
+
+Keys and tokens are made here with python3-cryptography, independently of
+the C code under test.
+
+usage: test_gov.py PATH/TO/mds PATH/TO/mdsctl
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+import grpc
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+import mdsd
+from test_tls import make_ca, make_cert, read
+
+MDS = MDSCTL = None
+ISS = "https://idp.test"
+AUD = "mds-test"
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Idp:
+    """A tiny identity provider: one P-256 key, a JWKS file, ES256 tokens."""
+
+    def __init__(self, path, kid="k1", write=True):
+        self.kid = kid
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        if write:
+            self.write(path, [self])
+
+    def jwk(self):
+        n = self.key.public_key().public_numbers()
+        return {"kty": "EC", "kid": self.kid, "crv": "P-256",
+                "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
+
+    @staticmethod
+    def write(path, idps):
+        with open(path + ".tmp", "w") as f:
+            json.dump({"keys": [i.jwk() for i in idps]}, f)
+        os.rename(path + ".tmp", path)
+
+    def token(self, sub, groups=(), exp_in=3600):
+        now = int(time.time())
+        h = b64(json.dumps({"alg": "ES256", "kid": self.kid, "typ": "JWT"}).encode())
+        p = b64(json.dumps({"iss": ISS, "aud": AUD, "sub": sub, "iat": now,
+                            "exp": now + exp_in, "groups": list(groups)}).encode())
+        r, s = decode_dss_signature(self.key.sign((h + "." + p).encode(),
+                                                  ec.ECDSA(hashes.SHA256())))
+        return h + "." + p + "." + b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def load_policy_pb(outdir):
+    inc = os.path.join(mdsd.SRC, "include")
+    subprocess.run(["protoc", "--proto_path=" + inc, "--python_out=" + outdir,
+                    "mds/v1/policy.proto", "mds/v1/quota.proto", "mds/v1/blob.proto"],
+                   check=True, cwd=inc)
+    from mds.v1 import policy_pb2, quota_pb2, blob_pb2  # noqa: E402
+    return policy_pb2, quota_pb2, blob_pb2
+
+
+class GovTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp, cls.cleanup = mdsd.tempdir("mds-gov-")
+        py = os.path.join(cls.tmp, "py")
+        cls.types, cls.nsp, cls.adp = mdsd.load_protos(py)
+        cls.pol, cls.qp, cls.bp = load_policy_pb(py)
+        p = cls.pki = os.path.join(cls.tmp, "pki")
+        os.makedirs(p)
+        make_ca(p, "ca")
+        make_cert(p, "ca", "server", "IP:127.0.0.1,DNS:localhost")
+        make_cert(p, "ca", "gw", "DNS:gateway-1")
+        make_cert(p, "ca", "app", "DNS:app-1")
+        cls.idp = Idp(os.path.join(cls.tmp, "jwks.json"))
+        cls.wd = os.path.join(cls.tmp, "d")
+        os.makedirs(cls.wd)
+        cls.d = None
+        try:
+            cls.start()
+            cls.setup_namespace()
+        except BaseException:
+            cls.tearDownClass()      # unittest skips it when setUpClass fails
+            raise
+
+    @classmethod
+    def setup_namespace(cls):
+        cls.admin = cls.idp.token("root")
+        # teams and buckets, as the bootstrap admin
+        for team, bucket in (("t1", "bkt-one"), ("t2", "bkt-two"), ("flood", "bkt-flood"),
+                             ("quiet", "bkt-quiet")):
+            cls.call("/mds.v1.Admin/CreateTeam", cls.adp.CreateTeamRequest(team=team),
+                     cls.types.Team,
+                     token=cls.admin)
+            cls.call("/mds.v1.Namespace/CreateBucket",
+                     cls.nsp.CreateBucketRequest(bucket=bucket, team=team),
+                     cls.types.Bucket,
+                     token=cls.admin)
+
+    @classmethod
+    def start(cls):
+        p = cls.pki
+        extra = ["--tls-cert", os.path.join(p, "server.pem"),
+                 "--tls-key", os.path.join(p, "server.key"),
+                 "--tls-ca", os.path.join(p, "ca.pem"), "--tls-client-auth",
+                 "--auth-mode", "jwt", "--jwt-issuer", ISS, "--jwt-audience", AUD,
+                 "--jwks-file", os.path.join(cls.tmp, "jwks.json"), "--jwks-refresh", "1s",
+                 "--gateway-identities", "gateway-1",
+                 "--admins", ISS + "#root",
+                 "--rate-limits", "flood:write=20/5,read=20/5"]
+        cls.d = mdsd.Daemon(MDS, cls.wd, extra=extra, data=os.path.join(cls.wd, "data")).start()
+        cls.channels = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        for ch in getattr(cls, "channels", {}).values():
+            ch.close()
+        if cls.d:
+            cls.d.stop()
+        cls.cleanup()
+
+    @classmethod
+    def channel(self, cert):
+        if cert not in self.channels:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=read(self.pki, "ca.pem"),
+                private_key=read(self.pki, cert + ".key"),
+                certificate_chain=read(self.pki, cert + ".pem"))
+            self.channels[cert] = grpc.secure_channel(self.d.endpoint, creds)
+        return self.channels[cert]
+
+    @classmethod
+    def call(self, path, req, resp_cls, token=None, cert="app", obo=None, full=False):
+        md = []
+        if token:
+            md.append(("authorization", "Bearer " + token))
+        if obo:
+            md.append(("x-mds-on-behalf-of", obo))
+        f = self.channel(cert).unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                                           response_deserializer=resp_cls.FromString)
+        if full:
+            return f.with_call(req, timeout=10, metadata=md)
+        return f(req, timeout=10, metadata=md)
+
+    def code_of(self, fn):
+        with self.assertRaises(grpc.RpcError) as cm:
+            fn()
+        return cm.exception
+
+    # helpers
+    def put(self, bucket, name, **kw):
+        return self.call("/mds.v1.Namespace/PutObject",
+                         self.nsp.PutObjectRequest(bucket=bucket, name=name, size=1, etag='"e"'),
+                         self.nsp.PutObjectResponse, **kw)
+
+    def head(self, bucket, name, **kw):
+        return self.call("/mds.v1.Namespace/HeadObject",
+                         self.nsp.HeadObjectRequest(bucket=bucket, name=name),
+                         self.types.ObjectRecord, **kw)
+
+    def exists(self, bucket, name):
+        try:
+            self.head(bucket, name, token=self.admin)
+            return True
+        except grpc.RpcError as e:
+            self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+            return False
+
+    def bind(self, subject, role, scope, deny=False, token=None):
+        return self.call("/mds.v1.Policy/Bind",
+                         self.pol.BindRequest(subject=subject, role=role, scope=scope, deny=deny),
+                         self.pol.Binding, token=token or self.admin)
+
+    def unbind(self, bid):
+        self.call("/mds.v1.Policy/Unbind", self.pol.UnbindRequest(id=bid),
+                  self.pol.UnbindResponse, token=self.admin)
+
+    def explain(self, principal, action, bucket, name=""):
+        return self.call("/mds.v1.Policy/Explain",
+                         self.pol.ExplainRequest(principal=principal, action=action,
+                                                 bucket=bucket, name=name),
+                         self.pol.ExplainResponse, token=self.admin)
+
+    # tests
+    def test_1_unauthenticated_changes_nothing(self):
+        e = self.code_of(lambda: self.put("bkt-one", "u/x", token="not.a.token"))
+        self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED)
+        expired = self.idp.token("root", exp_in=-3600)
+        e = self.code_of(lambda: self.put("bkt-one", "u/x", token=expired))
+        self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED)
+        # an mTLS client without a binding is judged as mtls:app-1 and denied
+        e = self.code_of(lambda: self.put("bkt-one", "u/x"))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("mtls:app-1", e.details())
+        self.assertFalse(self.exists("bkt-one", "u/x"))
+
+    def test_2_bindings_allow_deny_and_cache(self):
+        bob = self.idp.token("bob")
+        e = self.code_of(lambda: self.put("bkt-one", "b/1", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("put", e.details())
+        self.assertIn("bkt-one", e.details())
+        self.assertFalse(self.exists("bkt-one", "b/1"))
+
+        w = self.bind(ISS + "#bob", "writer", "bucket/bkt-one")
+        self.assertGreater(w.id, 0)
+        self.put("bkt-one", "b/1", token=bob)                  # allowed now (cache dropped)
+        self.assertTrue(self.exists("bkt-one", "b/1"))
+        # another team's bucket: still denied, nothing written
+        e = self.code_of(lambda: self.put("bkt-two", "b/1", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-two", "b/1"))
+
+        # an explicit deny on a prefix wins over the bucket-wide writer role
+        dn = self.bind(ISS + "#bob", "delete,put", "prefix/bkt-one/keep/", deny=True)
+        e = self.code_of(lambda: self.put("bkt-one", "keep/a", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-one", "keep/a"))
+        self.put("bkt-one", "other/a", token=bob)
+        ex = self.explain(ISS + "#bob", "put", "bkt-one", "keep/a")
+        self.assertEqual(ex.effect, "deny")
+        self.assertEqual(ex.binding_id, dn.id)
+        ex = self.explain(ISS + "#bob", "put", "bkt-one", "other/a")
+        self.assertEqual((ex.effect, ex.binding_id), ("allow", w.id))
+
+        # listing is authorized on the prefix asked for
+        lr = self.call("/mds.v1.Namespace/ListObjects",
+                       self.nsp.ListObjectsRequest(bucket="bkt-one", prefix="b/"),
+                       self.nsp.ListObjectsResponse, token=bob)
+        self.assertEqual([x.name for x in lr.entries], ["b/1"])
+
+        ls = self.call("/mds.v1.Policy/ListBindings", self.pol.ListBindingsRequest(),
+                       self.pol.ListBindingsResponse, token=self.admin)
+        self.assertIn(w.id, [b.id for b in ls.bindings])
+        # bob may not manage bindings
+        e = self.code_of(lambda: self.bind(ISS + "#bob", "admin", "island", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+        self.unbind(w.id)
+        e = self.code_of(lambda: self.put("bkt-one", "b/2", token=bob))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-one", "b/2"))
+        self.unbind(dn.id)
+
+    def test_3_gateway_on_behalf_of_user(self):
+        carol = ISS + "#carol"
+        b = self.bind(carol, "writer", "team/t2")
+        # the gateway (mTLS identity gateway-1) acts for carol
+        self.put("bkt-two", "gw/1", cert="gw", obo=carol)
+        self.assertTrue(self.exists("bkt-two", "gw/1"))
+        # ... but not for dave, who has no binding
+        e = self.code_of(lambda: self.put("bkt-two", "gw/2", cert="gw", obo=ISS + "#dave"))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-two", "gw/2"))
+        # a client that is not a gateway may not name another principal
+        e = self.code_of(lambda: self.put("bkt-two", "gw/3", cert="app", obo=carol))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("gateway", e.details())
+        e = self.code_of(lambda: self.put("bkt-two", "gw/3", cert="app", obo=carol,
+                                          token=self.idp.token("bob")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertFalse(self.exists("bkt-two", "gw/3"))
+        self.unbind(b.id)
+
+    def test_4_rate_limit_retry_after(self):
+        refused = None
+        for i in range(40):
+            try:
+                self.put("bkt-flood", "r/%d" % i, token=self.admin)
+            except grpc.RpcError as e:
+                refused = e
+                break
+        self.assertIsNotNone(refused, "40 puts at once never hit the 20/s burst-5 limit")
+        self.assertEqual(refused.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        trailers = dict(refused.trailing_metadata() or ())
+        self.assertIn("retry-after-ms", trailers)
+        self.assertGreaterEqual(int(trailers["retry-after-ms"]), 1)
+        self.assertIn("flood", refused.details())
+        # the refused put changed nothing; another team is not limited
+        self.assertFalse(self.exists("bkt-flood", "r/%d" % i))
+        for j in range(20):
+            self.put("bkt-quiet", "q/%d" % j, token=self.admin)
+        time.sleep(int(trailers["retry-after-ms"]) / 1000.0 + 0.05)
+        self.put("bkt-flood", "r/after", token=self.admin)
+
+    def test_5_bindings_survive_restart(self):
+        b = self.bind(ISS + "#erin", "reader", "bucket/bkt-one")
+        self.d.stop()
+        for ch in self.channels.values():
+            ch.close()
+        type(self).start()
+        self.head("bkt-one", "b/1", token=self.idp.token("erin"))
+        e = self.code_of(lambda: self.put("bkt-one", "e/1", token=self.idp.token("erin")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.unbind(b.id)
+        e = self.code_of(lambda: self.head("bkt-one", "b/1", token=self.idp.token("erin")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        log = self.d.read_log()
+        self.assertNotIn("auth_dev_mode", log)
+        self.assertNotIn(self.admin, log)   # tokens never logged
+
+
+    def ctl(self, *args, token=None):
+        p = self.pki
+        tf = os.path.join(self.tmp, "token")
+        with open(tf, "w") as f:
+            f.write((token or self.admin) + "\n")
+        return subprocess.run([MDSCTL, "--endpoint", self.d.endpoint, "--timeout", "5000",
+                               "--tls-ca", os.path.join(p, "ca.pem"),
+                               "--tls-cert", os.path.join(p, "app.pem"),
+                               "--tls-key", os.path.join(p, "app.key"),
+                               "--token-file", tf] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_6_mdsctl_policy(self):
+        frank = ISS + "#frank"
+        p = self.ctl("--json", "policy", "bind", frank, "reader", "prefix/bkt-one/b/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        bid = json.loads(p.stdout)["id"]
+        p = self.ctl("--json", "policy", "bind", "group:ops", "admin", "island", "--deny")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        did = json.loads(p.stdout)["id"]
+        p = self.ctl("--json", "policy", "ls")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = {b["id"]: b for b in json.loads(p.stdout)["bindings"]}
+        self.assertEqual(rows[bid]["subject"], frank)
+        self.assertTrue(rows[did]["deny"])
+        p = self.ctl("policy", "explain", frank, "list", "bkt-one/b/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("allow by binding %d" % bid, p.stdout)
+        p = self.ctl("policy", "explain", frank, "list", "bkt-one/")
+        self.assertIn("default-deny", p.stdout)
+        p = self.ctl("--json", "policy", "explain", frank, "read", "bkt-one/b/1",
+                     "--group", "ops")
+        self.assertEqual(json.loads(p.stdout)["effect"], "deny")
+        self.assertEqual(json.loads(p.stdout)["binding_id"], did)
+        # a bad binding is refused by the server with what is wrong
+        p = self.ctl("policy", "bind", frank, "superuser", "island")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("INVALID_ARGUMENT", p.stderr)
+        # frank may not change the policy
+        p = self.ctl("policy", "unbind", str(bid), token=self.idp.token("frank"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("PERMISSION_DENIED", p.stderr)
+        for i in (bid, did):
+            p = self.ctl("policy", "unbind", str(i))
+            self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.ctl("policy", "unbind", str(bid))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("NOT_FOUND", p.stderr)
+
+
+    def test_7_quota_audit_names_the_caller(self):
+        q = self.qp
+        req = q.SetQuotaRequest(scope="team/t1", principal="somebody-else",
+                                limits=q.QuotaLimits(max_objects=q.Limit(value=1000)))
+        self.call("/mds.v1.Quota/SetQuota", req, q.QuotaInfo, token=self.admin)
+        au = self.call("/mds.v1.Quota/ListQuotaAudit", q.ListQuotaAuditRequest(),
+                       q.ListQuotaAuditResponse, token=self.admin)
+        last = au.records[-1]
+        self.assertEqual((last.scope, last.principal), ("team/t1", ISS + "#root"))
+        # set-quota is its own action: a team writer may not set quotas
+        b = self.bind(ISS + "#gina", "writer", "team/t1")
+        e = self.code_of(lambda: self.call("/mds.v1.Quota/SetQuota", req, q.QuotaInfo,
+                                           token=self.idp.token("gina")))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("set-quota", e.details())
+        self.unbind(b.id)
+
+    def test_8_no_escalation_through_bind(self):
+        hank = self.idp.token("hank")
+        own = self.bind(ISS + "#hank", "owner", "bucket/bkt-one")
+        # an owner manages the bucket's bindings within its own rights ...
+        w = self.bind(ISS + "#ivy", "writer", "bucket/bkt-one", token=hank)
+        # ... but cannot grant what it does not hold, nor act outside its scope
+        e = self.code_of(lambda: self.bind(ISS + "#hank", "admin", "bucket/bkt-one", token=hank))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("may not grant", e.details())
+        e = self.code_of(lambda: self.bind(ISS + "#ivy", "writer", "bucket/bkt-two", token=hank))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        ls = self.call("/mds.v1.Policy/ListBindings", self.pol.ListBindingsRequest(),
+                       self.pol.ListBindingsResponse, token=self.admin)
+        self.assertEqual([b.subject for b in ls.bindings if b.role == "admin"], [])
+        self.unbind(w.id)
+        self.unbind(own.id)
+
+
+    def test_9_copy_needs_read_on_the_source(self):
+        self.put("bkt-two", "secret", token=self.admin)
+        jo = self.idp.token("jo")
+        w = self.bind(ISS + "#jo", "writer", "bucket/bkt-one")
+        req = self.bp.CopyObjectRequest(bucket="bkt-one", name="stolen",
+                                        source_bucket="bkt-two", source_name="secret")
+        e = self.code_of(lambda: self.call("/mds.v1.Blob/CopyObject", req,
+                                           self.bp.CopyObjectResponse, token=jo))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("copy's source", e.details())
+        self.assertFalse(self.exists("bkt-one", "stolen"))
+        r = self.bind(ISS + "#jo", "reader", "bucket/bkt-two")
+        self.call("/mds.v1.Blob/CopyObject", req, self.bp.CopyObjectResponse, token=jo)
+        self.assertTrue(self.exists("bkt-one", "stolen"))
+        self.unbind(w.id)
+        self.unbind(r.id)
+
+
+    def test_10_key_rotation_is_followed(self):
+        path = os.path.join(self.tmp, "jwks.json")
+        new = Idp(path, kid="k2", write=False)
+        tok = new.token("root")
+        e = self.code_of(lambda: self.head("bkt-one", "b/1", token=tok))
+        self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED)
+        Idp.write(path, [self.idp, new])          # the provider adds a key
+        ok = False
+        for _ in range(50):                       # re-read every 1 s
+            try:
+                self.call("/mds.v1.Admin/GetStatus", self.adp.GetStatusRequest(),
+                          self.adp.ServerStatus, token=tok)
+                ok = True
+                break
+            except grpc.RpcError as err:
+                self.assertEqual(err.code(), grpc.StatusCode.UNAUTHENTICATED)
+                time.sleep(0.1)
+        self.assertTrue(ok, "a key added to the JWKS file was not picked up")
+        Idp.write(path, [self.idp])               # and withdraws it again
+        for _ in range(50):
+            try:
+                self.call("/mds.v1.Admin/GetStatus", self.adp.GetStatusRequest(),
+                          self.adp.ServerStatus, token=tok)
+                time.sleep(0.1)
+            except grpc.RpcError as err:
+                self.assertEqual(err.code(), grpc.StatusCode.UNAUTHENTICATED)
+                break
+        else:
+            self.fail("a key withdrawn from the JWKS file stayed trusted")
+
+
+    def test_11_bypass_governance_is_its_own_right(self):
+        until = int((time.time() + 3600) * 1e9)
+        self.call("/mds.v1.Namespace/PutObject",
+                  self.nsp.PutObjectRequest(bucket="bkt-one", name="worm/1", size=1,
+                                            lock_mode=self.nsp.RETENTION_MODE_GOVERNANCE,
+                                            lock_retain_until_ns=until),
+                  self.nsp.PutObjectResponse, token=self.admin)
+        kim = self.idp.token("kim")
+        w = self.bind(ISS + "#kim", "owner", "bucket/bkt-one")
+        dreq = self.nsp.DeleteObjectRequest(bucket="bkt-one", name="worm/1",
+                                            bypass_governance_retention=True)
+        e = self.code_of(lambda: self.call("/mds.v1.Namespace/DeleteObject", dreq,
+                                           self.nsp.DeleteObjectResponse, token=kim))
+        self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("bypass-governance", e.details())
+        self.assertTrue(self.exists("bkt-one", "worm/1"))
+        # without the bypass the lock itself refuses
+        e = self.code_of(lambda: self.call(
+            "/mds.v1.Namespace/DeleteObject",
+            self.nsp.DeleteObjectRequest(bucket="bkt-one", name="worm/1"),
+            self.nsp.DeleteObjectResponse, token=kim))
+        self.assertEqual(e.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        bp = self.bind(ISS + "#kim", "bypass-governance", "prefix/bkt-one/worm/")
+        self.call("/mds.v1.Namespace/DeleteObject", dreq, self.nsp.DeleteObjectResponse,
+                  token=kim)
+        self.assertFalse(self.exists("bkt-one", "worm/1"))
+        self.unbind(w.id)
+        self.unbind(bp.id)
+
+
+class DevModeTest(unittest.TestCase):
+    def test_dev_mode_warns_and_is_loopback_only(self):
+        tmp, cleanup = mdsd.tempdir("mds-gov-dev-")
+        try:
+            d = mdsd.Daemon(MDS, tmp, extra=["--auth-mode", "dev"]).start()
+            d.stop()
+            self.assertIn("event=auth_dev_mode", d.read_log())
+            p = subprocess.run([MDS, "serve", "--data", os.path.join(tmp, "x"),
+                                "--listen", "0.0.0.0:0", "--tls-cert", "/nonexistent",
+                                "--tls-key", "/nonexistent"], capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("auth-mode dev", p.stderr)
+        finally:
+            cleanup()
+
+
+if __name__ == "__main__":
+    MDS = os.path.abspath(sys.argv.pop(1))
+    MDSCTL = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
