@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "jwks_fetch.h"
 #include "units.h"
 
 static int set_str(char **dst, const char *v)
@@ -31,7 +32,6 @@ int mds_config_init(struct mds_config *c)
 	c->max_message = 4u << 20;
 	c->grace_ms = 5000;
 	c->log_level = MDS_LOG_INFO;
-	c->jwks_refresh_ns = 60ull * 1000000000u;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
 		mds_config_release(c);
@@ -52,6 +52,8 @@ void mds_config_release(struct mds_config *c)
 	free(c->jwt_issuers);
 	free(c->jwt_audience);
 	free(c->jwks_file);
+	free(c->jwks_url);
+	free(c->jwks_ca_file);
 	free(c->auth_state_file);
 	free(c->gateways);
 	free(c->rate_limits);
@@ -112,6 +114,10 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		s = &c->jwt_audience;
 	else if (!strcmp(key, "jwks-file"))
 		s = &c->jwks_file;
+	else if (!strcmp(key, "jwks-url"))
+		s = &c->jwks_url;
+	else if (!strcmp(key, "jwks-ca-file"))
+		s = &c->jwks_ca_file;
 	else if (!strcmp(key, "auth-state-file"))
 		s = &c->auth_state_file;
 	else if (!strcmp(key, "gateway-identities"))
@@ -239,9 +245,20 @@ int mds_config_check(const struct mds_config *c, struct mds_status *st)
 		return mds_status_set(st, MDS_EINVAL,
 				      "refusing --auth-mode dev (no authentication) on non-loopback "
 				      "'%s': use --auth-mode jwt, or --insecure", c->listen);
-	if (c->auth_mode == 1 && (!c->jwt_issuers || !c->jwt_audience || !c->jwks_file))
+	if (c->auth_mode == 1 && (!c->jwt_issuers || !c->jwt_audience ||
+				  (!c->jwks_file && !c->jwks_url)))
 		return mds_status_set(st, MDS_EINVAL, "--auth-mode jwt needs --jwt-issuer, "
-				      "--jwt-audience and --jwks-file");
+				      "--jwt-audience and --jwks-file or --jwks-url");
+	if (c->jwks_file && c->jwks_url)
+		return mds_status_set(st, MDS_EINVAL, "give --jwks-file or --jwks-url, not both");
+	if (c->jwks_url) {
+		struct mds_status why;
+
+		if (mds_jwks_url_check(c->jwks_url, &why) != 0)
+			return mds_status_set(st, MDS_EINVAL, "--jwks-url: %s", why.msg);
+	}
+	if (c->jwks_ca_file && !c->jwks_url)
+		return mds_status_set(st, MDS_EINVAL, "--jwks-ca-file needs --jwks-url");
 	if (strcmp(c->http, "off") != 0 &&
 	    mds_split_hostport(c->http, host, sizeof(host), &port) != 0)
 		return mds_status_set(st, MDS_EINVAL, "cannot parse --http '%s': want HOST:PORT",

@@ -32,9 +32,12 @@ struct mds_config {
 	char *jwt_issuers;     /* comma-separated trusted `iss` values */
 	char *jwt_audience;    /* required `aud` */
 	char *jwks_file;       /* the identity provider's key set (JWKS) */
+	char *jwks_url;        /* or fetched from this https:// URL (not both) */
+	char *jwks_ca_file;    /* PEM CA bundle for jwks_url; default: system store */
 	char *auth_state_file; /* last good key set persisted here; default DATA/jwks.state */
 	uint64_t offline_window_ns; /* key set stays usable this long offline; 0 = 96 h */
-	uint64_t jwks_refresh_ns;   /* re-read jwks_file this often; default 60 s */
+	uint64_t jwks_refresh_ns;   /* re-read the key set this often; 0 = default:
+				     * 60 s for jwks_file, 1 h for jwks_url */
 	char *gateways;        /* comma-separated mTLS identities with the gateway role */
 	char *rate_limits;     /* "TEAM:read=R/B,write=R/B,list=R/B;*:..." */
 	char *admins;          /* comma-separated principals with admin on the island

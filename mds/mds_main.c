@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "config.h"
 #include "http.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "mds/namespace.h"
 #include "mds/store.h"
@@ -72,7 +73,13 @@ static const char usage_serve[] =
 	"  --jwt-issuer LIST     jwt: trusted token issuers (comma-separated)\n"
 	"  --jwt-audience AUD    jwt: the audience tokens must name\n"
 	"  --jwks-file FILE      jwt: the identity provider's key set\n"
-	"  --jwks-refresh DUR    jwt: re-read --jwks-file this often (default 60s)\n"
+	"  --jwks-url URL        jwt: or fetch the key set from this https:// URL\n"
+	"                        (certificate verified; http:// refused)\n"
+	"  --jwks-ca-file FILE   jwt: PEM CA bundle for --jwks-url (private provider;\n"
+	"                        default: the system store)\n"
+	"  --jwks-refresh DUR    jwt: re-read the key set this often (default 60s for\n"
+	"                        a file, 1h for a URL; also at most once per 5 min\n"
+	"                        when a token names an unknown kid)\n"
 	"  --auth-state-file F   jwt: last good key set (default DATA/jwks.state)\n"
 	"  --offline-window DUR  jwt: key set usable this long without a refresh (96h)\n"
 	"  --gateway-identities LIST  mTLS identities (SAN/CN) with the gateway role:\n"
@@ -166,6 +173,8 @@ static const struct option serve_opts[] = {
 	{ "jwt-issuer", required_argument, NULL, OPT_VAL },
 	{ "jwt-audience", required_argument, NULL, OPT_VAL },
 	{ "jwks-file", required_argument, NULL, OPT_VAL },
+	{ "jwks-url", required_argument, NULL, OPT_VAL },
+	{ "jwks-ca-file", required_argument, NULL, OPT_VAL },
 	{ "auth-state-file", required_argument, NULL, OPT_VAL },
 	{ "offline-window", required_argument, NULL, OPT_VAL },
 	{ "jwks-refresh", required_argument, NULL, OPT_VAL },
@@ -221,42 +230,112 @@ static int parse_serve(int argc, char **argv, struct mds_config *c)
 }
 
 /*
- * jwt mode: re-read --jwks-file every --jwks-refresh (default 60 s), so the key
- * set follows the provider's rotation and the offline window restarts
- * with each good read. A failed read keeps the current set (auth.h) and
- * is logged with the authority's state, so an SRE sees the window run.
+ * jwt mode: the refresher thread re-reads the key set (--jwks-file, or
+ * --jwks-url over HTTPS) every --jwks-refresh (default 60 s for a file, 1 h
+ * for a URL), so the key set follows the provider's rotation and the
+ * offline window restarts with each good read. A failed read keeps the
+ * current set (auth.h) and is logged with the authority's state, so an SRE
+ * sees the window run.
+ *
+ * Unknown kid. A provider token whose kid is not in the set makes the
+ * authority call refresher_kick() (auth.h, on_unknown_kid): the request
+ * itself is refused at once (fail closed; the validation path never waits
+ * for the network), and the refresher fetches the set now unless it already
+ * did so for an unknown kid within the last JWKS_KID_REFRESH_MIN_S, so a
+ * flood of made-up kids costs the provider at most one fetch per 5 minutes.
+ * A client whose token was refused retries after a moment and is accepted
+ * once the new key is in.
  */
+#define JWKS_KID_REFRESH_MIN_S 300
+
 struct refresher {
 	struct mds_auth *auth;
 	time_t every_s;
-	const char *file;
+	const char *file;           /* borrowed from the config; NULL with a URL */
+	struct mds_jwks_source src; /* src.url NULL with a file */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	int kick;                   /* an unknown kid was seen */
+	int kicked_before;
+	struct timespec last_kick;  /* CLOCK_MONOTONIC of the last kid-driven fetch */
 	pthread_t th;
 	int started;
 };
 
+/* One refresh from the configured source; logs a failure (once, here). */
+static void refresh_once(struct refresher *rf, const char *reason)
+{
+	struct mds_status st;
+	int rc;
+
+	mds_status_clear(&st);
+	if (rf->src.url)
+		rc = mds_auth_refresh_url(rf->auth, &rf->src, &st);
+	else
+		rc = mds_auth_refresh(rf->auth, &st);
+	if (rc != 0)
+		mds_log(MDS_LOG_WARN, "jwks_refresh", "source=\"%s\" reason=%s error=\"%s\" state=%s",
+			rf->src.url ? rf->src.url : rf->file, reason, st.msg,
+			mds_auth_state_name(mds_auth_get_state(rf->auth, NULL)));
+	else
+		mds_log(strcmp(reason, "periodic") ? MDS_LOG_INFO : MDS_LOG_DEBUG, "jwks_refreshed",
+			"source=\"%s\" reason=%s", rf->src.url ? rf->src.url : rf->file, reason);
+}
+
+/* auth.h on_unknown_kid: wake the refresher; never blocks for long. */
+static void refresher_kick(void *arg)
+{
+	struct refresher *rf = arg;
+
+	pthread_mutex_lock(&rf->mu);
+	rf->kick = 1;
+	pthread_cond_signal(&rf->cv);
+	pthread_mutex_unlock(&rf->mu);
+}
+
+/* Under rf->mu: may a kid-driven fetch run now? Records it when so. */
+static int kick_allowed_locked(struct refresher *rf)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (rf->kicked_before && now.tv_sec - rf->last_kick.tv_sec < JWKS_KID_REFRESH_MIN_S)
+		return 0;
+	rf->kicked_before = 1;
+	rf->last_kick = now;
+	return 1;
+}
+
 static void *refresher_main(void *arg)
 {
 	struct refresher *rf = arg;
-	struct mds_status st;
+	struct timespec deadline;
 
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += rf->every_s;
 	pthread_mutex_lock(&rf->mu);
 	while (!rf->stop) {
-		struct timespec ts;
+		const char *reason = NULL;
+		int rc = 0;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += rf->every_s;
-		pthread_cond_timedwait(&rf->cv, &rf->mu, &ts);
+		if (!rf->kick)
+			rc = pthread_cond_timedwait(&rf->cv, &rf->mu, &deadline);
 		if (rf->stop)
 			break;
+		if (rf->kick) {
+			rf->kick = 0;
+			if (kick_allowed_locked(rf))
+				reason = "unknown-kid";
+		} else if (rc == ETIMEDOUT) {
+			reason = "periodic";
+			clock_gettime(CLOCK_REALTIME, &deadline);
+			deadline.tv_sec += rf->every_s;
+		}
+		if (reason == NULL)
+			continue;
 		pthread_mutex_unlock(&rf->mu);
-		mds_status_clear(&st);
-		if (mds_auth_refresh(rf->auth, &st) != 0)
-			mds_log(MDS_LOG_WARN, "jwks_refresh", "file=\"%s\" error=\"%s\" state=%s",
-				rf->file, st.msg,
-				mds_auth_state_name(mds_auth_get_state(rf->auth, NULL)));
+		refresh_once(rf, reason);
 		pthread_mutex_lock(&rf->mu);
 	}
 	pthread_mutex_unlock(&rf->mu);
@@ -276,7 +355,7 @@ static void refresher_stop(struct refresher *rf)
 }
 
 /* jwt mode: the token authority, its key set loaded (persisted or fresh). */
-static int open_auth(const struct mds_config *c, struct mds_auth **out)
+static int open_auth(const struct mds_config *c, struct refresher *rf, struct mds_auth **out)
 {
 	struct mds_auth_config ac;
 	struct mds_status st;
@@ -296,6 +375,8 @@ static int open_auth(const struct mds_config *c, struct mds_auth **out)
 	ac.audience = c->jwt_audience;
 	ac.jwks_file = c->jwks_file;
 	ac.state_file = c->auth_state_file ? c->auth_state_file : state;
+	ac.on_unknown_kid = refresher_kick;
+	ac.unknown_kid_arg = rf;
 	if (c->offline_window_ns)
 		ac.offline_window_s = (int64_t)(c->offline_window_ns / 1000000000u);
 	if (ac.offline_alarm_s > ac.offline_window_s)
@@ -307,15 +388,20 @@ static int open_auth(const struct mds_config *c, struct mds_auth **out)
 		mds_log(MDS_LOG_ERROR, "auth_open", "error=\"%s\"", st.msg);
 		return rc;
 	}
-	rc = mds_auth_refresh(*out, &st);
-	if (rc != 0) {
-		/* Not fatal: a persisted key set within the offline window still works. */
-		mds_log(MDS_LOG_WARN, "jwks_refresh", "file=\"%s\" error=\"%s\" state=%s",
-			c->jwks_file, st.msg, mds_auth_state_name(mds_auth_get_state(*out, NULL)));
-	}
+	rf->auth = *out;
+	rf->file = c->jwks_file;
+	rf->src.url = c->jwks_url;
+	rf->src.ca_file = c->jwks_ca_file;
+	rf->every_s = (time_t)(c->jwks_refresh_ns / 1000000000u);
+	if (rf->every_s == 0)
+		rf->every_s = c->jwks_url ? 3600 : 60;
+	/* Not fatal when it fails: a persisted key set within the offline
+	 * window still works. */
+	refresh_once(rf, "start");
 	mds_log(MDS_LOG_INFO, "auth_jwt", "issuers=\"%s\" audience=\"%s\" gateways=\"%s\" "
-		"state=%s", c->jwt_issuers, c->jwt_audience, c->gateways ? c->gateways : "",
-		mds_auth_state_name(mds_auth_get_state(*out, NULL)));
+		"jwks=\"%s\" refresh_s=%lld state=%s", c->jwt_issuers, c->jwt_audience,
+		c->gateways ? c->gateways : "", c->jwks_url ? c->jwks_url : c->jwks_file,
+		(long long)rf->every_s, mds_auth_state_name(mds_auth_get_state(*out, NULL)));
 	return 0;
 }
 
@@ -362,6 +448,11 @@ static int cmd_serve(int argc, char **argv)
 		mds_log(MDS_LOG_WARN, "plaintext", "listen=%s note=\"gRPC without TLS (--insecure)\"",
 			c.listen);
 
+	/* before the store starts its writer thread (jwks_fetch.h) */
+	if (c.auth_mode == 1 && c.jwks_url && mds_jwks_fetch_global_init(&st) != 0) {
+		mds_log(MDS_LOG_ERROR, "jwks_fetch", "error=\"%s\"", st.msg);
+		goto out;
+	}
 	rc = mkdir_p(c.data);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "data_dir", "data=\"%s\" error=\"%s\"", c.data,
@@ -380,11 +471,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 
 	if (c.auth_mode == 1) {
-		if (open_auth(&c, &auth) != 0)
+		if (open_auth(&c, &rf, &auth) != 0)
 			goto out;
-		rf.auth = auth;
-		rf.file = c.jwks_file;
-		rf.every_s = (time_t)(c.jwks_refresh_ns / 1000000000u);
 		rf.started = pthread_create(&rf.th, NULL, refresher_main, &rf) == 0;
 	}
 

@@ -8,6 +8,7 @@ PKGS=(
   liblmdb-dev lmdb-utils
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libssl-dev libuv1-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
+  libcurl4-openssl-dev
   python3 python3-grpcio protobuf-compiler python3-protobuf python3-cryptography
   etcd-server etcd-client
   iproute2 nftables

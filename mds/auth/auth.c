@@ -272,6 +272,7 @@ int mds_auth_validate(struct mds_auth *a, const char *token, size_t len,
 	struct mds_jwt *jwt = NULL;
 	const char *iss;
 	int64_t now = auth_now(a);
+	int unknown_kid = 0;
 	int rc;
 
 	if (id != NULL)
@@ -286,11 +287,16 @@ int mds_auth_validate(struct mds_auth *a, const char *token, size_t len,
 	iss = mds_jwt_get_issuer(jwt);
 	if (a->island_issuer != NULL && iss != NULL && strcmp(iss, a->island_issuer) == 0)
 		rc = auth_session_check_locked(a, jwt, now, id, st);
-	else
+	else {
 		rc = provider_check_locked(a, jwt, now, id, st);
+		unknown_kid = rc != 0 && mds_jwt_get_kid(jwt) != NULL &&
+			      mds_jwks_find(a->keys, mds_jwt_get_kid(jwt)) == NULL;
+	}
 out:
 	pthread_rwlock_unlock(&a->lock);
 	mds_jwt_free(jwt);
+	if (unknown_kid && a->cfg.on_unknown_kid != NULL)
+		a->cfg.on_unknown_kid(a->cfg.unknown_kid_arg);
 	return rc;
 }
 

@@ -69,6 +69,12 @@ struct mds_auth_config {
 	int64_t session_ttl_s;       /* default 1 h */
 	mds_auth_clock_fn clock;     /* NULL: time(NULL) */
 	void *clock_arg;             /* passed to clock (borrowed) */
+	/* Called by a validation that met a provider token whose `kid` is not
+	 * in the key set (the provider may have rotated), after the token was
+	 * refused and with no authority lock held. It must not block: e.g.
+	 * wake a refresher thread, which rate-limits the fetches. NULL: none. */
+	void (*on_unknown_kid)(void *arg);
+	void *unknown_kid_arg;       /* passed to on_unknown_kid (borrowed) */
 };
 
 enum mds_auth_state {
