@@ -57,6 +57,28 @@ static void test_rules(void **state)
 	assert_int_equal(mds_config_set(&c, "jwt-audience", "mds", &st), 0);
 	assert_int_equal(mds_config_set(&c, "jwks-file", "jwks.json", &st), 0);
 	assert_int_equal(mds_config_check(&c, &st), 0);
+	/* a key set URL: https only, not together with a file */
+	assert_int_equal(mds_config_set(&c, "jwks-url", "https://idp/jwks", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
+	assert_non_null(strstr(st.msg, "not both"));
+	free(c.jwks_file);
+	c.jwks_file = NULL;
+	assert_int_equal(mds_config_check(&c, &st), 0);
+	assert_int_equal(mds_config_set(&c, "jwks-url", "http://idp/jwks", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
+	assert_non_null(strstr(st.msg, "only https://"));
+	assert_int_equal(mds_config_set(&c, "jwks-url", "https:///jwks", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
+	assert_int_equal(mds_config_set(&c, "jwks-url", "HTTPS://idp/jwks", &st), 0);
+	assert_int_equal(mds_config_set(&c, "jwks-ca-file", "idp-ca.pem", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), 0);
+	free(c.jwks_url);
+	c.jwks_url = NULL;
+	assert_int_equal(mds_config_set(&c, "jwks-file", "jwks.json", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL); /* CA file without URL */
+	free(c.jwks_ca_file);
+	c.jwks_ca_file = NULL;
+	assert_int_equal(mds_config_check(&c, &st), 0);
 	assert_int_equal(mds_config_set(&c, "auth-mode", "none", &st), MDS_EINVAL);
 	free(c.tls_cert);
 	free(c.tls_key);
