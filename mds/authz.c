@@ -46,6 +46,7 @@ struct mds_authz {
 	struct binding *b;
 	size_t n, cap;
 	uint64_t epoch;
+	size_t n_tag_cond;    /* bindings whose condition reads tag:KEY */
 };
 
 /* ---- actions and roles ---------------------------------------------------- */
@@ -523,6 +524,19 @@ uint64_t mds_authz_epoch(const struct mds_authz *a)
 	return a->epoch;
 }
 
+/* Does @c (NULL allowed) read an object tag anywhere? */
+static int cond_reads_object_tags(const struct cond *c)
+{
+	if (!c)
+		return 0;
+	return c->op == C_TAG_EQ || cond_reads_object_tags(c->l) || cond_reads_object_tags(c->r);
+}
+
+int mds_authz_uses_object_tags(const struct mds_authz *a)
+{
+	return a->n_tag_cond > 0;
+}
+
 int mds_authz_add(struct mds_authz *a, uint64_t id, const char *subject, const char *role,
 		  const char *scope, int deny, const char *condition, struct mds_status *st)
 {
@@ -569,6 +583,7 @@ int mds_authz_add(struct mds_authz *a, uint64_t id, const char *subject, const c
 		a->cap = cap;
 	}
 	a->b[a->n++] = b;
+	a->n_tag_cond += cond_reads_object_tags(b.cond);
 	a->epoch++;
 	return 0;
 
@@ -582,6 +597,7 @@ int mds_authz_remove(struct mds_authz *a, uint64_t id)
 	for (size_t i = 0; i < a->n; i++) {
 		if (a->b[i].id != id)
 			continue;
+		a->n_tag_cond -= cond_reads_object_tags(a->b[i].cond);
 		binding_release(&a->b[i]);
 		a->b[i] = a->b[--a->n];
 		a->epoch++;

@@ -141,6 +141,13 @@ int mds_authz_remove(struct mds_authz *a, uint64_t id);
 uint64_t mds_authz_epoch(const struct mds_authz *a);
 
 /*
+ * mds_authz_uses_object_tags - 1 when some binding's condition reads an
+ * object tag (tag:KEY == 'V'), else 0. The request path loads an object's
+ * tags only then, so a policy without such conditions costs no lookup.
+ */
+int mds_authz_uses_object_tags(const struct mds_authz *a);
+
+/*
  * mds_authz_decide - may @subj do @action (one MDS_ACT_* bit) on @res?
  * Deny bindings that match win over allows; with no match, default deny.
  */

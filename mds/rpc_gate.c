@@ -458,6 +458,55 @@ static size_t request_tags(const ProtobufCMessage *m, struct mds_pair *out, size
 	return n;
 }
 
+/*
+ * Object tags for conditions (tag:KEY == 'V'). Loaded only for a route that
+ * acts on one existing object, and only while some binding reads object
+ * tags (mds_authz_uses_object_tags), so the common path costs nothing: the
+ * price is one mds_object_head() in the snapshot the gate already holds.
+ */
+#define OBJECT_ACTIONS (MDS_ACT_READ | MDS_ACT_DELETE | MDS_ACT_PUT | MDS_ACT_APPEND | \
+			MDS_ACT_SET_TAGS | MDS_ACT_SET_RETENTION)
+#define OBJECT_TAG_BUF (MDS_TAGS_MAX * (MDS_TAG_KEY_MAX + MDS_TAG_VALUE_MAX))
+
+static int wants_object_tags(struct mds_gate *g, const struct route *rt)
+{
+	int uses;
+
+	if (g->mode != MDS_GATE_JWT || (rt->action & OBJECT_ACTIONS) == 0 ||
+	    (rt->from != RES_BUCKET && rt->from != RES_PUT_FIELD))
+		return 0;
+	pthread_rwlock_rdlock(&g->lock);
+	uses = mds_authz_uses_object_tags(g->authz);
+	pthread_rwlock_unlock(&g->lock);
+	return uses;
+}
+
+/*
+ * Copy the tags of @raw (LMDB memory, valid only in the snapshot) into
+ * @buf (caller's, OBJECT_TAG_BUF bytes) and @out (MDS_TAGS_MAX pairs
+ * pointing into @buf). Returns the number copied; a corrupt list stops
+ * the copy (what was read so far is kept; the head path reports it).
+ */
+static size_t copy_object_tags(struct mds_str raw, struct mds_pair *out, char *buf)
+{
+	struct mds_str cur = raw;
+	struct mds_pair p;
+	size_t n = 0, used = 0;
+
+	while (n < MDS_TAGS_MAX && mds_pairs_next(&cur, &p) == 1) {
+		if (p.key.len + p.value.len > OBJECT_TAG_BUF - used)
+			break;
+		memcpy(buf + used, p.key.p, p.key.len);
+		out[n].key = (struct mds_str){ buf + used, p.key.len };
+		used += p.key.len;
+		memcpy(buf + used, p.value.p, p.value.len);
+		out[n].value = (struct mds_str){ buf + used, p.value.len };
+		used += p.value.len;
+		n++;
+	}
+	return n;
+}
+
 static int str_eq(struct mds_str a, const char *b)
 {
 	size_t n = strlen(b);
@@ -580,14 +629,16 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 	struct mds_authz_subject subj;
 	struct mds_jwt_identity id;
 	struct mds_str groups[GATE_GROUPS_MAX];
-	struct mds_pair tags[MDS_TAGS_MAX];
+	struct mds_pair tags[MDS_TAGS_MAX], otags[MDS_TAGS_MAX], stags[MDS_TAGS_MAX];
+	char otag_buf[OBJECT_TAG_BUF], stag_buf[OBJECT_TAG_BUF];
 	struct mds_status st;
 	struct mds_bucket b;
+	struct mds_object obj;
 	char who[320], team_buf[MDS_TEAM_NAME_MAX + 1], gbuf[1024];
 	char bind_scope[512], src_team[MDS_TEAM_NAME_MAX + 1];
 	const ProtobufCMessage *m = rq->req;
 	grpc_status_code code = GRPC_STATUS_OK;
-	int have_id = 0, began = 0;
+	int have_id = 0, began = 0, want_tags = 0;
 
 	memset(&res, 0, sizeof(res));
 	memset(&src, 0, sizeof(src));
@@ -702,7 +753,8 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 	case RES_BINDING:
 		break;
 	}
-	if (r && (rt->from == RES_BINDING || (res.bucket.len && !res.team.len))) {
+	want_tags = res.bucket.len && res.name.len && wants_object_tags(g, rt);
+	if (r && (rt->from == RES_BINDING || want_tags || (res.bucket.len && !res.team.len))) {
 		if (mds_reader_begin(r) != 0) {
 			snprintf(msg, msgsz, "cannot take a snapshot to authorize the call");
 			code = GRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -728,6 +780,10 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 		team_buf[b.team.len] = 0;
 		res.team = (struct mds_str){ team_buf, b.team.len };
 	}
+	if (began && want_tags && mds_object_head(r, res.bucket, res.name, &obj, &st) == 0) {
+		res.n_object_tags = copy_object_tags(obj.tags_raw, otags, otag_buf);
+		res.object_tags = otags;
+	}
 	if (rt->copy_src) {
 		src.bucket = field_str(m, "source_bucket");
 		src.name = field_str(m, "source_name");
@@ -736,6 +792,11 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 			memcpy(src_team, b.team.p, b.team.len);
 			src_team[b.team.len] = 0;
 			src.team = (struct mds_str){ src_team, b.team.len };
+		}
+		if (began && want_tags && src.bucket.len && src.name.len &&
+		    mds_object_head(r, src.bucket, src.name, &obj, &st) == 0) {
+			src.n_object_tags = copy_object_tags(obj.tags_raw, stags, stag_buf);
+			src.object_tags = stags;
 		}
 	}
 	if (began)

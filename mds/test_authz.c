@@ -218,6 +218,32 @@ static void test_explain(void **state)
 	mds_authz_free(a);
 }
 
+/* The request path loads object tags only while a binding reads them. */
+static void test_uses_object_tags(void **state)
+{
+	struct mds_authz *a;
+	struct mds_status st;
+
+	(void)state;
+	assert_int_equal(mds_authz_new(&a), 0);
+	assert_int_equal(mds_authz_uses_object_tags(a), 0);
+	assert_int_equal(mds_authz_add(a, 1, "u", "reader", "island", 0,
+				       "reqtag:env == 'prod' and name startswith 'a'", &st), 0);
+	assert_int_equal(mds_authz_uses_object_tags(a), 0);
+	assert_int_equal(mds_authz_add(a, 2, "u", "reader", "island", 0,
+				       "name startswith 'a' or not (tag:p == 'x')", &st), 0);
+	assert_int_equal(mds_authz_add(a, 3, "u", "reader", "island", 1, "tag:q == 'y'", &st), 0);
+	assert_int_equal(mds_authz_uses_object_tags(a), 1);
+	assert_int_equal(mds_authz_remove(a, 2), 0);
+	assert_int_equal(mds_authz_uses_object_tags(a), 1);
+	assert_int_equal(mds_authz_remove(a, 3), 0);
+	assert_int_equal(mds_authz_uses_object_tags(a), 0);
+	/* a refused binding leaves the count alone */
+	assert_int_not_equal(mds_authz_add(a, 4, "u", "reader", "island", 0, "tag:q ==", &st), 0);
+	assert_int_equal(mds_authz_uses_object_tags(a), 0);
+	mds_authz_free(a);
+}
+
 static void test_parse_errors(void **state)
 {
 	static const struct {
@@ -273,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_cache_invalidated_by_policy_change),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_uses_object_tags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -417,6 +417,50 @@ class GovTest(unittest.TestCase):
         self.unbind(r.id)
 
 
+    def test_9b_object_tag_conditions(self):
+        # tag:KEY conditions judge the stored object's tags: read, overwrite
+        # and delete of an existing object, and the source of a copy
+        def put_tagged(name, project, **kw):
+            tags = [self.types.KeyValue(key="project", value=project)]
+            return self.call("/mds.v1.Namespace/PutObject",
+                             self.nsp.PutObjectRequest(bucket="bkt-one", name=name, size=1,
+                                                       etag='"e"', tags=tags),
+                             self.nsp.PutObjectResponse, **kw)
+        put_tagged("tg/apollo", "apollo", token=self.admin)
+        put_tagged("tg/zeus", "zeus", token=self.admin)
+        tia = self.idp.token("tia")
+        cond = "tag:project == 'apollo'"
+        r = self.call("/mds.v1.Policy/Bind",
+                      self.pol.BindRequest(subject=ISS + "#tia", role="writer",
+                                           scope="bucket/bkt-one", condition=cond),
+                      self.pol.Binding, token=self.admin)
+        try:
+            self.head("bkt-one", "tg/apollo", token=tia)
+            e = self.code_of(lambda: self.head("bkt-one", "tg/zeus", token=tia))
+            self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+            # the same caller again: the decision is not served from the cache
+            self.head("bkt-one", "tg/apollo", token=tia)
+            # overwrite judged on the stored tags, whatever the request says
+            e = self.code_of(lambda: put_tagged("tg/zeus", "apollo", token=tia))
+            self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+            self.assertEqual(self.head("bkt-one", "tg/zeus", token=self.admin).tags[0].value,
+                             "zeus")
+            e = self.code_of(lambda: self.call(
+                "/mds.v1.Namespace/DeleteObject",
+                self.nsp.DeleteObjectRequest(bucket="bkt-one", name="tg/zeus"),
+                self.nsp.DeleteObjectResponse, token=tia))
+            self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+            self.assertTrue(self.exists("bkt-one", "tg/zeus"))
+            # a retag by the admin changes the verdict at once
+            put_tagged("tg/zeus", "apollo", token=self.admin)
+            self.head("bkt-one", "tg/zeus", token=tia)
+            self.call("/mds.v1.Namespace/DeleteObject",
+                      self.nsp.DeleteObjectRequest(bucket="bkt-one", name="tg/zeus"),
+                      self.nsp.DeleteObjectResponse, token=tia)
+            self.assertFalse(self.exists("bkt-one", "tg/zeus"))
+        finally:
+            self.unbind(r.id)
+
     def test_10_key_rotation_is_followed(self):
         path = os.path.join(self.tmp, "jwks.json")
         new = Idp(path, kid="k2", write=False)
