@@ -28,6 +28,8 @@ enum mds_db {
 	MDS_DB_RESERVATIONS,  /* token(16) -> reservation */
 	MDS_DB_RES_EXPIRY,    /* expiry(8 BE) token(16) -> "" (sweep index) */
 	MDS_DB_QUOTA_AUDIT,   /* seq(8 BE) -> quota change record */
+	MDS_DB_FEED_LEAVES,   /* feed: seq(8 BE) -> leaf bytes (feed_log.h) */
+	MDS_DB_FEED_NODES,    /* feed: level(1) index(8 BE) -> 32-byte Merkle hash */
 	MDS_DB__COUNT
 };
 
@@ -74,5 +76,16 @@ int mds_txn_is_write(const struct mds_txn *t);
  * namespace.c. Must fill op->status on error.
  */
 int mds_ns_apply(struct mds_txn *t, struct mds_op *op);
+
+/*
+ * The writer's post-apply hook: called after mds_ns_apply() returned 0, in
+ * the SAME nested transaction, so whatever it writes (the feed's leaf) is
+ * committed with the mutation or not at all. A non-zero return rolls the
+ * op back and fails it (the hook fills op->status). Install it with
+ * mds_store_set_post_apply() before the first op is submitted; @arg is
+ * borrowed and must outlive the store. NULL removes the hook.
+ */
+typedef int (*mds_post_apply_fn)(void *arg, struct mds_txn *t, struct mds_op *op);
+void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *arg);
 
 #endif /* MDS_KV_H */

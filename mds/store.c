@@ -52,6 +52,8 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_RESERVATIONS] = "reservations",
 	[MDS_DB_RES_EXPIRY] = "reservation_expiry",
 	[MDS_DB_QUOTA_AUDIT] = "quota_audit",
+	[MDS_DB_FEED_LEAVES] = "feed_leaves",
+	[MDS_DB_FEED_NODES] = "feed_nodes",
 };
 
 struct mds_store {
@@ -71,6 +73,8 @@ struct mds_store {
 	size_t qlen;
 	int stopping;   /* close: drain then exit */
 	int refusing;   /* shutdown: submit says MDS_ESHUTDOWN */
+	mds_post_apply_fn post_apply;  /* set before the first op; writer reads it */
+	void *post_apply_arg;
 
 	/* stats: written by the writer under mu, read under mu */
 	struct mds_store_stats stats;
@@ -452,6 +456,14 @@ int mds_store_reap_readers(struct mds_store *s)
 
 /* ---- the writer --------------------------------------------------------- */
 
+void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	s->post_apply = fn;
+	s->post_apply_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void complete(struct mds_op *op)
 {
 	op->done(op);
@@ -495,6 +507,8 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
 		}
 		t.now_ns = mds_store_now_ns(s);
 		rc = mds_ns_apply(&t, op);
+		if (rc == 0 && s->post_apply)
+			rc = s->post_apply(s->post_apply_arg, &t, op);
 		if (rc == 0)
 			rc = lmdb_err(txn_commit(t.txn));
 		else
