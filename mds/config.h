@@ -27,6 +27,9 @@ struct mds_config {
 	unsigned grace_ms;     /* shutdown grace for in-flight calls; default 5000 */
 	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
 	int log_level;         /* enum mds_log_level */
+	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */
+	unsigned feed_cadence_ms;   /* at most one checkpoint per this; default 100 */
+	unsigned feed_heartbeat_ms; /* re-sign an idle head after this; default 10000 */
 	int explicit;          /* any setting came from a flag or file */
 };
 
