@@ -332,6 +332,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.tls_key = c.tls_key;
 	sv.require_client_cert = c.tls_client_auth;
 	sv.data_dir = c.data;
+	sv.feed = pub;
 	rc = mds_server_start(&srv, store, &sv, &st);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "grpc_listen", "listen=%s error=\"%s\"", c.listen, st.msg);

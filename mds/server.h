@@ -19,6 +19,7 @@
 #include "mds/store.h"
 
 struct mds_server;
+struct mds_feed_publisher;
 
 struct mds_server_opts {
 	const char *listen;        /* "HOST:PORT"; port 0 picks a free one */
@@ -30,6 +31,8 @@ struct mds_server_opts {
 	const char *tls_key;       /* PEM private key of tls_cert */
 	int require_client_cert;   /* mTLS: refuse clients without a cert from tls_ca */
 	const char *data_dir;      /* reported by Admin.GetStatus (borrowed) */
+	struct mds_feed_publisher *feed; /* signed checkpoints for the Feed service
+					  * (borrowed; must outlive the server); NULL = none */
 };
 
 /*
