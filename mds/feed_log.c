@@ -53,10 +53,18 @@ static uint32_t be32_get(const uint8_t *p)
 
 /* ---- node storage over kv ------------------------------------------------ */
 
+/*
+ * A node's key is the sequence number of the leaf whose append completed
+ * it, then its level: ((index + 1) << level) - 1, level. All nodes one
+ * append writes share that prefix and sort after every older node, so an
+ * append touches only the right-most page of the database (a level-first
+ * key would touch one page per level, each copied by LMDB's nested
+ * transaction).
+ */
 static struct mds_str node_key(uint8_t k[9], unsigned level, uint64_t index)
 {
-	k[0] = (uint8_t)level;
-	be64_put(k + 1, index);
+	be64_put(k, ((index + 1) << level) - 1);
+	k[8] = (uint8_t)level;
 	return (struct mds_str){ (const char *)k, 9 };
 }
 
@@ -65,7 +73,7 @@ static int node_put(void *ctx, unsigned level, uint64_t index,
 {
 	uint8_t k[9];
 
-	return mds_kv_put(ctx, MDS_DB_FEED_NODES, node_key(k, level, index),
+	return mds_kv_append(ctx, MDS_DB_FEED_NODES, node_key(k, level, index),
 			  (struct mds_str){ (const char *)hash, MDS_MERKLE_HASH_LEN });
 }
 
@@ -297,7 +305,7 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	if (rc)
 		goto out_fail;
 	be64_put(key, seq);
-	rc = mds_kv_put(t, MDS_DB_FEED_LEAVES, (struct mds_str){ (const char *)key, 8 },
+	rc = mds_kv_append(t, MDS_DB_FEED_LEAVES, (struct mds_str){ (const char *)key, 8 },
 			(struct mds_str){ (const char *)l->buf, (size_t)(p - l->buf) });
 	if (rc)
 		goto out_fail;

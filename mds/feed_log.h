@@ -16,7 +16,8 @@
  *
  * Databases (kv.h, docs/storage-format.md):
  *   MDS_DB_FEED_LEAVES  seq (8 bytes BE)                -> leaf bytes
- *   MDS_DB_FEED_NODES   level (1) index (8 bytes BE)    -> 32-byte hash
+ *   MDS_DB_FEED_NODES   completing seq (8 BE) level (1) -> 32-byte hash
+ *     (node (level, index) is completed by leaf ((index + 1) << level) - 1)
  * The tree size is the last leaf's seq + 1 (one cursor step).
  *
  * Leaf encoding, version 1 (all integers big-endian; see

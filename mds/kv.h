@@ -29,7 +29,7 @@ enum mds_db {
 	MDS_DB_RES_EXPIRY,    /* expiry(8 BE) token(16) -> "" (sweep index) */
 	MDS_DB_QUOTA_AUDIT,   /* seq(8 BE) -> quota change record */
 	MDS_DB_FEED_LEAVES,   /* feed: seq(8 BE) -> leaf bytes (feed_log.h) */
-	MDS_DB_FEED_NODES,    /* feed: level(1) index(8 BE) -> 32-byte Merkle hash */
+	MDS_DB_FEED_NODES,    /* feed: seq(8 BE) level(1) -> 32-byte Merkle hash */
 	MDS_DB__COUNT
 };
 
@@ -42,6 +42,9 @@ struct mds_kcur;
 int mds_kv_get(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str *val);
 /* Insert or replace. */
 int mds_kv_put(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val);
+/* Insert @key, which must sort after every key in @db (append-only logs:
+ * pages fill completely instead of splitting in half). MDS_EEXIST if not. */
+int mds_kv_append(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val);
 /* MDS_ENOTFOUND when absent. */
 int mds_kv_del(struct mds_txn *t, enum mds_db db, struct mds_str key);
 

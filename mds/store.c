@@ -246,6 +246,13 @@ int mds_kv_put(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds
 	return lmdb_err(LMDB(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0)));
 }
 
+int mds_kv_append(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val)
+{
+	MDB_val k = to_val(key), v = to_val(val);
+
+	return lmdb_err(LMDB(mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_APPEND)));
+}
+
 int mds_kv_del(struct mds_txn *t, enum mds_db db, struct mds_str key)
 {
 	MDB_val k = to_val(key);
