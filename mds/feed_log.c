@@ -138,6 +138,7 @@ struct leaf_parts {
 	uint64_t key_version;
 	uint8_t extra[48];
 	size_t extra_len;
+	struct mds_str extra_ref;   /* if set, the extra field instead of extra[] */
 	uint8_t state;
 	struct mds_str record;   /* borrowed from the txn, or points at rec_buf */
 	uint8_t rec_buf[48];
@@ -226,8 +227,36 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 		be32_put(lp->extra, op->sweep_max);
 		lp->extra_len = 4;
 		return 0;
+	/* Blob parity: extra = the upload / copy / block id; ops that change
+	 * an object's record carry it (or its tombstone) when the op names
+	 * the object. */
+	case MDS_OP_APPEND_CREATE:
+	case MDS_OP_APPEND_BLOCK:
+	case MDS_OP_SEAL_BLOB:
+	case MDS_OP_COPY_OBJECT:
+	case MDS_OP_PUT_BLOB_FROM_URL:
+	case MDS_OP_COPY_FINISH:
+	case MDS_OP_COMPLETE_MULTIPART:
+	case MDS_OP_PUT_BLOCK_LIST:
+		lp->extra_ref = op->blob.id;
+		if (!op->bucket.len || !op->name.len)
+			return 0;
+		lp->key_version = op->out_version;
+		return object_state(t, op, lp);
+	case MDS_OP_COPY_PROGRESS:
+	case MDS_OP_ABORT_COPY:
+	case MDS_OP_CREATE_MULTIPART:
+	case MDS_OP_UPLOAD_PART:
+	case MDS_OP_ABORT_MULTIPART:
+	case MDS_OP_PUT_BLOCK:
+	case MDS_OP_EXPIRE_MULTIPART:
+		lp->extra_ref = op->blob.id;
+		return 0;
+	default:
+		/* A kind added later without a case here: its leaf still
+		 * records that it happened (identity fields, state none). */
+		return 0;
 	}
-	return 0;
 }
 
 static int buf_reserve(struct mds_feed_log *l, size_t need)
@@ -278,7 +307,8 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	fields[4] = op->scope;
 	fields[5] = op->principal;
 	fields[6] = op->reservation;
-	fields[7] = (struct mds_str){ (const char *)lp.extra, lp.extra_len };
+	fields[7] = lp.extra_ref.len ? lp.extra_ref
+				     : (struct mds_str){ (const char *)lp.extra, lp.extra_len };
 	for (int i = 0; i < 8; i++) {
 		if (!fields[i].p)
 			fields[i].len = 0;

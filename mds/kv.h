@@ -28,6 +28,11 @@ enum mds_db {
 	MDS_DB_RESERVATIONS,  /* token(16) -> reservation */
 	MDS_DB_RES_EXPIRY,    /* expiry(8 BE) token(16) -> "" (sweep index) */
 	MDS_DB_QUOTA_AUDIT,   /* seq(8 BE) -> quota change record */
+	MDS_DB_BLOB_MAPS,     /* map id(8) [index(4)] -> map owner | block */
+	MDS_DB_COPIES,        /* copy id(16) -> destination bucket, name */
+	MDS_DB_UPLOADS,       /* 'r' bucket id(8) -> upload tree root | 'u' upload id(16) -> upload */
+	MDS_DB_PARTS,         /* upload id(16) part number(4) -> part */
+	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
 	MDS_DB_FEED_LEAVES,   /* feed: seq(8 BE) -> leaf bytes (feed_log.h) */
 	MDS_DB_FEED_NODES,    /* feed: seq(8 BE) level(1) -> 32-byte Merkle hash */
 	MDS_DB__COUNT

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobs.h"
 #include "kv.h"
 #include "mds/quota.h"
 #include "nametree.h"
@@ -361,7 +362,9 @@ static int apply_bucket_delete(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, MDS_ECORRUPT,
 				      "bucket '%s' has no objects counted but its name tree is not empty; run mds check",
 				      mds_quote(q, op->bucket));
-	rc = mds_kv_del(t, MDS_DB_BUCKETS, op->bucket);
+	rc = mds_blob_bucket_drop(t, b.id); /* in-progress uploads, staged blocks */
+	if (rc == 0)
+		rc = mds_kv_del(t, MDS_DB_BUCKETS, op->bucket);
 	if (rc == 0)
 		rc = mds_kv_del(t, MDS_DB_TEAM_BUCKETS, team_bucket_key(tbkey, team_s, op->bucket));
 	if (rc == 0)
@@ -412,6 +415,8 @@ static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 			      &op->status);
 	if (rc)
 		return rc;
+	if (exists && (rc = mds_blob_release(t, &cur)) != 0) /* block map, pending copy */
+		return fail(&op->status, rc, "release old record of", op->name);
 	rc = mds_ns_object_store(t, &b, op->name, (struct mds_str){ (char *)buf, n });
 	if (rc)
 		return fail(&op->status, rc, "put object", op->name);
@@ -450,6 +455,9 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 	rc = mds_usage_charge(t, &b, op->name, op->out_bytes_delta, -1, &op->status);
 	if (rc)
 		return rc;
+	rc = mds_blob_release(t, &cur); /* block map, pending copy */
+	if (rc)
+		return fail(&op->status, rc, "release record of", op->name);
 	rc = mds_tree_del(t, b.id, op->name);
 	if (rc)
 		return fail(&op->status, rc, "delete object", op->name);
@@ -473,6 +481,8 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 		return apply_object_delete(t, op);
 	case MDS_OP_QUOTA_SET ... MDS_OP_RESERVE_SWEEP:
 		return mds_quota_apply(t, op);
+	case MDS_OP_APPEND_CREATE ... MDS_OP_EXPIRE_MULTIPART:
+		return mds_blob_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
 }
@@ -825,6 +835,17 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 				(unsigned long long)u.objects, (unsigned long long)u.buckets,
 				(unsigned long long)teams[i].u.bytes, (unsigned long long)teams[i].u.objects,
 				(unsigned long long)teams[i].u.buckets);
+	}
+	{
+		uint64_t blob_entries = 0;
+		long bp = mds_blob_check(t, report, arg, &blob_entries);
+
+		if (bp < 0) {
+			rc = (int)bp;
+			goto out_err;
+		}
+		c.problems += bp;
+		entries += blob_entries;
 	}
 	rc = mds_kv_count(t, MDS_DB_OBJECTS, &db_entries);
 	if (rc)

@@ -236,6 +236,155 @@ static int pairs_parse(const uint8_t *p, size_t n, struct mds_str *raw, uint32_t
 	return 0;
 }
 
+/* ---- blob TLVs (tags 6 and 7) ---------------------------------------- */
+
+struct rd {
+	const uint8_t *p;
+	size_t n, o;
+	int bad;
+};
+
+static uint64_t rd_varint(struct rd *r)
+{
+	uint64_t v = 0;
+	size_t k = r->bad ? 0 : mds_varint_get(r->p + r->o, r->n - r->o, &v);
+
+	if (!k)
+		r->bad = 1;
+	r->o += k;
+	return v;
+}
+
+static uint8_t rd_u8(struct rd *r)
+{
+	if (r->bad || r->o >= r->n) {
+		r->bad = 1;
+		return 0;
+	}
+	return r->p[r->o++];
+}
+
+static struct mds_str rd_str(struct rd *r)
+{
+	uint64_t len = rd_varint(r);
+	struct mds_str s = { NULL, 0 };
+
+	if (r->bad || len > r->n - r->o) {
+		r->bad = 1;
+		return s;
+	}
+	s.p = (const char *)r->p + r->o;
+	s.len = (size_t)len;
+	r->o += (size_t)len;
+	return s;
+}
+
+/* Block map: varint map id, varint blocks, u8 kind, u8 flags (bit 0 sealed), varint max block. */
+static int blockmap_parse(const uint8_t *p, size_t n, struct mds_object *out)
+{
+	struct rd r = { p, n, 0, 0 };
+	uint64_t blocks;
+
+	out->map_id = rd_varint(&r);
+	blocks = rd_varint(&r);
+	out->map_kind = rd_u8(&r);
+	out->sealed = rd_u8(&r) & 1;
+	out->max_block_size = rd_varint(&r);
+	if (r.bad || blocks > UINT32_MAX || out->map_kind > MDS_MAP_MULTIPART)
+		return MDS_ECORRUPT;
+	out->map_blocks = (uint32_t)blocks;
+	return 0;
+}
+
+/* Copy: u8 status, str id, varint progress, total, done, str source, str failure. */
+static int copy_parse(const uint8_t *p, size_t n, struct mds_object *out)
+{
+	struct rd r = { p, n, 0, 0 };
+
+	out->copy_status = rd_u8(&r);
+	out->copy_id = rd_str(&r);
+	out->copy_progress = rd_varint(&r);
+	out->copy_total = rd_varint(&r);
+	out->copy_done_ns = rd_varint(&r);
+	out->copy_source = rd_str(&r);
+	out->copy_failure = rd_str(&r);
+	if (r.bad || out->copy_status > MDS_COPY_ABORTED)
+		return MDS_ECORRUPT;
+	return 0;
+}
+
+static size_t wr_varint(uint8_t *buf, size_t o, uint64_t v)
+{
+	if (buf)
+		return mds_varint_put(buf + o, v);
+	return mds_varint_len(v);
+}
+
+static size_t wr_str(uint8_t *buf, size_t o, struct mds_str s)
+{
+	size_t k = wr_varint(buf, o, s.len);
+
+	if (buf && s.len)
+		memcpy(buf + o + k, s.p, s.len);
+	return k + s.len;
+}
+
+static size_t wr_u8(uint8_t *buf, size_t o, uint8_t v)
+{
+	if (buf)
+		buf[o] = v;
+	return 1;
+}
+
+static size_t blockmap_payload(uint8_t *buf, const struct mds_object *o)
+{
+	size_t n = 0;
+
+	n += wr_varint(buf, n, o->map_id);
+	n += wr_varint(buf, n, o->map_blocks);
+	n += wr_u8(buf, n, o->map_kind);
+	n += wr_u8(buf, n, o->sealed ? 1 : 0);
+	n += wr_varint(buf, n, o->max_block_size);
+	return n;
+}
+
+static size_t copy_payload(uint8_t *buf, const struct mds_object *o)
+{
+	size_t n = 0;
+
+	n += wr_u8(buf, n, o->copy_status);
+	n += wr_str(buf, n, o->copy_id);
+	n += wr_varint(buf, n, o->copy_progress);
+	n += wr_varint(buf, n, o->copy_total);
+	n += wr_varint(buf, n, o->copy_done_ns);
+	n += wr_str(buf, n, o->copy_source);
+	n += wr_str(buf, n, o->copy_failure);
+	return n;
+}
+
+static size_t put_ext(uint8_t *buf, uint8_t tag, const struct mds_object *o,
+		      size_t (*payload)(uint8_t *, const struct mds_object *))
+{
+	size_t len = payload(NULL, o), k;
+
+	if (!buf)
+		return 1 + mds_varint_len(len) + len;
+	buf[0] = tag;
+	k = 1 + mds_varint_put(buf + 1, len);
+	return k + payload(buf + k, o);
+}
+
+size_t mds_object_ext_encode(uint8_t *buf, const struct mds_object *o)
+{
+	size_t n = 0;
+
+	if (o->map_kind || o->map_id || o->sealed || o->max_block_size)
+		n += put_ext(buf ? buf + n : NULL, MDS_TAG_BLOCKMAP, o, blockmap_payload);
+	if (o->copy_status)
+		n += put_ext(buf ? buf + n : NULL, MDS_TAG_COPY, o, copy_payload);
+	return n;
+}
+
 int mds_object_decode(const void *data, size_t n, struct mds_object *out)
 {
 	const uint8_t *p = data;
@@ -277,6 +426,14 @@ int mds_object_decode(const void *data, size_t n, struct mds_object *out)
 			break;
 		case MDS_TAG_TAGS:
 			if (pairs_parse((const uint8_t *)v.p, v.len, &out->tags_raw, &out->n_tags))
+				return MDS_ECORRUPT;
+			break;
+		case MDS_TAG_BLOCKMAP:
+			if (blockmap_parse((const uint8_t *)v.p, v.len, out))
+				return MDS_ECORRUPT;
+			break;
+		case MDS_TAG_COPY:
+			if (copy_parse((const uint8_t *)v.p, v.len, out))
 				return MDS_ECORRUPT;
 			break;
 		default:

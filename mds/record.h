@@ -20,6 +20,8 @@ enum {
 	MDS_TAG_LOCATOR = 3,
 	MDS_TAG_META = 4,
 	MDS_TAG_TAGS = 5,
+	MDS_TAG_BLOCKMAP = 6,   /* append / block-list / multipart block map state */
+	MDS_TAG_COPY = 7,       /* asynchronous copy state */
 };
 
 #define MDS_OBJECT_HDR_SIZE 34
@@ -43,6 +45,14 @@ size_t mds_object_encode(uint8_t *buf, size_t cap, const struct mds_object_in *i
  * inconsistency.
  */
 int mds_object_decode(const void *p, size_t n, struct mds_object *out);
+
+/*
+ * mds_object_ext_encode - append the blob TLVs (tags 6 and 7) for the
+ * map_* / sealed / max_block_size and copy_* fields of @o to @buf (NULL:
+ * only measure). Returns the bytes written. Fields that are all zero are
+ * not written, so plain objects keep their old encoding.
+ */
+size_t mds_object_ext_encode(uint8_t *buf, const struct mds_object *o);
 
 /* Bucket: version(1) id(8 LE) ctime(8 LE) team_len(1) team. */
 size_t mds_bucket_encode(uint8_t *buf, size_t cap, uint64_t id, uint64_t ctime_ns,

@@ -52,6 +52,11 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_RESERVATIONS] = "reservations",
 	[MDS_DB_RES_EXPIRY] = "reservation_expiry",
 	[MDS_DB_QUOTA_AUDIT] = "quota_audit",
+	[MDS_DB_BLOB_MAPS] = "blob_maps",
+	[MDS_DB_COPIES] = "copies",
+	[MDS_DB_UPLOADS] = "uploads",
+	[MDS_DB_PARTS] = "parts",
+	[MDS_DB_STAGED] = "staged_blocks",
 	[MDS_DB_FEED_LEAVES] = "feed_leaves",
 	[MDS_DB_FEED_NODES] = "feed_nodes",
 };

@@ -213,6 +213,39 @@ static void test_every_kind_appends_state(void **state)
 	check_tree(f->s);
 }
 
+/* Blob-parity ops: the object's record after an append block is in the leaf. */
+static void test_blob_ops_carry_object_state(void **state)
+{
+	struct fx *f = *state;
+	struct mds_feed_leaf lf;
+	struct mds_object o;
+	char buf[8192];
+	struct mds_op op;
+
+	assert_int_equal(tu_team(f->s, "t"), 0);
+	assert_int_equal(tu_bucket(f->s, "data", "t"), 0);
+	mds_op_init(&op, MDS_OP_APPEND_CREATE);
+	op.bucket = tu_s("data");
+	op.name = tu_s("log");
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	mds_op_init(&op, MDS_OP_APPEND_BLOCK);
+	op.bucket = tu_s("data");
+	op.name = tu_s("log");
+	op.blob.size = 100;
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	assert_int_equal(feed_size(f->s), 4);
+	leaf_at(f->s, 2, &lf, buf, sizeof(buf));
+	assert_int_equal(lf.kind, MDS_OP_APPEND_CREATE);
+	assert_int_equal(lf.state, MDS_FEED_RECORD);
+	leaf_at(f->s, 3, &lf, buf, sizeof(buf));
+	assert_int_equal(lf.kind, MDS_OP_APPEND_BLOCK);
+	assert_int_equal(lf.state, MDS_FEED_RECORD);
+	assert_int_equal(mds_object_decode(lf.record.p, lf.record.len, &o), 0);
+	assert_int_equal(o.size, 100);
+	assert_int_equal(o.blob_type, MDS_BLOB_APPEND);
+	check_tree(f->s);
+}
+
 static void test_failed_ops_leave_no_leaf(void **state)
 {
 	struct fx *f = *state;
@@ -403,6 +436,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_kind_appends_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_ops_carry_object_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_ops_leave_no_leaf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_rolls_back_leaf_and_mutation, setup,
 						teardown),

@@ -79,6 +79,38 @@ struct mds_object {
 	uint32_t n_meta;
 	struct mds_str tags_raw;
 	uint32_t n_tags;
+
+	/* Block map (tag 6): append blobs, committed block lists, completed
+	 * multipart uploads. map_id 0 = none: the locator alone holds the bytes. */
+	uint64_t map_id;
+	uint32_t map_blocks;    /* committed blocks (append, block list) or parts */
+	uint8_t map_kind;       /* enum mds_map_kind */
+	uint8_t sealed;         /* append blob: 1 after SealBlob */
+	uint64_t max_block_size; /* append blob: largest block accepted */
+
+	/* Copy state (tag 7): set on the destination of an asynchronous copy. */
+	uint8_t copy_status;    /* enum mds_copy_status; 0 = never a copy target */
+	struct mds_str copy_id; /* 32 lower-case hex characters */
+	struct mds_str copy_source;
+	struct mds_str copy_failure;
+	uint64_t copy_progress; /* bytes copied so far */
+	uint64_t copy_total;    /* bytes of the source */
+	uint64_t copy_done_ns;  /* completion time (success, failed, aborted) */
+};
+
+enum mds_map_kind {
+	MDS_MAP_NONE = 0,
+	MDS_MAP_APPEND = 1,     /* Append Block */
+	MDS_MAP_BLOCKLIST = 2,  /* Put Block List */
+	MDS_MAP_MULTIPART = 3,  /* CompleteMultipartUpload */
+};
+
+enum mds_copy_status {
+	MDS_COPY_NONE = 0,
+	MDS_COPY_PENDING = 1,
+	MDS_COPY_SUCCESS = 2,
+	MDS_COPY_FAILED = 3,
+	MDS_COPY_ABORTED = 4,
 };
 
 /*
@@ -121,6 +153,26 @@ enum mds_op_kind {
 	MDS_OP_RESERVE_COMMIT = 23,  /* reservation, bucket, name, obj, cond */
 	MDS_OP_RESERVE_RELEASE = 24, /* reservation */
 	MDS_OP_RESERVE_SWEEP = 25,   /* sweep_max */
+
+	/* Blob and S3 parity (30-49): fields in op->blob, results in
+	 * op->blob_out; see docs/blob-parity.md for the S3/Azure mapping.
+	 * Ops that grow usage take an optional quota reservation token in
+	 * op->reservation (quota.h) and convert it. */
+	MDS_OP_APPEND_CREATE = 30,     /* bucket, name, obj (type, meta, tags), cond, blob.max_block_size */
+	MDS_OP_APPEND_BLOCK = 31,      /* AppendBlock: bucket, name, blob.size/locator, blob.if_*, cond */
+	MDS_OP_SEAL_BLOB = 32,         /* SealBlob: bucket, name, cond */
+	MDS_OP_COPY_OBJECT = 33,       /* CopyObject: blob.src_*, bucket, name, obj (replace), cond */
+	MDS_OP_PUT_BLOB_FROM_URL = 34, /* PutBlobFromUrl / async Copy Blob: blob.source_url, blob.size (reserved), reserve_ttl_ns */
+	MDS_OP_COPY_PROGRESS = 35,     /* gateway: blob.id, blob.size = bytes copied so far */
+	MDS_OP_COPY_FINISH = 36,       /* gateway: blob.id, blob.copy_failed/failure, obj.etag/locator */
+	MDS_OP_ABORT_COPY = 37,        /* AbortCopy: blob.id (bucket, name checked when given) */
+	MDS_OP_CREATE_MULTIPART = 38,  /* CreateMultipartUpload: bucket, name, obj (type, meta, tags) */
+	MDS_OP_UPLOAD_PART = 39,       /* UploadPart: bucket, name, blob.id, part_number, size, etag, locator */
+	MDS_OP_COMPLETE_MULTIPART = 40, /* CompleteMultipartUpload: bucket, name, blob.id, parts, cond */
+	MDS_OP_ABORT_MULTIPART = 41,   /* AbortMultipartUpload: bucket, name, blob.id */
+	MDS_OP_PUT_BLOCK = 42,         /* PutBlock: bucket, name, blob.id = block id, size, locator */
+	MDS_OP_PUT_BLOCK_LIST = 43,    /* PutBlockList: bucket, name, blob.blocks, obj, cond */
+	MDS_OP_EXPIRE_MULTIPART = 44,  /* lifecycle sweep: bucket, blob.expire_before_ns, blob.max_items */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -164,6 +216,80 @@ struct mds_object_in {
 	size_t n_tags;
 };
 
+/* Which list a Put Block List entry names (Azure's Committed/Uncommitted/Latest). */
+enum mds_block_list {
+	MDS_BLOCK_LATEST = 0,
+	MDS_BLOCK_COMMITTED = 1,
+	MDS_BLOCK_UNCOMMITTED = 2,
+};
+
+struct mds_part_ref {          /* one <Part> of CompleteMultipartUpload */
+	uint32_t number;
+	struct mds_str etag;
+};
+
+struct mds_block_ref {         /* one entry of Put Block List */
+	struct mds_str id;         /* block id as decoded bytes, 1-64 */
+	uint8_t list;              /* enum mds_block_list */
+};
+
+/* Inputs of blob ops (kinds 30-49). All strings and arrays borrowed. */
+struct mds_blob_in {
+	uint64_t size;              /* block / part size; bytes copied (progress); source size (from URL) */
+	struct mds_str locator;     /* gateway locator of the block's / part's bytes */
+	struct mds_str etag;        /* part ETag (UploadPart) */
+	struct mds_str id;          /* upload id / copy id (32 hex) or block id (PutBlock) */
+	uint32_t part_number;       /* 1-10,000 */
+	uint8_t if_append_pos;      /* 1: append only if current size == append_pos */
+	uint8_t if_max_size;        /* 1: append only if the result is <= max_size */
+	uint64_t append_pos;
+	uint64_t max_size;
+	uint64_t max_block_size;    /* APPEND_CREATE: 0 = 4 MiB; at most 100 MiB */
+	const struct mds_part_ref *parts;
+	size_t n_parts;
+	const struct mds_block_ref *blocks;
+	size_t n_blocks;
+	struct mds_str src_bucket;  /* CopyObject source */
+	struct mds_str src_name;
+	struct mds_cond src_cond;   /* x-amz-copy-source-if-match / -none-match */
+	uint8_t replace_meta;       /* CopyObject: 1 = content type, meta, tags from obj (REPLACE) */
+	struct mds_str source_url;  /* PutBlobFromUrl: what the gateway copies from */
+	uint8_t copy_failed;        /* COPY_FINISH: 1 = the copy failed; failure says why */
+	struct mds_str failure;
+	uint64_t expire_before_ns;  /* EXPIRE_MULTIPART: abort uploads initiated before this */
+	uint32_t max_items;         /* EXPIRE_MULTIPART: at most this many per op; 0 = 1,000 */
+};
+
+/* Why an op failed with MDS_EPRECOND, for the gateway's error code. */
+enum mds_blob_reason {
+	MDS_REASON_NONE = 0,
+	MDS_REASON_ETAG = 1,          /* If-Match / If-None-Match (412 ConditionNotMet / PreconditionFailed) */
+	MDS_REASON_APPEND_POS = 2,    /* 412 AppendPositionConditionNotMet */
+	MDS_REASON_MAX_SIZE = 3,      /* 412 MaxBlobSizeConditionNotMet */
+	MDS_REASON_SOURCE_ETAG = 4,   /* copy source condition (412 PreconditionFailed / SourceConditionNotMet) */
+	MDS_REASON_SEALED = 5,        /* 409 BlobIsSealed */
+	MDS_REASON_BLOCK_COUNT = 6,   /* 409 BlockCountExceedsLimit */
+	MDS_REASON_NOT_APPEND = 7,    /* 409 InvalidBlobType */
+	MDS_REASON_BLOCK_SIZE = 8,    /* 413 RequestBodyTooLarge / InvalidBlobOrBlock */
+	MDS_REASON_INVALID_PART = 9,  /* 400 InvalidPart */
+	MDS_REASON_PART_ORDER = 10,   /* 400 InvalidPartOrder */
+	MDS_REASON_PART_TOO_SMALL = 11, /* 400 EntityTooSmall */
+	MDS_REASON_NO_UPLOAD = 12,    /* 404 NoSuchUpload */
+	MDS_REASON_INVALID_BLOCK_LIST = 13, /* 400 InvalidBlockList */
+	MDS_REASON_COPY_ID = 14,      /* 409 NoPendingCopyOperation / CopyIdMismatch */
+};
+
+/* Outputs of blob ops. */
+struct mds_blob_out {
+	uint8_t reason;                 /* enum mds_blob_reason; set with MDS_EPRECOND and others */
+	uint64_t size;                  /* the blob's size after the op */
+	uint64_t append_offset;         /* AppendBlock: offset of the block (x-ms-blob-append-offset) */
+	uint32_t blocks;                /* committed block / part count after the op */
+	char id[33];                    /* new upload id / copy id, 32 hex + NUL */
+	char etag[MDS_ETAG_MAX + 1];    /* the record's new ETag, NUL-terminated */
+	uint32_t expired;               /* EXPIRE_MULTIPART: uploads aborted (< max_items: done) */
+};
+
 typedef void (*mds_op_done_fn)(struct mds_op *op);
 
 struct mds_op {
@@ -185,6 +311,7 @@ struct mds_op {
 	uint64_t reserve_objects;
 	uint64_t reserve_ttl_ns;
 	uint32_t sweep_max;           /* 0 = 256 */
+	struct mds_blob_in blob;      /* blob ops (kinds 30-49) */
 
 	/* out: valid when done runs */
 	struct mds_status status;
@@ -192,6 +319,7 @@ struct mds_op {
 	uint64_t out_mtime_ns;        /* put: the record's mtime */
 	int64_t out_bytes_delta;      /* change to usage bytes */
 	int64_t out_objects_delta;    /* change to usage objects */
+	struct mds_blob_out blob_out; /* blob ops (kinds 30-49) */
 
 	/* private to the store */
 	struct mds_op *next_;
@@ -276,6 +404,126 @@ int mds_list(struct mds_reader *r, const struct mds_list_params *p,
 long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str prefix,
 		     struct mds_str start_after, size_t limit,
 		     mds_list_emit_fn emit, void *arg, struct mds_status *st);
+
+/* ---- blob and S3 parity reads ------------------------------------------- */
+
+/*
+ * A block of a blob's block map: an append blob's blocks in append order, a
+ * block blob's committed block list, or a completed multipart object's
+ * parts. Strings are borrowed from the reader's snapshot.
+ */
+struct mds_block {
+	uint32_t index;          /* 0-based position in the map */
+	uint64_t offset;         /* byte offset of the block in the blob */
+	uint64_t size;
+	struct mds_str id;       /* block id (block list), part ETag (multipart), empty (append) */
+	struct mds_str locator;  /* the gateway's pointer to the block's bytes */
+	uint8_t committed;       /* mds_get_block_list: 1 committed, 0 uncommitted */
+};
+
+/* Return non-zero to stop; the value is returned by the walk. */
+typedef int (*mds_block_emit_fn)(void *arg, const struct mds_block *b);
+
+/*
+ * mds_blob_blocks - the block map of object @name, from block @start, at
+ * most @limit blocks (0 = all). An object without a map emits nothing.
+ * Errors: MDS_ENOTFOUND (bucket or object), MDS_EINVAL, MDS_ECORRUPT, or
+ * what @emit returned.
+ */
+int mds_blob_blocks(struct mds_reader *r, struct mds_str bucket, struct mds_str name,
+		    uint32_t start, size_t limit, mds_block_emit_fn emit, void *arg,
+		    struct mds_status *st);
+
+#define MDS_BLOCKLIST_COMMITTED 0x1
+#define MDS_BLOCKLIST_UNCOMMITTED 0x2
+
+/*
+ * mds_get_block_list - Azure Get Block List: the committed list (in order)
+ * and/or the uncommitted staged blocks (in block-id order) of @name, as
+ * @which asks (MDS_BLOCKLIST_* bits). An absent blob with staged blocks is
+ * not an error (Azure lists uncommitted blocks of a blob that does not
+ * exist yet); with neither, MDS_ENOTFOUND.
+ */
+int mds_get_block_list(struct mds_reader *r, struct mds_str bucket, struct mds_str name,
+		       unsigned which, mds_block_emit_fn emit, void *arg, struct mds_status *st);
+
+struct mds_copy_info {
+	uint8_t status;            /* enum mds_copy_status */
+	struct mds_str bucket;     /* destination */
+	struct mds_str name;
+	struct mds_str source;
+	struct mds_str failure;
+	uint64_t progress;
+	uint64_t total;
+	uint64_t done_ns;
+};
+
+/*
+ * mds_get_copy_status - state of the copy with id @copy_id (32 hex). The
+ * destination's head (struct mds_object copy_* fields) carries the same
+ * state and keeps it after completion; this lookup by id answers while the
+ * destination record still belongs to that copy. MDS_ENOTFOUND otherwise.
+ */
+int mds_get_copy_status(struct mds_reader *r, struct mds_str copy_id, struct mds_copy_info *out,
+			struct mds_status *st);
+
+struct mds_part {
+	uint32_t number;
+	uint64_t size;
+	uint64_t mtime_ns;
+	struct mds_str etag;
+	struct mds_str locator;
+};
+
+typedef int (*mds_part_emit_fn)(void *arg, const struct mds_part *p);
+
+#define MDS_LIST_PARTS_MAX 1000
+
+/*
+ * mds_list_parts - S3 ListParts: parts of upload @upload_id (which must be
+ * an upload of @name in @bucket) with numbers above @part_marker, at most
+ * @max_parts (<= 1000; 0 = 1000). *@truncated says whether more follow,
+ * *@next_marker is the last number emitted. MDS_ENOTFOUND (NoSuchUpload).
+ */
+int mds_list_parts(struct mds_reader *r, struct mds_str bucket, struct mds_str name,
+		   struct mds_str upload_id, uint32_t part_marker, uint32_t max_parts,
+		   mds_part_emit_fn emit, void *arg, uint32_t *next_marker, int *truncated,
+		   struct mds_status *st);
+
+struct mds_upload_entry {
+	int is_prefix;             /* 1: a CommonPrefix; the other fields are empty */
+	struct mds_str name;       /* key, or the common prefix */
+	char upload_id[33];
+	uint64_t initiated_ns;
+};
+
+typedef int (*mds_upload_emit_fn)(void *arg, const struct mds_upload_entry *e);
+
+struct mds_uploads_params {
+	struct mds_str bucket;
+	struct mds_str prefix;
+	struct mds_str delimiter;
+	struct mds_str key_marker;
+	struct mds_str upload_id_marker;  /* only with key_marker */
+	uint32_t max_uploads;             /* <= 1000; 0 = 1000 */
+};
+
+struct mds_uploads_result {
+	uint32_t count;                   /* uploads + common prefixes emitted */
+	int truncated;
+	char next_key_marker[MDS_OBJECT_NAME_MAX + 1];  /* NUL-terminated */
+	char next_upload_id_marker[33];
+};
+
+/*
+ * mds_list_multipart_uploads - S3 ListMultipartUploads: in-progress
+ * uploads of @p->bucket in key order, and for one key in initiation order;
+ * prefix, delimiter (CommonPrefixes), key-marker and upload-id-marker as S3
+ * defines them. Cost is proportional to the page.
+ */
+int mds_list_multipart_uploads(struct mds_reader *r, const struct mds_uploads_params *p,
+			       mds_upload_emit_fn emit, void *arg, struct mds_uploads_result *res,
+			       struct mds_status *st);
 
 /* ---- consistency check ------------------------------------------------ */
 
