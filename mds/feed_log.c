@@ -7,7 +7,7 @@
  * record after the change, or its absence), encodes the leaf into a buffer
  * the log owns (only the writer thread uses it, so no lock), stores it at
  * seq = current size, and folds its hash into the tree with
- * mds_merkle_append() over MDS_DB_FEED_NODES. Any failure is returned to
+ * mds_merkle_append() over MDS_DB_FEED. Any failure is returned to
  * the writer, which rolls the op back: no mutation without its leaf.
  */
 #include <stdlib.h>
@@ -54,18 +54,27 @@ static uint32_t be32_get(const uint8_t *p)
 /* ---- node storage over kv ------------------------------------------------ */
 
 /*
- * A node's key is the sequence number of the leaf whose append completed
- * it, then its level: ((index + 1) << level) - 1, level. All nodes one
- * append writes share that prefix and sort after every older node, so an
- * append touches only the right-most page of the database (a level-first
- * key would touch one page per level, each copied by LMDB's nested
- * transaction).
+ * Leaves and nodes share one database (MDS_DB_FEED), keyed by sequence
+ * number then a tag: node (level, index) under the seq of the leaf whose
+ * append completed it, ((index + 1) << level) - 1, with tag = level; the
+ * leaf itself under its seq with tag FEED_TAG_LEAF, written last. So one
+ * append writes keys in increasing order at the right edge of one B-tree
+ * (MDB_APPEND, pages fill up) and touches one leaf page: every page an op
+ * touches is copied by LMDB's nested transaction, which is most of what
+ * the feed costs the writer.
  */
+#define FEED_TAG_LEAF 0xFF
+
+static struct mds_str feed_key(uint8_t k[9], uint64_t seq, uint8_t tag)
+{
+	be64_put(k, seq);
+	k[8] = tag;
+	return (struct mds_str){ (const char *)k, 9 };
+}
+
 static struct mds_str node_key(uint8_t k[9], unsigned level, uint64_t index)
 {
-	be64_put(k, ((index + 1) << level) - 1);
-	k[8] = (uint8_t)level;
-	return (struct mds_str){ (const char *)k, 9 };
+	return feed_key(k, ((index + 1) << level) - 1, (uint8_t)level);
 }
 
 static int node_put(void *ctx, unsigned level, uint64_t index,
@@ -73,7 +82,7 @@ static int node_put(void *ctx, unsigned level, uint64_t index,
 {
 	uint8_t k[9];
 
-	return mds_kv_append(ctx, MDS_DB_FEED_NODES, node_key(k, level, index),
+	return mds_kv_append(ctx, MDS_DB_FEED, node_key(k, level, index),
 			  (struct mds_str){ (const char *)hash, MDS_MERKLE_HASH_LEN });
 }
 
@@ -82,7 +91,7 @@ static int node_get(void *ctx, unsigned level, uint64_t index,
 {
 	uint8_t k[9];
 	struct mds_str v;
-	int rc = mds_kv_get(ctx, MDS_DB_FEED_NODES, node_key(k, level, index), &v);
+	int rc = mds_kv_get(ctx, MDS_DB_FEED, node_key(k, level, index), &v);
 
 	if (rc)
 		return rc;
@@ -105,7 +114,7 @@ int mds_feed_log_size(struct mds_txn *t, uint64_t *size)
 {
 	struct mds_kcur *c;
 	struct mds_str k, v;
-	int rc = mds_kv_cursor_open(t, MDS_DB_FEED_LEAVES, &c);
+	int rc = mds_kv_cursor_open(t, MDS_DB_FEED, &c);
 
 	if (rc)
 		return rc;
@@ -117,18 +126,17 @@ int mds_feed_log_size(struct mds_txn *t, uint64_t *size)
 	}
 	if (rc)
 		return rc;
-	if (k.len != 8)
-		return MDS_ECORRUPT;
+	if (k.len != 9 || (uint8_t)k.p[8] != FEED_TAG_LEAF)
+		return MDS_ECORRUPT;   /* the last key of an append is its leaf */
 	*size = be64_get((const uint8_t *)k.p) + 1;
 	return 0;
 }
 
 int mds_feed_log_leaf(struct mds_txn *t, uint64_t seq, struct mds_str *leaf)
 {
-	uint8_t k[8];
+	uint8_t k[9];
 
-	be64_put(k, seq);
-	return mds_kv_get(t, MDS_DB_FEED_LEAVES, (struct mds_str){ (const char *)k, 8 }, leaf);
+	return mds_kv_get(t, MDS_DB_FEED, feed_key(k, seq, FEED_TAG_LEAF), leaf);
 }
 
 /* ---- encoding ------------------------------------------------------------- */
@@ -289,7 +297,7 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	struct leaf_parts lp;
 	struct mds_str fields[8];
 	struct mds_merkle_store ms;
-	uint8_t key[8], hash[MDS_MERKLE_HASH_LEN], *p;
+	uint8_t key[9], hash[MDS_MERKLE_HASH_LEN], *p;
 	uint64_t seq;
 	size_t need = 2 + 24 + 1 + 4;
 	int rc;
@@ -330,17 +338,18 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	*p++ = lp.state;
 	if (lp.state == MDS_FEED_RECORD)
 		p = put_str(p, lp.record);
-	/* Hash before the put: lp.record may point into the txn's pages. */
+	/* Hash before any put: lp.record may point into the txn's pages,
+	 * which the buffer copied. */
 	rc = mds_merkle_hash_leaf(l->buf, (size_t)(p - l->buf), hash);
 	if (rc)
 		goto out_fail;
-	be64_put(key, seq);
-	rc = mds_kv_append(t, MDS_DB_FEED_LEAVES, (struct mds_str){ (const char *)key, 8 },
-			(struct mds_str){ (const char *)l->buf, (size_t)(p - l->buf) });
-	if (rc)
-		goto out_fail;
+	/* nodes first, then the leaf: keys (seq, level...) < (seq, leaf) */
 	mds_feed_log_merkle(t, &ms);
 	rc = mds_merkle_append(&ms, seq, hash);
+	if (rc)
+		goto out_fail;
+	rc = mds_kv_append(t, MDS_DB_FEED, feed_key(key, seq, FEED_TAG_LEAF),
+			   (struct mds_str){ (const char *)l->buf, (size_t)(p - l->buf) });
 	if (rc)
 		goto out_fail;
 	return 0;

@@ -14,11 +14,12 @@
  *   - a leaf carries absolute state (the record after the change, or a
  *     tombstone), never a delta.
  *
- * Databases (kv.h, docs/storage-format.md):
- *   MDS_DB_FEED_LEAVES  seq (8 bytes BE)                -> leaf bytes
- *   MDS_DB_FEED_NODES   completing seq (8 BE) level (1) -> 32-byte hash
- *     (node (level, index) is completed by leaf ((index + 1) << level) - 1)
- * The tree size is the last leaf's seq + 1 (one cursor step).
+ * Database MDS_DB_FEED (kv.h, docs/storage-format.md), keys in append order:
+ *   seq (8 bytes BE) level (1)   -> 32-byte hash of node (level, index),
+ *                                   where seq = ((index + 1) << level) - 1
+ *                                   is the leaf whose append completed it
+ *   seq (8 bytes BE) 0xFF        -> leaf bytes
+ * The tree size is the last key's seq + 1 (one cursor step).
  *
  * Leaf encoding, version 1 (all integers big-endian; see
  * docs/federation.md "Leaf encoding"):

@@ -124,9 +124,12 @@ int main(int argc, char **argv)
 	double *with = calloc(runs, sizeof(double)), *without = calloc(runs, sizeof(double));
 	struct bop *b = calloc(ops, sizeof(*b));
 
+	/* FEED_BENCH_ONLY=0|1 runs one mode only (for profiling). */
+	const char *only = getenv("FEED_BENCH_ONLY");
+
 	for (unsigned r = 0; r < runs; r++) {
-		without[r] = one_run(0, ops, window, b);
-		with[r] = one_run(1, ops, window, b);
+		without[r] = only && only[0] == '1' ? 0 : one_run(0, ops, window, b);
+		with[r] = only && only[0] == '0' ? 0 : one_run(1, ops, window, b);
 		printf("run %u: without feed %.0f puts/s (%llu KiB, %llu commits), with feed %.0f puts/s (%llu KiB, %llu commits)\n",
 		       r, without[r], (unsigned long long)last_used[0] / 1024,
 		       (unsigned long long)last_batches[0], with[r],

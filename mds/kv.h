@@ -33,8 +33,7 @@ enum mds_db {
 	MDS_DB_UPLOADS,       /* 'r' bucket id(8) -> upload tree root | 'u' upload id(16) -> upload */
 	MDS_DB_PARTS,         /* upload id(16) part number(4) -> part */
 	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
-	MDS_DB_FEED_LEAVES,   /* feed: seq(8 BE) -> leaf bytes (feed_log.h) */
-	MDS_DB_FEED_NODES,    /* feed: seq(8 BE) level(1) -> 32-byte Merkle hash */
+	MDS_DB_FEED,          /* seq(8 BE) 0xFF -> feed leaf | seq(8 BE) level(1) -> Merkle hash */
 	MDS_DB__COUNT
 };
 

@@ -57,8 +57,7 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_UPLOADS] = "uploads",
 	[MDS_DB_PARTS] = "parts",
 	[MDS_DB_STAGED] = "staged_blocks",
-	[MDS_DB_FEED_LEAVES] = "feed_leaves",
-	[MDS_DB_FEED_NODES] = "feed_nodes",
+	[MDS_DB_FEED] = "feed",
 };
 
 struct mds_store {
