@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "retention.h"
 #include "record.h"
 #include "util.h"
 
@@ -74,6 +75,8 @@ static int apply_create(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, rc, "cannot read blob: %s", mds_strerror(rc));
 	exists = rc == 0;
 	rc = etag_cond(op, exists ? &cur : NULL);
+	if (rc == 0 && exists)
+		rc = mds_retention_check(t, op, op->name, &cur, "overwrite");
 	if (rc)
 		return rc;
 	if (exists) {
@@ -147,6 +150,8 @@ static int apply_block(struct mds_txn *t, struct mds_op *op)
 		return mds_status_set(&op->status, MDS_EINVAL, "block locator is %zu bytes; the limit is %d",
 				      op->blob.locator.len, MDS_LOCATOR_MAX);
 	rc = load_append(t, op, &b, &cur);
+	if (rc == 0)   /* Azure: no appends under a policy without allowProtectedAppendWrites */
+		rc = mds_retention_check(t, op, op->name, &cur, "append to");
 	if (rc)
 		return rc;
 	if (cur.sealed)

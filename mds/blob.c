@@ -19,6 +19,7 @@
 
 #include "blobs.h"
 #include "nametree.h"
+#include "ns_internal.h"
 #include "quota.h"
 #include "record.h"
 #include "util.h"
@@ -173,6 +174,9 @@ int mds_blob_in_from(const struct mds_object *o, struct mds_object_in *in)
 	in->etag = o->etag;
 	in->content_type = o->content_type;
 	in->locator = o->locator;
+	in->retention_mode = o->retention_mode;   /* kept by in-place rewrites */
+	in->legal_hold = o->legal_hold;
+	in->retain_until_ns = o->retain_until_ns;
 	rc = pairs_unpack(o->meta_raw, meta, MDS_META_MAX, &in->n_meta);
 	if (rc == 0)
 		rc = pairs_unpack(o->tags_raw, tags, MDS_TAGS_MAX, &in->n_tags);
@@ -273,26 +277,6 @@ int mds_blob_next_id(struct mds_txn *t, uint64_t *id)
 
 /* ---- check ------------------------------------------------------------------- */
 
-struct bcheck {
-	mds_check_report_fn report;
-	void *arg;
-	long problems;
-};
-
-static void problem(struct bcheck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(struct bcheck *c, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->problems++;
-	if (c->report)
-		c->report(c->arg, line);
-}
 
 /*
  * Finds the bucket with id @id: a scan of the buckets, remembered for the
@@ -329,7 +313,7 @@ int mds_blob_bucket_by_id(struct mds_txn *t, uint64_t id, struct mds_bucket *b,
  * into *@counted), their offsets, and that the owner holds the map with
  * that many blocks and bytes.
  */
-static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct mds_str owner,
+static int check_map(struct mds_txn *t, struct mds_check_ctx *ck, uint64_t id, struct mds_str owner,
 		     struct mds_bucket *last, uint64_t *counted)
 {
 	char q[MDS_QUOTE_MAX];
@@ -347,20 +331,20 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 		if (rc == MDS_ENOTFOUND)
 			break;
 		if (rc == MDS_ECORRUPT) {
-			problem(ck, "block map %llu: block %u does not decode", (unsigned long long)id, n);
+			mds_check_problem(ck, "block map %llu: block %u does not decode", (unsigned long long)id, n);
 			continue;
 		}
 		if (rc)
 			return rc;
 		if (e.offset != offset)
-			problem(ck, "block map %llu: block %u starts at %llu, expected %llu",
+			mds_check_problem(ck, "block map %llu: block %u starts at %llu, expected %llu",
 				(unsigned long long)id, n, (unsigned long long)e.offset,
 				(unsigned long long)offset);
 		offset += e.size;
 	}
 	*counted += n;
 	if (owner.len < 9) {
-		problem(ck, "block map %llu: owner entry is malformed", (unsigned long long)id);
+		mds_check_problem(ck, "block map %llu: owner entry is malformed", (unsigned long long)id);
 		return 0;
 	}
 	name = (struct mds_str){ owner.p + 8, owner.len - 8 };
@@ -368,14 +352,14 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 	if (rc == 0)
 		rc = mds_ns_object_load(t, &b, name, &o);
 	if (rc == MDS_ENOTFOUND || (rc == 0 && o.map_id != id)) {
-		problem(ck, "block map %llu: its owner '%s' does not hold it (leaked map)",
+		mds_check_problem(ck, "block map %llu: its owner '%s' does not hold it (leaked map)",
 			(unsigned long long)id, mds_quote(q, name));
 		return 0;
 	}
 	if (rc)
 		return rc;
 	if (n != o.map_blocks || offset != o.size)
-		problem(ck, "object '%s': record says %u blocks / %llu bytes, its map holds %u / %llu",
+		mds_check_problem(ck, "object '%s': record says %u blocks / %llu bytes, its map holds %u / %llu",
 			mds_quote(q, name), o.map_blocks, (unsigned long long)o.size, n,
 			(unsigned long long)offset);
 	return 0;
@@ -384,7 +368,7 @@ static int check_map(struct mds_txn *t, struct bcheck *ck, uint64_t id, struct m
 long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 		    uint64_t *tree_entries)
 {
-	struct bcheck ck = { report, arg, 0 };
+	struct mds_check_ctx ck = { report, arg, 0 };
 	struct mds_bucket last;
 	struct mds_kcur *c = NULL;
 	struct mds_str k, v;
@@ -403,7 +387,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 			continue;
 		}
 		if (k.len != 8) {
-			problem(&ck, "blob_maps: key of %zu bytes", k.len);
+			mds_check_problem(&ck, "blob_maps: key of %zu bytes", k.len);
 			continue;
 		}
 		rc = check_map(t, &ck, mds_be64_get((const uint8_t *)k.p), v, &last, &counted);
@@ -414,7 +398,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 	if (rc != MDS_ENOTFOUND)
 		return rc;
 	if (blocks != counted)
-		problem(&ck, "blob_maps holds %llu blocks but only %llu belong to a map's 0..n-1 range",
+		mds_check_problem(&ck, "blob_maps holds %llu blocks but only %llu belong to a map's 0..n-1 range",
 			(unsigned long long)blocks, (unsigned long long)counted);
 
 	/* Copy index: every entry names a pending destination with that id. */
@@ -429,7 +413,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 		int lrc;
 
 		if (k.len != MDS_BLOB_ID_LEN || mds_copy_index_decode(v, &bucket, &name, &tk)) {
-			problem(&ck, "copies: malformed entry");
+			mds_check_problem(&ck, "copies: malformed entry");
 			continue;
 		}
 		mds_blob_id_hex(hex, (const uint8_t *)k.p);
@@ -438,7 +422,7 @@ long mds_blob_check(struct mds_txn *t, mds_check_report_fn report, void *arg,
 			lrc = mds_ns_object_load(t, &b, name, &o);
 		if (lrc || o.copy_status != MDS_COPY_PENDING ||
 		    !mds_str_eq(o.copy_id, (struct mds_str){ hex, MDS_BLOB_ID_HEX }))
-			problem(&ck, "copy %s: destination '%s' is not pending with that copy id", hex,
+			mds_check_problem(&ck, "copy %s: destination '%s' is not pending with that copy id", hex,
 				mds_quote(q, name));
 	}
 	mds_kv_cursor_close(c);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "retention.h"
 #include "record.h"
 #include "util.h"
 
@@ -339,6 +340,8 @@ static int apply_put_block_list(struct mds_txn *t, struct mds_op *op)
 	ctime = mds_txn_now_ns(t);
 	rc = mds_blob_cond_check(op, &op->cond, exists ? &cur : NULL, MDS_REASON_ETAG, "blob",
 				 op->name);
+	if (rc == 0 && exists)
+		rc = mds_retention_check(t, op, op->name, &cur, "commit a block list over");
 	if (rc)
 		return rc;
 	if (exists) {

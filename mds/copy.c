@@ -24,6 +24,7 @@
 
 #include "blobs.h"
 #include "quota.h"
+#include "retention.h"
 #include "record.h"
 #include "util.h"
 
@@ -98,6 +99,8 @@ static int dest_prepare(struct mds_txn *t, struct mds_op *op, const struct mds_b
 	d->exists = rc == 0;
 	rc = mds_blob_cond_check(op, &op->cond, d->exists ? &cur : NULL, MDS_REASON_ETAG,
 				 "destination", op->name);
+	if (rc == 0 && d->exists)
+		rc = mds_retention_check(t, op, op->name, &cur, "copy onto");
 	if (rc)
 		return rc;
 	d->version = d->exists ? cur.version + 1 : 1;
@@ -185,6 +188,10 @@ static int apply_copy_object(struct mds_txn *t, struct mds_op *op)
 	rc = mds_blob_in_from(&src, &in);
 	if (rc)
 		return mds_status_set(&op->status, rc, "cannot read copy source: %s", mds_strerror(rc));
+	/* S3: the destination's lock comes from the request, never from the source. */
+	in.retention_mode = op->obj.retention_mode;
+	in.retain_until_ns = op->obj.retain_until_ns;
+	in.legal_hold = op->obj.legal_hold;
 	if (op->blob.replace_meta) {
 		in.content_type = op->obj.content_type;
 		in.meta = op->obj.meta;

@@ -260,6 +260,11 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 	case MDS_OP_EXPIRE_MULTIPART:
 		lp->extra_ref = op->blob.id;
 		return 0;
+	/* Retention and legal hold live in the object's record. */
+	case MDS_OP_RETENTION_SET:
+	case MDS_OP_LEGAL_HOLD_SET:
+		lp->key_version = op->out_version;
+		return object_state(t, op, lp);
 	default:
 		/* A kind added later without a case here: its leaf still
 		 * records that it happened (identity fields, state none). */

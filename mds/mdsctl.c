@@ -37,6 +37,8 @@ static const char usage_top[] =
 	"            [--soft-objects N] [--grace D] [--principal WHO]\n"
 	"  quota get SCOPE | quota ls | quota rm SCOPE | quota audit [SCOPE] [--after SEQ]\n"
 	"  usage [SCOPE]\n"
+	"  upload ls BUCKET[/PREFIX] | upload parts|abort BUCKET NAME UPLOAD_ID\n"
+	"  blob blocks BUCKET NAME | blob copy-status COPY_ID\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
@@ -68,7 +70,11 @@ static const struct {
 		    "                         [--meta k=v]... [--if-match E] [--if-none-match E]\n"
 		    "       mdsctl object head BUCKET NAME | object rm BUCKET NAME [--if-match E]\n"
 		    "  Metadata records only: mds stores no content bytes. --size takes units\n"
-		    "  (10MiB). --if-none-match '*' creates only if absent.\n" },
+		    "  (10MiB). --if-none-match '*' creates only if absent.\n"
+		    "       mdsctl object retention BUCKET NAME [governance|compliance UNTIL | none]\n"
+		    "                         [bypass-governance]   (UNTIL: 2027-01-01T00:00:00Z or +30d)\n"
+		    "       mdsctl object legal-hold BUCKET NAME [on|off]\n"
+		    "       mdsctl object retention-clock [confirm [TIME]]\n" },
 	{ "ls", "usage: mdsctl ls BUCKET[/PREFIX] [--delimiter D] [--max-keys N]\n"
 		"                 [--start-after K] [--all]\n"
 		"  S3-style listing (ListObjectsV2 order: UTF-8 bytes). One page of at most\n"
@@ -454,6 +460,8 @@ static int cmd_object(struct ctl *c)
 	const char *sub = c->n_args > 0 ? c->args[0] : "";
 	int rc;
 
+	if (!strcmp(sub, "retention") || !strcmp(sub, "legal-hold") || !strcmp(sub, "retention-clock"))
+		return mdsctl_object_lock(c);   /* mdsctl_retention.c */
 	if (strcmp(sub, "put") && strcmp(sub, "head") && strcmp(sub, "rm"))
 		return mdsctl_usage_err("unknown object command '%s' (put, head, rm)", sub);
 	if (c->n_args != 3)
@@ -774,6 +782,10 @@ static int print_help(const char *cmd)
 		fputs(mdsctl_usage_help, stdout);
 		return 0;
 	}
+	if (cmd && (!strcmp(cmd, "upload") || !strcmp(cmd, "blob"))) {
+		fputs(!strcmp(cmd, "upload") ? mdsctl_upload_help : mdsctl_blob_help, stdout);
+		return 0;
+	}
 	for (size_t i = 0; cmd && i < sizeof(usage_cmds) / sizeof(usage_cmds[0]); i++)
 		if (!strcmp(cmd, usage_cmds[i].cmd)) {
 			fputs(usage_cmds[i].text, stdout);
@@ -849,7 +861,7 @@ int main(int argc, char **argv)
 		return print_help(cmd);
 	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "status") && strcmp(cmd, "quota") &&
-	    strcmp(cmd, "usage"))
+	    strcmp(cmd, "usage") && strcmp(cmd, "upload") && strcmp(cmd, "blob"))
 		return mdsctl_usage_err("unknown command '%s'", cmd);
 
 	mds_status_clear(&st);
@@ -869,6 +881,8 @@ int main(int argc, char **argv)
 		rc = mdsctl_cmd_quota(&c);
 	else if (!strcmp(cmd, "usage"))
 		rc = mdsctl_cmd_usage(&c);
+	else if (!strcmp(cmd, "upload") || !strcmp(cmd, "blob"))
+		rc = !strcmp(cmd, "upload") ? mdsctl_cmd_upload(&c) : mdsctl_cmd_blob(&c);
 	else
 		rc = cmd_status(&c);
 	mds_client_close(c.cl);

@@ -75,6 +75,12 @@ int mdsctl_fail(int rc, const char *what, const struct mds_client_status *cs);
 /* mdsctl_print_json - print @j (ownership transferred: it is released). */
 void mdsctl_print_json(json_t *j);
 
+/*
+ * mdsctl_object_lock - `object retention|legal-hold|retention-clock`
+ * (mdsctl_retention.c). Returns the exit status.
+ */
+int mdsctl_object_lock(struct ctl *c);
+
 /* mdsctl_fmt_time - @ns since the epoch as UTC ISO 8601 into @buf (caller's). */
 const char *mdsctl_fmt_time(uint64_t ns, char *buf, size_t n);
 
@@ -85,5 +91,11 @@ int mdsctl_cmd_usage(struct ctl *c);
 /* Help texts of quota and usage, for `mdsctl quota --help`. */
 extern const char mdsctl_quota_help[];
 extern const char mdsctl_usage_help[];
+
+/* The upload and blob commands (mdsctl_blob.c) and their help texts. */
+int mdsctl_cmd_upload(struct ctl *c);
+int mdsctl_cmd_blob(struct ctl *c);
+extern const char mdsctl_upload_help[];
+extern const char mdsctl_blob_help[];
 
 #endif /* MDS_MDSCTL_H */

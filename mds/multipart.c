@@ -34,6 +34,7 @@
 
 #include "blobs.h"
 #include "nametree.h"
+#include "retention.h"
 #include "record.h"
 #include "util.h"
 
@@ -513,6 +514,8 @@ static int apply_complete(struct mds_txn *t, struct mds_op *op)
 	ctime = mds_txn_now_ns(t);
 	rc = mds_blob_cond_check(op, &op->cond, exists ? &cur : NULL, MDS_REASON_ETAG, "key",
 				 op->name);
+	if (rc == 0 && exists)
+		rc = mds_retention_check(t, op, op->name, &cur, "complete an upload over");
 	if (rc)
 		goto out;	/* the upload is kept */
 	if (exists) {

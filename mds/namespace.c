@@ -19,6 +19,7 @@
 #include "ns_internal.h"
 #include "quota.h"
 #include "record.h"
+#include "retention.h"
 #include "util.h"
 
 #define KEY_NEXT_ID "next_id"
@@ -402,6 +403,10 @@ static int apply_object_put(struct mds_txn *t, struct mds_op *op)
 		old_size = cur.size;
 	}
 	rc = cond_check(&op->cond, exists ? &cur : NULL, op->name, &op->status);
+	if (rc == 0 && exists)
+		rc = mds_retention_check(t, op, op->name, &cur, "overwrite");
+	if (rc == 0)
+		rc = mds_retention_validate_new(t, op, &op->obj);
 	if (rc)
 		return rc;
 	n = mds_object_encoded_size(&op->obj);
@@ -447,6 +452,8 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 	if (rc)
 		return fail(&op->status, rc, "delete object", op->name);
 	rc = cond_check(&op->cond, &cur, op->name, &op->status);
+	if (rc == 0)
+		rc = mds_retention_check(t, op, op->name, &cur, "delete");
 	if (rc)
 		return rc;
 	op->out_version = cur.version;
@@ -464,7 +471,7 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 	return 0;
 }
 
-int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
+static int ns_apply_kind(struct mds_txn *t, struct mds_op *op)
 {
 	switch (op->kind) {
 	case MDS_OP_TEAM_CREATE:
@@ -483,8 +490,24 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
 		return mds_quota_apply(t, op);
 	case MDS_OP_APPEND_CREATE ... MDS_OP_EXPIRE_MULTIPART:
 		return mds_blob_apply(t, op);
+	case MDS_OP_RETENTION_SET ... MDS_OP_CLOCK_CONFIRM:
+		return mds_retention_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
+}
+
+int mds_ns_apply(struct mds_txn *t, struct mds_op *op)
+{
+	int rc = ns_apply_kind(t, op);
+
+	/* Keep the retention clock's high-water mark at most 1 s behind the
+	 * last committed op (one meta write per second at most), so that a
+	 * restart can tell how far the wall clock moved (retention.c). */
+	if (rc == 0 && (rc = mds_retention_tick(t)) != 0)
+		mds_status_set(&op->status, rc, "cannot persist the retention clock: %s",
+			       mds_strerror(rc));
+	mds_retention_settle(t, rc);   /* a mark written by a failed op is not persisted */
+	return rc;
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -677,17 +700,9 @@ int mds_bucket_list(struct mds_reader *r, struct mds_str team, struct mds_str st
 
 /* ---- check ---------------------------------------------------------------------- */
 
-struct check_ctx {
-	mds_check_report_fn report;
-	void *arg;
-	long problems;
-};
-
-static void problem(struct check_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(struct check_ctx *c, const char *fmt, ...)
+void mds_check_problem(struct mds_check_ctx *c, const char *fmt, ...)
 {
-	char line[512];
+	char line[768];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -707,7 +722,7 @@ struct team_sum {
 long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(r);
-	struct check_ctx c = { report, arg, 0 };
+	struct mds_check_ctx c = { report, arg, 0 };
 	struct team_sum *teams = NULL;
 	size_t nteams = 0, cap = 0;
 	uint64_t entries = 0, db_entries = 0, n_buckets = 0, n_index = 0, max_id = 0, next_id;
@@ -736,7 +751,7 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 			teams = nt;
 		}
 		if (mds_validate_team_name(k, NULL) || mds_team_decode(v.p, v.len, &tm)) {
-			problem(&c, "team '%s': bad name or record", mds_quote(q, k));
+			mds_check_problem(&c, "team '%s': bad name or record", mds_quote(q, k));
 			continue;
 		}
 		memcpy(teams[nteams].name, k.p, k.len);
@@ -764,11 +779,11 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 
 		n_buckets++;
 		if (mds_validate_bucket_name(k, NULL) || mds_bucket_decode(v.p, v.len, &b)) {
-			problem(&c, "bucket '%s': bad name or record", mds_quote(q, k));
+			mds_check_problem(&c, "bucket '%s': bad name or record", mds_quote(q, k));
 			continue;
 		}
 		if (b.id >= next_id)
-			problem(&c, "bucket '%s': id %llu is not below the id counter %llu",
+			mds_check_problem(&c, "bucket '%s': id %llu is not below the id counter %llu",
 				mds_quote(q, k), (unsigned long long)b.id, (unsigned long long)next_id);
 		if (b.id > max_id)
 			max_id = b.id;
@@ -776,22 +791,22 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 			if (teams[i].len == b.team.len && memcmp(teams[i].name, b.team.p, b.team.len) == 0)
 				ts = &teams[i];
 		if (!ts)
-			problem(&c, "bucket '%s': owner team does not exist", mds_quote(q, k));
+			mds_check_problem(&c, "bucket '%s': owner team does not exist", mds_quote(q, k));
 		else
 			ts->u.buckets++;
 		if (b.team.len <= MDS_TEAM_NAME_MAX &&
 		    mds_kv_get(t, MDS_DB_TEAM_BUCKETS, team_bucket_key(key, b.team, k), &iv) != 0)
-			problem(&c, "bucket '%s': missing from its team's bucket index", mds_quote(q, k));
+			mds_check_problem(&c, "bucket '%s': missing from its team's bucket index", mds_quote(q, k));
 		mds_tree_iter_init(&it, t, b.id);
 		for (irc = mds_tree_iter_seek(&it, MDS_STR_NULL, 1); irc == 0; irc = mds_tree_iter_next(&it)) {
 			struct mds_object o;
 			struct mds_str nm = { it.name, it.name_len };
 
 			if (mds_validate_object_name(nm, NULL))
-				problem(&c, "bucket '%s': object name '%s' is not valid", mds_quote(q, k),
+				mds_check_problem(&c, "bucket '%s': object name '%s' is not valid", mds_quote(q, k),
 					mds_quote(q, nm));
 			if (mds_object_decode(it.rec.p, it.rec.len, &o)) {
-				problem(&c, "bucket '%s': object record does not decode", mds_quote(q, k));
+				mds_check_problem(&c, "bucket '%s': object record does not decode", mds_quote(q, k));
 				continue;
 			}
 			counted.bytes += o.size;
@@ -800,11 +815,11 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 		entries += it.entries_loaded;
 		mds_tree_iter_release(&it);
 		if (irc != MDS_ENOTFOUND)
-			problem(&c, "bucket '%s': name tree walk failed: %s", mds_quote(q, k),
+			mds_check_problem(&c, "bucket '%s': name tree walk failed: %s", mds_quote(q, k),
 				mds_strerror(irc));
 		bucket_fill_usage(t, &b);
 		if (b.bytes != counted.bytes || b.objects != counted.objects)
-			problem(&c,
+			mds_check_problem(&c,
 				"bucket '%s': usage counters say %llu bytes / %llu objects, recount finds %llu / %llu",
 				mds_quote(q, k), (unsigned long long)b.bytes, (unsigned long long)b.objects,
 				(unsigned long long)counted.bytes, (unsigned long long)counted.objects);
@@ -824,12 +839,12 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 		struct mds_usage u;
 
 		if (usage_read(t, usage_key_team(ukey, name), &u)) {
-			problem(&c, "team '%s': usage counters do not decode", mds_quote(q, name));
+			mds_check_problem(&c, "team '%s': usage counters do not decode", mds_quote(q, name));
 			continue;
 		}
 		if (u.bytes != teams[i].u.bytes || u.objects != teams[i].u.objects ||
 		    u.buckets != teams[i].u.buckets)
-			problem(&c,
+			mds_check_problem(&c,
 				"team '%s': usage counters say %llu bytes / %llu objects / %llu buckets, recount finds %llu / %llu / %llu",
 				mds_quote(q, name), (unsigned long long)u.bytes,
 				(unsigned long long)u.objects, (unsigned long long)u.buckets,
@@ -851,13 +866,13 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 	if (rc)
 		goto out_err;
 	if (db_entries != entries)
-		problem(&c, "name tree: %llu entries stored but %llu reachable from buckets",
+		mds_check_problem(&c, "name tree: %llu entries stored but %llu reachable from buckets",
 			(unsigned long long)db_entries, (unsigned long long)entries);
 	rc = mds_kv_count(t, MDS_DB_TEAM_BUCKETS, &n_index);
 	if (rc)
 		goto out_err;
 	if (n_index != n_buckets)
-		problem(&c, "team bucket index holds %llu entries for %llu buckets",
+		mds_check_problem(&c, "team bucket index holds %llu entries for %llu buckets",
 			(unsigned long long)n_index, (unsigned long long)n_buckets);
 	free(teams);
 	{

@@ -37,4 +37,18 @@ int mds_ns_object_store(struct mds_txn *t, const struct mds_bucket *b, struct md
 int mds_usage_charge(struct mds_txn *t, const struct mds_bucket *b, struct mds_str name,
 		     int64_t bytes, int64_t objects, struct mds_status *st);
 
+/*
+ * Problem reporting for the invariant checks (mds_check and the checks of
+ * the modules it calls): counts problems and hands each line to the
+ * caller's report function.
+ */
+struct mds_check_ctx {
+	mds_check_report_fn report;
+	void *arg;
+	long problems;
+};
+
+void mds_check_problem(struct mds_check_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #endif /* MDS_NS_INTERNAL_H */

@@ -1794,29 +1794,9 @@ static int res_sum_cmp(const void *a, const void *b)
 			   (struct mds_str){ (const char *)y->key, y->klen });
 }
 
-struct qcheck {
-	mds_check_report_fn report;
-	void *arg;
-	long problems;
-};
-
-static void qproblem(struct qcheck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void qproblem(struct qcheck *c, const char *fmt, ...)
-{
-	char line[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->problems++;
-	if (c->report)
-		c->report(c->arg, line);
-}
 
 /* Sums what live reservations hold per scope key into *@out (sorted, merged). */
-static int check_reservations(struct mds_txn *t, struct qcheck *qc, struct res_sum **out,
+static int check_reservations(struct mds_txn *t, struct mds_check_ctx *qc, struct res_sum **out,
 			      size_t *n_out)
 {
 	struct res_sum *v = NULL;
@@ -1837,12 +1817,12 @@ static int check_reservations(struct mds_txn *t, struct qcheck *qc, struct res_s
 
 		n_res++;
 		if (k.len != TOKEN_BYTES || resv_decode(val, &r)) {
-			qproblem(qc, "reservation record does not decode");
+			mds_check_problem(qc, "reservation record does not decode");
 			continue;
 		}
 		if (mds_kv_get(t, MDS_DB_RES_EXPIRY, expiry_key(ekey, r.expiry_ns, (const uint8_t *)k.p),
 			       &ev) != 0)
-			qproblem(qc, "reservation expiring at %llu has no expiry index entry",
+			mds_check_problem(qc, "reservation expiring at %llu has no expiry index entry",
 				 (unsigned long long)r.expiry_ns);
 		for (size_t i = 0; i < r.n_keys; i++) {
 			struct mds_str sk = resv_key_next(&r, &off);
@@ -1870,7 +1850,7 @@ static int check_reservations(struct mds_txn *t, struct qcheck *qc, struct res_s
 	if (rc)
 		goto out;
 	if (n_idx != n_res)
-		qproblem(qc, "expiry index holds %llu entries for %llu reservations",
+		mds_check_problem(qc, "expiry index holds %llu entries for %llu reservations",
 			 (unsigned long long)n_idx, (unsigned long long)n_res);
 	if (n)
 		qsort(v, n, sizeof(*v), res_sum_cmp);
@@ -1892,7 +1872,7 @@ out:
 }
 
 /* Checks a bucket record's prefix count and longest prefix. */
-static int check_bucket_header(struct mds_txn *t, struct qcheck *qc, struct mds_str bucket,
+static int check_bucket_header(struct mds_txn *t, struct mds_check_ctx *qc, struct mds_str bucket,
 			       const struct qrec *r, const char *sc)
 {
 	uint8_t seek[SCOPE_KEY_MAX];
@@ -1914,7 +1894,7 @@ static int check_bucket_header(struct mds_txn *t, struct qcheck *qc, struct mds_
 	if (rc && rc != MDS_ENOTFOUND)
 		return rc;
 	if (n != r->n_prefix || maxlen > r->max_prefix_len)
-		qproblem(qc, "quota %s: records %u prefix scopes (longest %u) but %u exist (longest %u)",
+		mds_check_problem(qc, "quota %s: records %u prefix scopes (longest %u) but %u exist (longest %u)",
 			 sc, r->n_prefix, r->max_prefix_len, n, maxlen);
 	return 0;
 }
@@ -1923,7 +1903,7 @@ long mds_quota_check(struct mds_reader *rd, mds_check_report_fn report, void *ar
 		     struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(rd);
-	struct qcheck qc = { report, arg, 0 };
+	struct mds_check_ctx qc = { report, arg, 0 };
 	struct res_sum *sums = NULL;
 	size_t n_sums = 0;
 	struct mds_kcur *c = NULL;
@@ -1944,12 +1924,12 @@ long mds_quota_check(struct mds_reader *rd, mds_check_report_fn report, void *ar
 		struct qrec r;
 
 		if (k.len > SCOPE_KEY_MAX || scope_from_key(k, &scope) || qrec_decode(v, &r)) {
-			qproblem(&qc, "quota record does not decode");
+			mds_check_problem(&qc, "quota record does not decode");
 			continue;
 		}
 		mds_quota_scope_format(sc, &scope);
 		if (!qrec_needed((const uint8_t *)k.p, &r))
-			qproblem(&qc, "quota %s: record has no limits, reservations or prefixes", sc);
+			mds_check_problem(&qc, "quota %s: record has no limits, reservations or prefixes", sc);
 		memcpy(probe.key, k.p, k.len);
 		probe.klen = k.len;
 		hit = n_sums ? bsearch(&probe, sums, n_sums, sizeof(*sums), res_sum_cmp) : NULL;
@@ -1959,7 +1939,7 @@ long mds_quota_check(struct mds_reader *rd, mds_check_report_fn report, void *ar
 			ho = hit->objects;
 		}
 		if (r.res_bytes != hb || r.res_objects != ho)
-			qproblem(&qc, "quota %s: reserved %llu bytes / %llu objects, reservations hold %llu / %llu",
+			mds_check_problem(&qc, "quota %s: reserved %llu bytes / %llu objects, reservations hold %llu / %llu",
 				 sc, (unsigned long long)r.res_bytes, (unsigned long long)r.res_objects,
 				 (unsigned long long)hb, (unsigned long long)ho);
 		if (scope.kind == MDS_SCOPE_BUCKET) {
@@ -1976,7 +1956,7 @@ long mds_quota_check(struct mds_reader *rd, mds_check_report_fn report, void *ar
 			if (qrec_get(t, (struct mds_str){ (char *)bkey,
 					 scope_key(bkey, MDS_SCOPE_BUCKET, scope.name, MDS_STR_NULL) },
 				     &br) != 0)
-				qproblem(&qc, "quota %s: its bucket has no quota record", sc);
+				mds_check_problem(&qc, "quota %s: its bucket has no quota record", sc);
 			rc = mds_kv_get(t, MDS_DB_BUCKETS, scope.name, &bv);
 			if (rc == 0 && mds_bucket_decode(bv.p, bv.len, &b) == 0)
 				rc = prefix_recount(t, b.id, scope.prefix, &cb, &co);
@@ -1985,7 +1965,7 @@ long mds_quota_check(struct mds_reader *rd, mds_check_report_fn report, void *ar
 			if (rc)
 				goto out_err;
 			if (r.used_bytes != cb || r.used_objects != co)
-				qproblem(&qc, "quota %s: counters say %llu bytes / %llu objects, recount finds %llu / %llu",
+				mds_check_problem(&qc, "quota %s: counters say %llu bytes / %llu objects, recount finds %llu / %llu",
 					 sc, (unsigned long long)r.used_bytes,
 					 (unsigned long long)r.used_objects, (unsigned long long)cb,
 					 (unsigned long long)co);
@@ -1997,7 +1977,7 @@ long mds_quota_check(struct mds_reader *rd, mds_check_report_fn report, void *ar
 		char sc[MDS_QUOTA_SCOPE_MAX + 1];
 
 		if (!sums[i].seen)
-			qproblem(&qc, "reservations hold %llu bytes on %s, which has no quota record",
+			mds_check_problem(&qc, "reservations hold %llu bytes on %s, which has no quota record",
 				 (unsigned long long)sums[i].bytes, key_format(sc, sums[i].key, sums[i].klen));
 	}
 	mds_kv_cursor_close(c);

@@ -119,6 +119,13 @@ int mds_object_in_validate(const struct mds_object_in *in, struct mds_status *st
 	if (in->n_tags > MDS_TAGS_MAX)
 		return mds_status_set(st, MDS_EINVAL, "%zu tags given; the limit is %d", in->n_tags,
 				      MDS_TAGS_MAX);
+	if (in->retention_mode > MDS_RETENTION_COMPLIANCE)
+		return mds_status_set(st, MDS_EINVAL, "retention mode %u is unknown", in->retention_mode);
+	if ((in->retention_mode == MDS_RETENTION_NONE) != (in->retain_until_ns == 0))
+		return mds_status_set(st, MDS_EINVAL,
+				      "retention mode and retain-until date must be given together");
+	if (in->legal_hold > 1)
+		return mds_status_set(st, MDS_EINVAL, "legal hold must be 0 or 1, not %u", in->legal_hold);
 	rc = pairs_validate("metadata", in->meta, in->n_meta, 0, 0, MDS_META_MAX, 1, st);
 	if (rc)
 		return rc;
@@ -155,6 +162,8 @@ size_t mds_object_encoded_size(const struct mds_object_in *in)
 		n += tlv_len(pairs_payload_len(in->meta, in->n_meta));
 	if (in->n_tags)
 		n += tlv_len(pairs_payload_len(in->tags, in->n_tags));
+	if (in->retention_mode || in->legal_hold)
+		n += tlv_len(MDS_RETENTION_TLV_LEN);
 	return n;
 }
 
@@ -210,6 +219,14 @@ size_t mds_object_encode(uint8_t *buf, size_t cap, const struct mds_object_in *i
 		o += put_pairs(buf + o, MDS_TAG_META, in->meta, in->n_meta);
 	if (in->n_tags)
 		o += put_pairs(buf + o, MDS_TAG_TAGS, in->tags, in->n_tags);
+	if (in->retention_mode || in->legal_hold) {
+		buf[o++] = MDS_TAG_RETENTION;
+		o += mds_varint_put(buf + o, MDS_RETENTION_TLV_LEN);
+		buf[o++] = in->retention_mode;
+		buf[o++] = in->legal_hold ? 1 : 0;
+		mds_le64_put(buf + o, in->retain_until_ns);
+		o += 8;
+	}
 	return o;
 }
 
@@ -435,6 +452,14 @@ int mds_object_decode(const void *data, size_t n, struct mds_object *out)
 		case MDS_TAG_COPY:
 			if (copy_parse((const uint8_t *)v.p, v.len, out))
 				return MDS_ECORRUPT;
+			break;
+		case MDS_TAG_RETENTION:
+			/* Longer payloads are a newer format: the first 10 bytes are ours. */
+			if (v.len < MDS_RETENTION_TLV_LEN || (uint8_t)v.p[0] > MDS_RETENTION_COMPLIANCE)
+				return MDS_ECORRUPT;
+			out->retention_mode = (uint8_t)v.p[0];
+			out->legal_hold = (uint8_t)v.p[1] & 1;
+			out->retain_until_ns = mds_le64_get((const uint8_t *)v.p + 2);
 			break;
 		default:
 			break; /* a field from a newer format: skipped */

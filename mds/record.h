@@ -22,7 +22,10 @@ enum {
 	MDS_TAG_TAGS = 5,
 	MDS_TAG_BLOCKMAP = 6,   /* append / block-list / multipart block map state */
 	MDS_TAG_COPY = 7,       /* asynchronous copy state */
+	MDS_TAG_RETENTION = 8,  /* object lock: u8 mode, u8 flags (bit 0 legal hold), u64 LE retain-until */
 };
+
+#define MDS_RETENTION_TLV_LEN 10
 
 #define MDS_OBJECT_HDR_SIZE 34
 

@@ -58,6 +58,7 @@ struct mds_rpc_call {
 	char stream_cursor[MDS_OBJECT_NAME_MAX + 1];
 	void *reply;                      /* packed reply (server-private grpc_byte_buffer) */
 	void *mem;                        /* malloc'd by a handler (what op borrows); free()d with the call */
+	const char *reason;               /* static; on failure sent as trailing metadata "mds-reason" */
 };
 
 typedef int (*mds_rpc_run_fn)(struct mds_rpc_call *c, struct mds_status *st);

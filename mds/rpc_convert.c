@@ -134,6 +134,15 @@ int mds_rpc_object_to_pb(struct mds_arena *a, struct mds_str bucket, struct mds_
 	out->content_type = mds_arena_str(a, o->content_type);
 	out->locator.data = (uint8_t *)o->locator.p;
 	out->locator.len = o->locator.len;
+	out->committed_blocks = o->map_blocks;
+	out->sealed = o->sealed != 0;
+	out->copy_status = (Mds__V1__CopyStatusKind)o->copy_status;
+	out->copy_id = mds_arena_str(a, o->copy_id);
+	out->copy_source = mds_arena_str(a, o->copy_source);
+	out->copy_bytes_copied = o->copy_progress;
+	out->copy_bytes_total = o->copy_total;
+	out->copy_completion_ns = o->copy_done_ns;
+	out->copy_failure = mds_arena_str(a, o->copy_failure);
 	rc = pairs_to_pb(a, o->meta_raw, o->n_meta, &out->metadata, &out->n_metadata);
 	if (rc == 0)
 		rc = pairs_to_pb(a, o->tags_raw, o->n_tags, &out->tags, &out->n_tags);

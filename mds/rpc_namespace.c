@@ -233,6 +233,13 @@ static int put_object_run(struct mds_rpc_call *c, struct mds_status *st)
 		c->op.cond.if_match = mds_rpc_str(r->if_match);
 	if (*r->if_none_match)
 		c->op.cond.if_none_match = mds_rpc_str(r->if_none_match);
+	if (r->lock_mode < 0 || r->lock_mode > MDS__V1__RETENTION_MODE__RETENTION_MODE_COMPLIANCE)
+		return mds_status_set(st, MDS_EINVAL, "field 'lock_mode': unknown value %d",
+				      (int)r->lock_mode);
+	c->op.obj.retention_mode = (uint8_t)r->lock_mode;
+	c->op.obj.retain_until_ns = r->lock_retain_until_ns;
+	c->op.obj.legal_hold = r->legal_hold ? 1 : 0;
+	c->op.bypass_governance = r->bypass_governance_retention ? 1 : 0;
 	return 0;
 }
 
@@ -286,6 +293,7 @@ static int delete_object_run(struct mds_rpc_call *c, struct mds_status *st)
 		c->op.cond.if_match = mds_rpc_str(r->if_match);
 	if (*r->if_none_match)
 		c->op.cond.if_none_match = mds_rpc_str(r->if_none_match);
+	c->op.bypass_governance = r->bypass_governance_retention ? 1 : 0;
 	return 0;
 }
 
@@ -484,6 +492,153 @@ static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 	return rc;
 }
 
+/* ---- object lock ---------------------------------------------------------- */
+
+/*
+ * bypass_governance_retention is copied into the op as asked; whether the
+ * caller may ask (the bypass-governance action) is the server's
+ * authorization step, before run() is reached (docs/security.md).
+ */
+static int put_retention_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__PutObjectRetentionRequest *r = (const void *)c->req;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_name("name", 1, mds_rpc_str(r->name), st)))
+		return rc;
+	if (r->mode < 0 || r->mode > MDS__V1__RETENTION_MODE__RETENTION_MODE_COMPLIANCE)
+		return mds_status_set(st, MDS_EINVAL, "field 'mode': unknown value %d", (int)r->mode);
+	mds_op_init(&c->op, MDS_OP_RETENTION_SET);
+	c->op.bucket = mds_rpc_str(r->bucket);
+	c->op.name = mds_rpc_str(r->name);
+	c->op.retention_mode = (uint8_t)r->mode;
+	c->op.retain_until_ns = r->retain_until_ns;
+	c->op.bypass_governance = r->bypass_governance_retention ? 1 : 0;
+	return 0;
+}
+
+static int put_retention_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__PutObjectRetentionRequest *r = (const void *)c->req;
+	Mds__V1__ObjectRetention resp = MDS__V1__OBJECT_RETENTION__INIT;
+
+	(void)st;
+	resp.bucket = r->bucket;
+	resp.name = r->name;
+	resp.mode = (Mds__V1__RetentionMode)c->op.retention_mode;
+	resp.retain_until_ns = c->op.retain_until_ns;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+static int lock_head(struct mds_rpc_call *c, const char *bucket, const char *name,
+		     struct mds_object *o, struct mds_status *st)
+{
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(bucket), st)) ||
+	    (rc = check_name("name", 1, mds_rpc_str(name), st)))
+		return rc;
+	return mds_object_head(c->reader, mds_rpc_str(bucket), mds_rpc_str(name), o, st);
+}
+
+static int get_retention_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__GetObjectRetentionRequest *r = (const void *)c->req;
+	Mds__V1__ObjectRetention resp = MDS__V1__OBJECT_RETENTION__INIT;
+	struct mds_object o;
+	int rc = lock_head(c, r->bucket, r->name, &o, st);
+
+	if (rc)
+		return rc;
+	resp.bucket = r->bucket;
+	resp.name = r->name;
+	resp.mode = (Mds__V1__RetentionMode)o.retention_mode;
+	resp.retain_until_ns = o.retain_until_ns;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+static int put_hold_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__PutObjectLegalHoldRequest *r = (const void *)c->req;
+	int rc;
+
+	if ((rc = check_name("bucket", 0, mds_rpc_str(r->bucket), st)) ||
+	    (rc = check_name("name", 1, mds_rpc_str(r->name), st)))
+		return rc;
+	mds_op_init(&c->op, MDS_OP_LEGAL_HOLD_SET);
+	c->op.bucket = mds_rpc_str(r->bucket);
+	c->op.name = mds_rpc_str(r->name);
+	c->op.legal_hold = r->on ? 1 : 0;
+	return 0;
+}
+
+static int put_hold_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__PutObjectLegalHoldRequest *r = (const void *)c->req;
+	Mds__V1__ObjectLegalHold resp = MDS__V1__OBJECT_LEGAL_HOLD__INIT;
+
+	(void)st;
+	resp.bucket = r->bucket;
+	resp.name = r->name;
+	resp.on = c->op.legal_hold != 0;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+static int get_hold_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__GetObjectLegalHoldRequest *r = (const void *)c->req;
+	Mds__V1__ObjectLegalHold resp = MDS__V1__OBJECT_LEGAL_HOLD__INIT;
+	struct mds_object o;
+	int rc = lock_head(c, r->bucket, r->name, &o, st);
+
+	if (rc)
+		return rc;
+	resp.bucket = r->bucket;
+	resp.name = r->name;
+	resp.on = o.legal_hold != 0;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+static int clock_reply(struct mds_rpc_call *c, struct mds_status *st)
+{
+	Mds__V1__RetentionClock resp = MDS__V1__RETENTION_CLOCK__INIT;
+	struct mds_retention_clock k;
+	int rc = mds_retention_clock_get(mds_server_store(c->server), &k);
+
+	if (rc)
+		return mds_status_set(st, rc, "this server has no retention clock (read-only store)");
+	resp.wall_ns = k.wall_ns;
+	resp.trusted_ns = k.trusted_ns;
+	resp.effective_ns = k.effective_ns;
+	resp.high_ns = k.high_ns;
+	resp.tolerance_ns = k.tolerance_ns;
+	resp.suspect = k.suspect != 0;
+	resp.restart_gap = k.restart_gap != 0;
+	resp.suspect_events = k.suspect_events;
+	return mds_rpc_reply(c, &resp.base);
+}
+
+static int get_clock_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	return clock_reply(c, st);
+}
+
+static int confirm_clock_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__ConfirmRetentionClockRequest *r = (const void *)c->req;
+
+	(void)st;
+	mds_op_init(&c->op, MDS_OP_CLOCK_CONFIRM);
+	c->op.retain_until_ns = r->admin_time_ns;
+	return 0;
+}
+
+static int confirm_clock_written(struct mds_rpc_call *c, struct mds_status *st)
+{
+	return clock_reply(c, st);
+}
+
 #define NS(m) "/mds.v1.Namespace/" m
 
 const struct mds_rpc_method mds_rpc_namespace_methods[] = {
@@ -505,6 +660,20 @@ const struct mds_rpc_method mds_rpc_namespace_methods[] = {
 	  &mds__v1__list_objects_request__descriptor, list_objects_run, NULL, 0 },
 	{ NS("ListObjectsStream"), "ListObjectsStream", MDS_RPC_STREAM,
 	  &mds__v1__list_objects_stream_request__descriptor, list_stream_run, NULL, 0 },
+	{ NS("PutObjectRetention"), "PutObjectRetention", MDS_RPC_WRITE,
+	  &mds__v1__put_object_retention_request__descriptor, put_retention_run,
+	  put_retention_written, 0 },
+	{ NS("GetObjectRetention"), "GetObjectRetention", MDS_RPC_READ,
+	  &mds__v1__get_object_retention_request__descriptor, get_retention_run, NULL, 0 },
+	{ NS("PutObjectLegalHold"), "PutObjectLegalHold", MDS_RPC_WRITE,
+	  &mds__v1__put_object_legal_hold_request__descriptor, put_hold_run, put_hold_written, 0 },
+	{ NS("GetObjectLegalHold"), "GetObjectLegalHold", MDS_RPC_READ,
+	  &mds__v1__get_object_legal_hold_request__descriptor, get_hold_run, NULL, 0 },
+	{ NS("GetRetentionClock"), "GetRetentionClock", MDS_RPC_READ,
+	  &mds__v1__get_retention_clock_request__descriptor, get_clock_run, NULL, 0 },
+	{ NS("ConfirmRetentionClock"), "ConfirmRetentionClock", MDS_RPC_WRITE,
+	  &mds__v1__confirm_retention_clock_request__descriptor, confirm_clock_run,
+	  confirm_clock_written, 0 },
 };
 const size_t mds_rpc_namespace_count =
 	sizeof(mds_rpc_namespace_methods) / sizeof(mds_rpc_namespace_methods[0]);

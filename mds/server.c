@@ -42,6 +42,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "rpc_quota.h"
+#include "rpc_blob.h"
 #include "mds/quota.h"
 
 #define N_CODES 17
@@ -89,6 +90,7 @@ struct call {
 	grpc_byte_buffer *send_buf;
 	grpc_slice status_details;
 	int have_details;
+	grpc_metadata reason_md;      /* trailing "mds-reason" (static slices) */
 	int md_sent;
 	int recv_cancelled;
 	int pending;                  /* STREAM: outstanding tags */
@@ -393,6 +395,12 @@ static void finish_unary(struct call *c, int err, const char *msg)
 			msg && *msg ? msg : mds_strerror(err));
 		c->have_details = 1;
 		ops[n].data.send_status_from_server.status_details = &c->status_details;
+		if (c->pub.reason) {
+			c->reason_md.key = grpc_slice_from_static_string("mds-reason");
+			c->reason_md.value = grpc_slice_from_static_string(c->pub.reason);
+			ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+			ops[n].data.send_status_from_server.trailing_metadata = &c->reason_md;
+		}
 	}
 	n++;
 	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -475,6 +483,8 @@ static void answer_op(struct call *c)
 
 	mds_status_clear(&st);
 	if (rc != 0) {
+		if (!c->pub.reason)
+			c->pub.reason = mds_rpc_blob_reason(c->pub.op.blob_out.reason);
 		finish_unary(c, rc, c->pub.op.status.msg);
 		return;
 	}
@@ -925,7 +935,7 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	s->tls = o->tls_cert != NULL;
 	s->mtls = s->tls && o->require_client_cert;
 	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count + mds_rpc_quota_count +
-		       mds_rpc_feed_count;
+		       mds_rpc_blob_count + mds_rpc_feed_count;
 	s->methods = calloc(s->n_methods, sizeof(*s->methods));
 	s->handles = calloc(s->n_methods, sizeof(*s->handles));
 	s->stats = calloc(s->n_methods + 1, sizeof(*s->stats));
@@ -940,6 +950,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		s->methods[k++] = &mds_rpc_admin_methods[i];
 	for (size_t i = 0; i < mds_rpc_quota_count; i++)
 		s->methods[k++] = &mds_rpc_quota_methods[i];
+	for (size_t i = 0; i < mds_rpc_blob_count; i++)
+		s->methods[k++] = &mds_rpc_blob_methods[i];
 	for (size_t i = 0; i < mds_rpc_feed_count; i++)
 		s->methods[k++] = &mds_rpc_feed_methods[i];
 

@@ -37,6 +37,7 @@
 
 #include "kv.h"
 #include "record.h"
+#include "retention.h"
 #include "util.h"
 
 #define STORE_FORMAT 1
@@ -82,6 +83,8 @@ struct mds_store {
 
 	/* stats: written by the writer under mu, read under mu */
 	struct mds_store_stats stats;
+
+	struct mds_rclock *rclock;    /* retention clock (retention.c); NULL if read-only */
 };
 
 struct mds_txn {
@@ -348,6 +351,16 @@ int mds_kv_prev(struct mds_kcur *c, struct mds_str *k, struct mds_str *v)
 	MDB_val kk, vv;
 
 	return cursor_get(c, &kk, &vv, MDB_PREV, k, v);
+}
+
+struct mds_rclock *mds_txn_rclock(struct mds_txn *t)
+{
+	return t->s->rclock;
+}
+
+struct mds_rclock *mds_store_rclock(struct mds_store *s)
+{
+	return s->rclock;
 }
 
 uint64_t mds_txn_now_ns(struct mds_txn *t)
@@ -959,6 +972,11 @@ int mds_store_open(struct mds_store **out, const char *dir, const struct mds_sto
 	if (rc)
 		goto out_env;
 	if (!s->opts.read_only) {
+		s->rclock = mds_rclock_new(&s->opts);
+		if (!s->rclock) {
+			rc = mds_status_set(st, MDS_ENOMEM, "cannot allocate the retention clock");
+			goto out_env;
+		}
 		rc = pthread_create(&s->writer, NULL, writer_main, s);
 		if (rc) {
 			rc = mds_status_set(st, -rc, "cannot start the writer thread: %s", strerror(rc));
@@ -972,6 +990,7 @@ int mds_store_open(struct mds_store **out, const char *dir, const struct mds_sto
 
 out_env:
 	mdb_env_close(s->env);
+	mds_rclock_free(s->rclock);
 out_free:
 	open_env_release(s);
 	pthread_rwlock_destroy(&s->resize_lock);
@@ -993,6 +1012,7 @@ void mds_store_close(struct mds_store *s)
 		pthread_join(s->writer, NULL);
 	mdb_env_close(s->env);
 	open_env_release(s);
+	mds_rclock_free(s->rclock);
 	pthread_rwlock_destroy(&s->resize_lock);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);

@@ -96,6 +96,20 @@ struct mds_object {
 	uint64_t copy_progress; /* bytes copied so far */
 	uint64_t copy_total;    /* bytes of the source */
 	uint64_t copy_done_ns;  /* completion time (success, failed, aborted) */
+
+	/* Retention and legal hold (tag 8, see retention.c): the object may be
+	 * neither deleted nor overwritten while legal_hold is 1 or while
+	 * retention_mode is set and retain_until_ns is in the future. */
+	uint8_t retention_mode; /* enum mds_retention_mode */
+	uint8_t legal_hold;     /* 1: under legal hold */
+	uint64_t retain_until_ns; /* ns since the epoch; 0 with MDS_RETENTION_NONE */
+};
+
+/* S3 Object Lock modes (Azure: unlocked / locked time-based policies). */
+enum mds_retention_mode {
+	MDS_RETENTION_NONE = 0,
+	MDS_RETENTION_GOVERNANCE = 1, /* may be shortened, removed or bypassed with bypass_governance */
+	MDS_RETENTION_COMPLIANCE = 2, /* may be extended only; no bypass */
 };
 
 enum mds_map_kind {
@@ -173,6 +187,13 @@ enum mds_op_kind {
 	MDS_OP_PUT_BLOCK = 42,         /* PutBlock: bucket, name, blob.id = block id, size, locator */
 	MDS_OP_PUT_BLOCK_LIST = 43,    /* PutBlockList: bucket, name, blob.blocks, obj, cond */
 	MDS_OP_EXPIRE_MULTIPART = 44,  /* lifecycle sweep: bucket, blob.expire_before_ns, blob.max_items */
+
+	/* Retention and legal hold (70-79): see docs/security.md. Deletes and
+	 * overwrites of a locked object (every kind above) fail MDS_ELOCKED;
+	 * op->bypass_governance lifts governance retention only. */
+	MDS_OP_RETENTION_SET = 70,     /* PutObjectRetention: bucket, name, retention_mode, retain_until_ns, bypass_governance */
+	MDS_OP_LEGAL_HOLD_SET = 71,    /* PutObjectLegalHold: bucket, name, legal_hold */
+	MDS_OP_CLOCK_CONFIRM = 72,     /* admin: the wall clock is right; retain_until_ns = the admin's time (0 = the server's) */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -214,6 +235,12 @@ struct mds_object_in {
 	size_t n_meta;
 	const struct mds_pair *tags;
 	size_t n_tags;
+	/* Object lock set on creation (S3 x-amz-object-lock-*); the fields of
+	 * struct mds_object. Mode and date go together; an overwrite is only
+	 * possible once the old record is unlocked. */
+	uint8_t retention_mode;       /* enum mds_retention_mode */
+	uint8_t legal_hold;           /* 0 or 1 */
+	uint64_t retain_until_ns;
 };
 
 /* Which list a Put Block List entry names (Azure's Committed/Uncommitted/Latest). */
@@ -312,6 +339,13 @@ struct mds_op {
 	uint64_t reserve_ttl_ns;
 	uint32_t sweep_max;           /* 0 = 256 */
 	struct mds_blob_in blob;      /* blob ops (kinds 30-49) */
+	/* retention and legal hold (kinds 70-79) */
+	uint8_t bypass_governance;    /* 1: the caller asked to bypass governance retention
+				       * (x-amz-bypass-governance-retention); the RPC layer sets it
+				       * only for a principal authorized for bypass-governance */
+	uint8_t retention_mode;       /* RETENTION_SET: enum mds_retention_mode */
+	uint8_t legal_hold;           /* LEGAL_HOLD_SET: 1 on, 0 off */
+	uint64_t retain_until_ns;     /* RETENTION_SET: retain-until; CLOCK_CONFIRM: admin's time */
 
 	/* out: valid when done runs */
 	struct mds_status status;
@@ -524,6 +558,32 @@ struct mds_uploads_result {
 int mds_list_multipart_uploads(struct mds_reader *r, const struct mds_uploads_params *p,
 			       mds_upload_emit_fn emit, void *arg, struct mds_uploads_result *res,
 			       struct mds_status *st);
+
+/* ---- retention clock ----------------------------------------------------- */
+
+/*
+ * The time retention expiry is measured against (docs/security.md): the
+ * wall clock, unless it runs ahead of the trusted time (wall clock at the
+ * anchor + monotonic time elapsed since) by more than the store's
+ * tolerance; then the clock is "suspect" and expiry uses the trusted time
+ * until an admin confirms the wall clock (MDS_OP_CLOCK_CONFIRM).
+ */
+struct mds_retention_clock {
+	uint64_t wall_ns;        /* the store's wall clock now */
+	uint64_t trusted_ns;     /* anchor wall + monotonic elapsed */
+	uint64_t effective_ns;   /* what retention expiry uses now */
+	uint64_t high_ns;        /* highest effective time persisted (meta "retention_clock") */
+	uint64_t tolerance_ns;
+	int suspect;             /* 1: releases paused until confirmed */
+	int restart_gap;         /* 1: suspect because the wall clock moved too far across a restart */
+	uint64_t suspect_events; /* times the clock became suspect since open */
+};
+
+/*
+ * mds_retention_clock_get - the store's retention clock now. Thread-safe.
+ * Returns 0, or MDS_EINVAL for a read-only store (no writer, no clock).
+ */
+int mds_retention_clock_get(struct mds_store *s, struct mds_retention_clock *out);
 
 /* ---- consistency check ------------------------------------------------ */
 

@@ -48,6 +48,10 @@ struct mds_store_opts {
 	int read_only;             /* no writer thread; submit answers MDS_EINVAL */
 	mds_clock_fn clock;        /* NULL = CLOCK_REALTIME */
 	void *clock_arg;
+	/* Retention's trusted time (docs/security.md): monotonic ns, any epoch. */
+	mds_clock_fn mono_clock;   /* NULL = CLOCK_MONOTONIC */
+	void *mono_clock_arg;
+	uint64_t clock_tolerance_ns; /* wall ahead of trusted time by more = suspect; 0 = 5 min */
 };
 
 /* Counters a server exports as metrics; read with mds_store_stats(). */
