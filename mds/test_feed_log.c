@@ -243,6 +243,17 @@ static void test_blob_ops_carry_object_state(void **state)
 	assert_int_equal(mds_object_decode(lf.record.p, lf.record.len, &o), 0);
 	assert_int_equal(o.size, 100);
 	assert_int_equal(o.blob_type, MDS_BLOB_APPEND);
+	/* a legal hold is part of the record the leaf carries */
+	mds_op_init(&op, MDS_OP_LEGAL_HOLD_SET);
+	op.bucket = tu_s("data");
+	op.name = tu_s("log");
+	op.legal_hold = 1;
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	leaf_at(f->s, 4, &lf, buf, sizeof(buf));
+	assert_int_equal(lf.kind, MDS_OP_LEGAL_HOLD_SET);
+	assert_int_equal(lf.state, MDS_FEED_RECORD);
+	assert_int_equal(mds_object_decode(lf.record.p, lf.record.len, &o), 0);
+	assert_int_equal(o.legal_hold, 1);
 	check_tree(f->s);
 }
 
