@@ -223,7 +223,7 @@ class FeedTest(unittest.TestCase):
         self.assertEqual(len(evs), 1)
         self.assertTrue(evs[0].heartbeat)
         note1 = self.checkpoint().note
-        time.sleep(0.45)
+        time.sleep(0.8)
         cp2 = self.checkpoint()
         self.assertNotEqual(cp2.note, note1)
         self.assertEqual((cp2.size, cp2.root), (ssize, sroot))
