@@ -418,9 +418,15 @@ int mds_object_decode(const void *data, size_t n, struct mds_object *out)
 	while (o < n) {
 		uint8_t tag = p[o++];
 		uint64_t len;
-		size_t k = mds_varint_get(p + o, n - o, &len);
+		size_t k;
 		struct mds_str v;
 
+		if (o < n && p[o] < 0x80) { /* the usual one-byte length, inline */
+			len = p[o];
+			k = 1;
+		} else {
+			k = mds_varint_get(p + o, n - o, &len);
+		}
 		if (!k || len > n - o - k)
 			return MDS_ECORRUPT;
 		o += k;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mds/namespace.h"
 
@@ -87,10 +88,12 @@ static inline void mds_le64_put(uint8_t *p, uint64_t v)
 
 static inline uint64_t mds_le64_get(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
+	memcpy(&v, p, 8); /* one load; GCC does not fold the byte loop */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 

@@ -9,15 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t varint_len(uint64_t v)
+/* Bytes of @v as a varint: 1 + one per further 7 significant bits. */
+static inline size_t varint_len(uint64_t v)
 {
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
+	return v < 0x80 ? 1 : (size_t)(64 - __builtin_clzll(v) + 6) / 7;
 }
 
 static int reserve(struct mds_wbuf *b, size_t n)
@@ -39,42 +34,48 @@ static int reserve(struct mds_wbuf *b, size_t n)
 	return 0;
 }
 
-/* The caller reserved enough room. */
-static void put_varint(struct mds_wbuf *b, uint64_t v)
+/*
+ * The writers below append at @w, which the caller reserved room for, and
+ * return the new end. They work on a local pointer rather than on b->len:
+ * stores through a uint8_t pointer may alias the buffer struct, which
+ * would make the compiler reload b->p and b->len after every byte.
+ */
+static inline uint8_t *put_varint(uint8_t *w, uint64_t v)
 {
 	while (v >= 0x80) {
-		b->p[b->len++] = (uint8_t)(v | 0x80);
+		*w++ = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
-	b->p[b->len++] = (uint8_t)v;
+	*w++ = (uint8_t)v;
+	return w;
 }
 
-static size_t bytes_size(unsigned field, size_t len)
+static inline size_t bytes_size(unsigned field, size_t len)
 {
 	return len ? varint_len(field << 3 | 2) + varint_len(len) + len : 0;
 }
 
-static size_t uint_size(unsigned field, uint64_t v)
+static inline size_t uint_size(unsigned field, uint64_t v)
 {
 	return v ? varint_len(field << 3) + varint_len(v) : 0;
 }
 
-static void put_bytes(struct mds_wbuf *b, unsigned field, const void *p, size_t len)
+static inline uint8_t *put_bytes(uint8_t *w, unsigned field, const void *p, size_t len)
 {
 	if (!len)
-		return;
-	put_varint(b, field << 3 | 2);
-	put_varint(b, len);
-	memcpy(b->p + b->len, p, len);
-	b->len += len;
+		return w;
+	w = put_varint(w, field << 3 | 2);
+	w = put_varint(w, len);
+	memcpy(w, p, len);
+	return w + len;
 }
 
-static void put_uint(struct mds_wbuf *b, unsigned field, uint64_t v)
+static inline uint8_t *put_uint(uint8_t *w, unsigned field, uint64_t v)
 {
 	if (!v)
-		return;
-	put_varint(b, field << 3);
-	put_varint(b, v);
+		return w;
+	w = put_varint(w, field << 3);
+	return put_varint(w, v);
 }
 
 static size_t pair_size(const struct mds_pair *pr)
@@ -99,25 +100,27 @@ static long pairs_size(unsigned field, struct mds_str raw, uint32_t n)
 	return i == n ? (long)total : -1;
 }
 
-static void put_pairs(struct mds_wbuf *b, unsigned field, struct mds_str raw, uint32_t n)
+static uint8_t *put_pairs(uint8_t *w, unsigned field, struct mds_str raw, uint32_t n)
 {
 	struct mds_str cur = raw;
 	struct mds_pair pr;
 
 	for (uint32_t i = 0; i < n && mds_pairs_next(&cur, &pr) == 1; i++) {
-		put_varint(b, field << 3 | 2);
-		put_varint(b, pair_size(&pr));
-		put_bytes(b, 1, pr.key.p, pr.key.len);
-		put_bytes(b, 2, pr.value.p, pr.value.len);
+		w = put_varint(w, field << 3 | 2);
+		w = put_varint(w, pair_size(&pr));
+		w = put_bytes(w, 1, pr.key.p, pr.key.len);
+		w = put_bytes(w, 2, pr.value.p, pr.value.len);
 	}
+	return w;
 }
 
 int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str bucket,
 			    struct mds_str name, const struct mds_object *o)
 {
-	long meta = pairs_size(11, o->meta_raw, o->n_meta);
-	long tags = pairs_size(12, o->tags_raw, o->n_tags);
+	long meta = o->n_meta ? pairs_size(11, o->meta_raw, o->n_meta) : 0;
+	long tags = o->n_tags ? pairs_size(12, o->tags_raw, o->n_tags) : 0;
 	size_t rec;
+	uint8_t *w;
 
 	if (meta < 0 || tags < 0)
 		return MDS_ECORRUPT;
@@ -128,20 +131,24 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 	      (size_t)meta + (size_t)tags;
 	if (reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec) != 0)
 		return MDS_ENOMEM;
-	put_varint(b, field << 3 | 2);
-	put_varint(b, rec);
-	put_bytes(b, 1, bucket.p, bucket.len);
-	put_bytes(b, 2, name.p, name.len);
-	put_uint(b, 3, o->version);
-	put_uint(b, 4, o->size);
-	put_uint(b, 5, o->ctime_ns);
-	put_uint(b, 6, o->mtime_ns);
-	put_uint(b, 7, o->blob_type);
-	put_bytes(b, 8, o->etag.p, o->etag.len);
-	put_bytes(b, 9, o->content_type.p, o->content_type.len);
-	put_bytes(b, 10, o->locator.p, o->locator.len);
-	put_pairs(b, 11, o->meta_raw, o->n_meta);
-	put_pairs(b, 12, o->tags_raw, o->n_tags);
+	w = b->p + b->len;
+	w = put_varint(w, field << 3 | 2);
+	w = put_varint(w, rec);
+	w = put_bytes(w, 1, bucket.p, bucket.len);
+	w = put_bytes(w, 2, name.p, name.len);
+	w = put_uint(w, 3, o->version);
+	w = put_uint(w, 4, o->size);
+	w = put_uint(w, 5, o->ctime_ns);
+	w = put_uint(w, 6, o->mtime_ns);
+	w = put_uint(w, 7, o->blob_type);
+	w = put_bytes(w, 8, o->etag.p, o->etag.len);
+	w = put_bytes(w, 9, o->content_type.p, o->content_type.len);
+	w = put_bytes(w, 10, o->locator.p, o->locator.len);
+	if (o->n_meta)
+		w = put_pairs(w, 11, o->meta_raw, o->n_meta);
+	if (o->n_tags)
+		w = put_pairs(w, 12, o->tags_raw, o->n_tags);
+	b->len = (size_t)(w - b->p);
 	return 0;
 }
 

@@ -412,6 +412,7 @@ struct stream_page {
 	struct mds_wbuf b;
 	struct mds_str bucket;
 	size_t n, cap;
+	size_t seen;           /* entries the walk emitted (n plus any skipped) */
 	char *last;            /* the call's cursor buffer (MDS_OBJECT_NAME_MAX + 1) */
 	size_t last_len;
 };
@@ -421,6 +422,13 @@ static int stream_emit(void *arg, const struct mds_list_entry *e)
 	struct stream_page *pg = arg;
 	int rc;
 
+	/* e->name may live in a buffer the walk reuses: keep a copy of the
+	 * walk's last entry, the one at cap (a chunk that ends earlier is the
+	 * stream's last and needs no cursor) */
+	if (++pg->seen == pg->cap && e->name.len <= MDS_OBJECT_NAME_MAX) {
+		memcpy(pg->last, e->name.p, e->name.len);
+		pg->last_len = e->name.len;
+	}
 	if (e->is_prefix || !e->obj)
 		return 0;
 	if (pg->n == pg->cap)
@@ -430,11 +438,6 @@ static int stream_emit(void *arg, const struct mds_list_entry *e)
 	if (rc != 0)
 		return rc;
 	pg->n++;
-	/* e->name may live in a buffer the walk reuses: copy it now */
-	if (e->name.len <= MDS_OBJECT_NAME_MAX) {
-		memcpy(pg->last, e->name.p, e->name.len);
-		pg->last_len = e->name.len;
-	}
 	return 0;
 }
 

@@ -10,7 +10,10 @@
  *   go on. Then the outer transaction commits, which is the one fsync of
  *   the batch, and only then is every op's done() called. While a commit
  *   is in progress new ops pile up in the queue, so batches grow with load
- *   by themselves; batch_window_us can hold a small batch open a little.
+ *   by themselves; ops that arrive while a batch is being applied join it
+ *   before its commit; after a commit the writer waits briefly for the
+ *   callers it just answered (regroup_wait), and batch_window_us can hold
+ *   a small batch open a little.
  *
  *   If the outer commit fails, nothing of the batch was stored: every op
  *   that had succeeded is completed with the commit's error instead.
@@ -76,6 +79,7 @@ struct mds_store {
 	ino_t ino;
 	struct mds_op *head, *tail;
 	size_t qlen;
+	size_t want;    /* the writer waits for qlen to reach this; 0 = no */
 	int stopping;   /* close: drain then exit */
 	int refusing;   /* shutdown: submit says MDS_ESHUTDOWN */
 	mds_post_apply_fn post_apply;  /* set before the first op; writer reads it */
@@ -503,13 +507,72 @@ static void explain_enospc(const struct mds_store *s, struct mds_status *st)
 		 (unsigned long long)s->opts.map_size);
 }
 
-/* Applies @batch (a list of @n ops) in one durable transaction. */
-static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
+/* Applies @op in a nested transaction of @parent; returns 1 if it stuck. */
+static int apply_one(struct mds_store *s, MDB_txn *parent, struct mds_op *op)
 {
 	struct mds_txn t = { .s = s, .write = 1 };
+	int rc;
+
+	mds_status_clear(&op->status);
+	rc = LMDB(mdb_txn_begin(s->env, parent, 0, &t.txn));
+	if (rc) {
+		rc = lmdb_err(rc);
+		mds_status_set(&op->status, rc, "cannot begin a nested transaction: %s",
+			       mds_strerror(rc));
+		return 0;
+	}
+	t.now_ns = mds_store_now_ns(s);
+	rc = mds_ns_apply(&t, op);
+	if (rc == 0)
+		rc = lmdb_err(txn_commit(t.txn));
+	else
+		mdb_txn_abort(t.txn);
+	if (rc) {
+		if (op->status.code == 0 || op->status.code != rc)
+			mds_status_set(&op->status, rc, "%s", mds_strerror(rc));
+		if (rc == MDS_ENOSPC)
+			explain_enospc(s, &op->status);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Takes up to @max queued ops (at least one must be queued) as a list;
+ * @n_out gets the count. Called with s->mu held.
+ */
+static struct mds_op *take_ops(struct mds_store *s, size_t max, size_t *n_out)
+{
+	struct mds_op *first = s->head, *last = s->head;
+	size_t n = 1;
+
+	while (n < max && last->next_) {
+		last = last->next_;
+		n++;
+	}
+	s->head = last->next_;
+	if (!s->head)
+		s->tail = NULL;
+	last->next_ = NULL;
+	s->qlen -= n;
+	*n_out = n;
+	return first;
+}
+
+/*
+ * Applies @batch (a list of *@np ops) in one durable transaction. Ops that
+ * were queued while the batch was being applied join it before the commit
+ * (up to max_batch): they cost no extra fsync. *@np is updated; *@commit_ns
+ * gets the commit's duration (0 when nothing was committed), *@queued the
+ * ops that were waiting before the batch's ops were completed.
+ */
+static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uint64_t *commit_ns,
+		      size_t *queued)
+{
 	MDB_txn *parent = NULL;
 	uint64_t ok = 0, failed = 0, t0, dt = 0;
 	struct mds_op *op, *next;
+	size_t n = *np;
 	int rc;
 
 	rc = LMDB(mdb_txn_begin(s->env, NULL, 0, &parent));
@@ -521,14 +584,18 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
 		goto out_complete;
 	}
 	for (op = batch; op; op = op->next_) {
-		mds_status_clear(&op->status);
-		rc = LMDB(mdb_txn_begin(s->env, parent, 0, &t.txn));
-		if (rc) {
-			rc = lmdb_err(rc);
-			mds_status_set(&op->status, rc, "cannot begin a nested transaction: %s",
-				       mds_strerror(rc));
+		ok += (uint64_t)apply_one(s, parent, op);
+		if (op->next_ || n >= s->opts.max_batch)
 			continue;
+		/* the list is done: let late arrivals join before the commit */
+		pthread_mutex_lock(&s->mu);
+		if (s->head) {
+			size_t k;
+
+			op->next_ = take_ops(s, s->opts.max_batch - n, &k);
+			n += k;
 		}
+<<<<<<< HEAD
 		t.now_ns = mds_store_now_ns(s);
 		rc = mds_ns_apply(&t, op);
 		if (rc == 0 && s->post_apply)
@@ -546,6 +613,9 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t n)
 		} else {
 			ok++;
 		}
+=======
+		pthread_mutex_unlock(&s->mu);
+>>>>>>> main
 	}
 	if (ok == 0) {
 		mdb_txn_abort(parent);
@@ -582,12 +652,15 @@ out_complete:
 	}
 	if (n > s->stats.batch_max)
 		s->stats.batch_max = n;
+	*queued = s->qlen;
 	pthread_mutex_unlock(&s->mu);
 	for (op = batch; op; op = next) {
 		next = op->next_;
 		op->next_ = NULL;
 		complete(op);
 	}
+	*np = n;
+	*commit_ns = ok && rc == 0 ? dt : 0;
 }
 
 static void deadline_after(struct timespec *ts, uint64_t ns)
@@ -598,6 +671,50 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
 	ts->tv_nsec = (long)(ns % 1000000000u);
 }
 
+/*
+ * After a commit that answered some ops, called with s->mu held; @want is
+ * those ops plus the ones that were already waiting when they were
+ * answered (callers that resubmit from done() are back already).
+ *
+ * Callers in a closed loop (a gateway with a window of requests in flight)
+ * send their next op as soon as they have their answer. If the writer
+ * began the next transaction with only the ops that queued up during the
+ * commit, batches would alternate between the two halves of the window and
+ * every fsync would carry half of what it could. So the writer gives the
+ * answered callers a little time to come back, for as long as waiting
+ * pays: one more op is worth waiting for while it arrives within its share
+ * of the batch's time, (commit + waited) / ops queued. The wait ends when
+ * the queue holds @want, when a share of time passes without an arrival,
+ * or after one commit's duration (at most REGROUP_MAX_NS). A caller that
+ * does not come back thus costs the others at most one commit's time.
+ */
+#define REGROUP_MAX_NS 2000000u
+
+static void regroup_wait(struct mds_store *s, size_t want, uint64_t commit_ns)
+{
+	uint64_t t0 = mono_ns(), waited = 0;
+
+	if (want > s->opts.max_batch)
+		want = s->opts.max_batch;
+	if (commit_ns > REGROUP_MAX_NS)
+		commit_ns = REGROUP_MAX_NS;
+	s->want = want;
+	while (s->qlen < want && !s->stopping && waited < commit_ns) {
+		size_t had = s->qlen;
+		uint64_t share = (commit_ns + waited) / (had ? had : 1);
+		struct timespec ts;
+
+		if (share > commit_ns - waited)
+			share = commit_ns - waited;
+		deadline_after(&ts, share);
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		waited = mono_ns() - t0;
+		if (s->qlen == had && had > 0)
+			break;
+	}
+	s->want = 0;
+}
+
 static void *writer_main(void *arg)
 {
 	struct mds_store *s = arg;
@@ -606,8 +723,9 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		struct mds_op *batch, *last;
-		size_t n;
+		struct mds_op *batch;
+		uint64_t commit_ns;
+		size_t n, queued;
 
 		while (!s->head && !s->stopping) {
 			struct timespec ts;
@@ -634,20 +752,12 @@ static void *writer_main(void *arg)
 			deadline_after(&ts, (uint64_t)s->opts.batch_window_us * 1000u);
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		}
-		batch = last = s->head;
-		n = 1;
-		while (n < s->opts.max_batch && last->next_) {
-			last = last->next_;
-			n++;
-		}
-		s->head = last->next_;
-		if (!s->head)
-			s->tail = NULL;
-		last->next_ = NULL;
-		s->qlen -= n;
+		batch = take_ops(s, s->opts.max_batch, &n);
 		pthread_mutex_unlock(&s->mu);
-		run_batch(s, batch, n);
+		run_batch(s, batch, &n, &commit_ns, &queued);
 		pthread_mutex_lock(&s->mu);
+		if (commit_ns)
+			regroup_wait(s, n + queued, commit_ns);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -676,7 +786,7 @@ int mds_store_submit(struct mds_store *s, struct mds_op *op)
 			s->head = op;
 		s->tail = op;
 		s->qlen++;
-		if (s->qlen == 1)
+		if (s->qlen == 1 || s->qlen == s->want)
 			pthread_cond_signal(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -13,6 +13,7 @@
  *
  * usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] [--runs N]
  *                  [--inflight N] [--objects N] [--skip-etcd]
+ *                  [--puts-only | --list-only] [--batch-window-us N]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -405,11 +406,11 @@ static void stop(pid_t pid)
 	waitpid(pid, &st, 0);
 }
 
-/* Wait until a unary call to @method succeeds (the server is up). */
+/* Wait until a unary call to @method succeeds (the server is up; 60 s, for valgrind). */
 static int wait_ready(grpc_channel *ch, const char *method, grpc_byte_buffer *(*gen)(void *,
 		      unsigned long), void *arg)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 1200; i++) {
 		double el;
 		unsigned long errs = 0;
 
@@ -475,6 +476,8 @@ struct opts {
 	int runs;
 	unsigned inflight;
 	unsigned long objects;
+	int puts_only;      /* --puts-only: skip lookups and listing (profiling) */
+	int list_only;      /* --list-only: skip puts and lookups (profiling) */
 };
 
 static void measure(const char *label, grpc_channel *ch, const struct opts *o,
@@ -485,22 +488,27 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 	unsigned long next_put = o->objects, errs;
 
 	/* durable puts: new keys, 64 in flight */
-	for (int r = 0; r < o->runs; r++) {
+	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, put_m, put, g, o->inflight, o->seconds, 0,
 					     next_put, &el, &errs);
 
 		next_put += n + errs + o->inflight;
 		v[r] = (double)n / el;
 	}
-	out->puts = median(v, o->runs);
+	out->puts = o->list_only ? 0 : median(v, o->runs);
+	if (o->puts_only) {
+		printf("%-5s durable puts %10.0f/s\n", label, out->puts);
+		fflush(stdout);
+		return;
+	}
 	/* lookups of existing keys, 64 in flight */
-	for (int r = 0; r < o->runs; r++) {
+	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, get_m, get, g, o->inflight, o->seconds, 0, 0, &el,
 					     &errs);
 
 		v[r] = (double)n / el;
 	}
-	out->lookups = median(v, o->runs);
+	out->lookups = o->list_only ? 0 : median(v, o->runs);
 	/* listing: every key under the prefix, one call at a time */
 	for (int r = 0; r < o->runs; r++) {
 		unsigned long total = 0;
@@ -613,9 +621,11 @@ int main(int argc, char **argv)
 		{ "objects", required_argument, NULL, 'n' },
 		{ "skip-etcd", no_argument, NULL, 'k' },
 		{ "batch-window-us", required_argument, NULL, 'w' },
+		{ "puts-only", no_argument, NULL, 'p' },
+		{ "list-only", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { NULL, "/usr/bin/etcd", 3.0, 3, 64, 50000 };
+	struct opts o = { NULL, "/usr/bin/etcd", 3.0, 3, 64, 50000, 0, 0 };
 	struct gen_ctx g;
 	struct figures fm = { 0 }, fe = { 0 };
 	char dir[] = "/tmp/rpc_bench.XXXXXX", buf[512], target[64], log[600];
@@ -638,10 +648,12 @@ int main(int argc, char **argv)
 		case 'i': o.inflight = (unsigned)atoi(optarg); break;
 		case 'n': o.objects = strtoul(optarg, NULL, 10); break;
 		case 'k': skip_etcd = 1; break;
+		case 'p': o.puts_only = 1; break;
+		case 'l': o.list_only = 1; break;
 		case 'w': snprintf(window, sizeof(window), "%s", optarg); break;
 		default:
 			fprintf(stderr, "usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] "
-				"[--runs N] [--inflight N] [--objects N]\n");
+				"[--runs N] [--inflight N] [--objects N] [--skip-etcd] [--puts-only | --list-only] [--batch-window-us N]\n");
 			return 2;
 		}
 	}
