@@ -523,6 +523,8 @@ static int apply_one(struct mds_store *s, MDB_txn *parent, struct mds_op *op)
 	}
 	t.now_ns = mds_store_now_ns(s);
 	rc = mds_ns_apply(&t, op);
+	if (rc == 0 && s->post_apply)
+		rc = s->post_apply(s->post_apply_arg, &t, op);
 	if (rc == 0)
 		rc = lmdb_err(txn_commit(t.txn));
 	else
@@ -595,27 +597,7 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uin
 			op->next_ = take_ops(s, s->opts.max_batch - n, &k);
 			n += k;
 		}
-<<<<<<< HEAD
-		t.now_ns = mds_store_now_ns(s);
-		rc = mds_ns_apply(&t, op);
-		if (rc == 0 && s->post_apply)
-			rc = s->post_apply(s->post_apply_arg, &t, op);
-		if (rc == 0)
-			rc = lmdb_err(txn_commit(t.txn));
-		else
-			mdb_txn_abort(t.txn);
-		t.txn = NULL;
-		if (rc) {
-			if (op->status.code == 0 || op->status.code != rc)
-				mds_status_set(&op->status, rc, "%s", mds_strerror(rc));
-			if (rc == MDS_ENOSPC)
-				explain_enospc(s, &op->status);
-		} else {
-			ok++;
-		}
-=======
 		pthread_mutex_unlock(&s->mu);
->>>>>>> main
 	}
 	if (ok == 0) {
 		mdb_txn_abort(parent);
