@@ -31,6 +31,8 @@ int mds_config_init(struct mds_config *c)
 	c->threads = 2;
 	c->max_message = 4u << 20;
 	c->grace_ms = 5000;
+	c->feed_cadence_ms = 100;
+	c->feed_heartbeat_ms = 10000;
 	c->log_level = MDS_LOG_INFO;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
@@ -58,6 +60,7 @@ void mds_config_release(struct mds_config *c)
 	free(c->gateways);
 	free(c->rate_limits);
 	free(c->admins);
+	free(c->feed_origin);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -126,6 +129,8 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		s = &c->rate_limits;
 	else if (!strcmp(key, "admins"))
 		s = &c->admins;
+	else if (!strcmp(key, "feed-origin"))
+		s = &c->feed_origin;
 	if (s) {
 		if (!v || !*v)
 			return mds_status_set(st, MDS_EINVAL, "'%s' needs a value", key);
@@ -140,6 +145,10 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 1, 64, &c->threads);
 	} else if (!strcmp(key, "grace-ms")) {
 		rc = parse_uint(v, 0, 600000, &c->grace_ms);
+	} else if (!strcmp(key, "feed-cadence-ms")) {
+		rc = parse_uint(v, 1, 60000, &c->feed_cadence_ms);
+	} else if (!strcmp(key, "feed-heartbeat-ms")) {
+		rc = parse_uint(v, 1, 3600000, &c->feed_heartbeat_ms);
 	} else if (!strcmp(key, "batch-window-us")) {
 		rc = parse_uint(v, 0, 100000, &c->batch_window_us);
 	} else if (!strcmp(key, "map-size")) {

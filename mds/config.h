@@ -42,6 +42,9 @@ struct mds_config {
 	char *rate_limits;     /* "TEAM:read=R/B,write=R/B,list=R/B;*:..." */
 	char *admins;          /* comma-separated principals with admin on the island
 				* (bootstrap; not stored in the policy database) */
+	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */
+	unsigned feed_cadence_ms;   /* at most one checkpoint per this; default 100 */
+	unsigned feed_heartbeat_ms; /* re-sign an idle head after this; default 10000 */
 	int explicit;          /* any setting came from a flag or file */
 };
 

@@ -34,6 +34,7 @@ enum mds_db {
 	MDS_DB_PARTS,         /* upload id(16) part number(4) -> part */
 	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
 	MDS_DB_POLICY,        /* binding id(8 BE) -> role binding (policy.h) */
+	MDS_DB_FEED,          /* seq(8 BE) 0xFF -> feed leaf | seq(8 BE) level(1) -> Merkle hash */
 	MDS_DB__COUNT
 };
 
@@ -46,6 +47,9 @@ struct mds_kcur;
 int mds_kv_get(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str *val);
 /* Insert or replace. */
 int mds_kv_put(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val);
+/* Insert @key, which must sort after every key in @db (append-only logs:
+ * pages fill completely instead of splitting in half). MDS_EEXIST if not. */
+int mds_kv_append(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val);
 /* MDS_ENOTFOUND when absent. */
 int mds_kv_del(struct mds_txn *t, enum mds_db db, struct mds_str key);
 
@@ -80,5 +84,16 @@ int mds_txn_is_write(const struct mds_txn *t);
  * namespace.c. Must fill op->status on error.
  */
 int mds_ns_apply(struct mds_txn *t, struct mds_op *op);
+
+/*
+ * The writer's post-apply hook: called after mds_ns_apply() returned 0, in
+ * the SAME nested transaction, so whatever it writes (the feed's leaf) is
+ * committed with the mutation or not at all. A non-zero return rolls the
+ * op back and fails it (the hook fills op->status). Install it with
+ * mds_store_set_post_apply() before the first op is submitted; @arg is
+ * borrowed and must outlive the store. NULL removes the hook.
+ */
+typedef int (*mds_post_apply_fn)(void *arg, struct mds_txn *t, struct mds_op *op);
+void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *arg);
 
 #endif /* MDS_KV_H */

@@ -23,6 +23,9 @@
 
 #include "auth.h"
 #include "config.h"
+#include "feed_keys.h"
+#include "feed_log.h"
+#include "feed_publisher.h"
 #include "http.h"
 #include "jwks_fetch.h"
 #include "log.h"
@@ -40,6 +43,7 @@ static const char usage_main[] =
 	"commands:\n"
 	"  serve     run the island's metadata service\n"
 	"  check     verify a store's invariants (exit 1 when problems are found)\n"
+	"  keys      manage the change feed's signing keys (init, show, rotate)\n"
 	"  version   print the version\n"
 	"\n"
 	"`mds COMMAND --help` describes each command.\n";
@@ -89,6 +93,11 @@ static const char usage_serve[] =
 	"                        (RATE per second / BURST; '*' = every other team)\n"
 	"  --admins LIST         jwt: principals (iss#sub) or group:NAME with admin on\n"
 	"                        the island, from the config (to create the first bindings)\n"
+	"  --feed-origin NAME    origin of the change feed (default: the name given to\n"
+	"                        `mds keys init`, else \"mds\"); \"off\" records no feed\n"
+	"  --feed-cadence-ms N   sign a new checkpoint at most every N ms (default 100)\n"
+	"  --feed-heartbeat-ms N re-sign an unchanged head every N ms (default 10000)\n"
+	"                        Checkpoints are signed only once `mds keys init` ran.\n"
 	"  -h, --help            this text\n";
 
 static const char usage_check[] =
@@ -181,6 +190,9 @@ static const struct option serve_opts[] = {
 	{ "gateway-identities", required_argument, NULL, OPT_VAL },
 	{ "rate-limits", required_argument, NULL, OPT_VAL },
 	{ "admins", required_argument, NULL, OPT_VAL },
+	{ "feed-origin", required_argument, NULL, OPT_VAL },
+	{ "feed-cadence-ms", required_argument, NULL, OPT_VAL },
+	{ "feed-heartbeat-ms", required_argument, NULL, OPT_VAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -405,6 +417,61 @@ static int open_auth(const struct mds_config *c, struct refresher *rf, struct md
 	return 0;
 }
 
+static void feed_report(int code, const char *msg)
+{
+	mds_log(MDS_LOG_ERROR, "feed_checkpoint", "code=%s error=\"%s\"", mds_error_name(code),
+		msg);
+}
+
+/*
+ * The change feed: every mutation appends its leaf (unless the origin is
+ * "off"); checkpoints are signed once the data directory has a key.
+ */
+static int start_feed(const struct mds_config *c, struct mds_store *store,
+		      struct mds_feed_log **feed, struct mds_feed_publisher **pub)
+{
+	struct mds_note_signer *keys[2];
+	struct mds_feed_publisher_opts po;
+	char name[MDS_NOTE_NAME_MAX + 1] = "mds";
+	struct mds_status st;
+	size_t n = 0;
+	int have_key, rc;
+
+	if (c->feed_origin && !strcmp(c->feed_origin, "off")) {
+		mds_log(MDS_LOG_WARN, "feed_off", "note=\"mutations are not recorded in the change feed\"");
+		return 0;
+	}
+	have_key = mds_feed_keys_load(c->data, (uint64_t)time(NULL), keys, &n, name, &st) == 0;
+	for (size_t i = 0; i < n; i++)
+		mds_note_signer_free(keys[i]);
+	rc = mds_feed_log_open(store, c->feed_origin ? c->feed_origin : name, feed, &st);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "feed", "error=\"%s\"", st.msg);
+		return rc;
+	}
+	if (!have_key) {
+		mds_log(MDS_LOG_DEBUG, "feed_unsigned",
+			"origin=\"%s\" note=\"no feed key: leaves are recorded but no checkpoint is signed; run mds keys init\"",
+			c->feed_origin ? c->feed_origin : name);
+		return 0;
+	}
+	memset(&po, 0, sizeof(po));
+	po.data_dir = c->data;
+	po.origin = c->feed_origin ? c->feed_origin : name;
+	po.cadence_ms = c->feed_cadence_ms;
+	po.heartbeat_ms = c->feed_heartbeat_ms;
+	po.report = feed_report;
+	rc = mds_feed_publisher_start(store, &po, pub, &st);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "feed_publisher", "code=%s error=\"%s\"", mds_error_name(rc),
+			st.msg);
+		return rc;
+	}
+	mds_log(MDS_LOG_INFO, "feed", "origin=\"%s\" cadence_ms=%u heartbeat_ms=%u", po.origin,
+		po.cadence_ms, po.heartbeat_ms);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct mds_config c;
@@ -416,6 +483,8 @@ static int cmd_serve(int argc, char **argv)
 	struct mds_http *http = NULL;
 	struct mds_auth *auth = NULL;
 	struct refresher rf = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct mds_feed_log *feed = NULL;
+	struct mds_feed_publisher *pub = NULL;
 	pthread_t second;
 	int rc, sig, ret = 1;
 
@@ -469,6 +538,8 @@ static int cmd_serve(int argc, char **argv)
 			mds_error_name(rc), st.msg[0] ? st.msg : mds_strerror(rc));
 		goto out;
 	}
+	if (start_feed(&c, store, &feed, &pub) != 0)
+		goto out;
 
 	if (c.auth_mode == 1) {
 		if (open_auth(&c, &rf, &auth) != 0)
@@ -490,6 +561,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.tls_key = c.tls_key;
 	sv.require_client_cert = c.tls_client_auth;
 	sv.data_dir = c.data;
+	sv.feed = pub;
 	rc = mds_server_start(&srv, store, &sv, &st);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "grpc_listen", "listen=%s error=\"%s\"", c.listen, st.msg);
@@ -531,6 +603,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	mds_http_stop(http);
 	mds_server_free(srv);
+	mds_feed_publisher_stop(pub);
 	if (store) {
 		mds_store_close(store);
 		if (ret == 0)
@@ -538,6 +611,7 @@ out:
 	}
 	refresher_stop(&rf);
 	mds_auth_close(auth);
+	mds_feed_log_close(feed);
 	mds_config_release(&c);
 	return ret;
 }
@@ -621,6 +695,109 @@ out:
 	return ret;
 }
 
+static const char usage_keys[] =
+	"usage: mds keys init --name NAME [--data DIR]\n"
+	"       mds keys show [--data DIR]\n"
+	"       mds keys rotate [--overlap-s N] [--data DIR]\n"
+	"\n"
+	"The change feed's Ed25519 signing keys, under DIR/feed/ (private key files\n"
+	"mode 0600). init creates the key, named NAME (normally the feed origin);\n"
+	"show prints the verifier key(s) in C2SP note format, name+keyid+base64key,\n"
+	"one per line, current key first; rotate makes a new current key and keeps\n"
+	"signing with the old one too for N seconds (default 604800, 7 days), so\n"
+	"subscribers can move to the new key. A running `mds serve` picks the\n"
+	"rotation up within its cadence. Exit 0 ok, 1 failure, 2 usage.\n";
+
+static int cmd_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "overlap-s", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *data = "./var/mds", *name = NULL, *verb;
+	unsigned long long overlap = MDS_FEED_KEYS_OVERLAP_S;
+	struct mds_note_signer *keys[2];
+	struct mds_status st;
+	char *end;
+	size_t n = 0;
+	int opt, rc;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			fputs(usage_keys, stdout);
+			return 0;
+		}
+		fputs(usage_keys, stderr);
+		return 2;
+	}
+	verb = argv[1];
+	opterr = 0;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(usage_keys, stdout);
+			return 0;
+		case 'd':
+			data = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'o':
+			errno = 0;
+			overlap = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-') {
+				fprintf(stderr, "mds keys: --overlap-s needs seconds, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		default:
+			fprintf(stderr, "mds keys: unknown or incomplete option '%s'\n%s",
+				argv[optind - 1], usage_keys);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mds keys: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	mds_status_clear(&st);
+	if (!strcmp(verb, "init")) {
+		if (!name) {
+			fprintf(stderr, "mds keys init: --name NAME is required (the feed origin)\n");
+			return 2;
+		}
+		rc = mds_feed_keys_init(data, name, &st);
+	} else if (!strcmp(verb, "rotate")) {
+		rc = mds_feed_keys_rotate(data, (uint64_t)time(NULL), overlap, &st);
+	} else if (!strcmp(verb, "show")) {
+		rc = 0;
+	} else {
+		fprintf(stderr, "mds keys: unknown command '%s'\n%s", verb, usage_keys);
+		return 2;
+	}
+	if (rc == 0)
+		rc = mds_feed_keys_load(data, (uint64_t)time(NULL), keys, &n, NULL, &st);
+	if (rc != 0) {
+		fprintf(stderr, "mds keys %s: %s\n", verb, st.msg[0] ? st.msg : mds_strerror(rc));
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mds_note_verifier v;
+		char buf[MDS_NOTE_VKEY_MAX + 1];
+
+		mds_note_signer_verifier(keys[i], &v);
+		if (mds_note_verifier_format(&v, buf, sizeof(buf)) == 0)
+			printf("%s\n", buf);
+		mds_note_signer_free(keys[i]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -631,6 +808,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "keys"))
+		return cmd_keys(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("mds %s (api mds.v1)\n", MDS_VERSION);
 		return 0;

@@ -124,6 +124,11 @@ void mds_server_get_info(struct mds_server *s, struct mds_server_info *out);
 struct mds_store *mds_server_store(struct mds_server *s);
 /* The server's gate (rpc_gate.h): identity, policy, rate limits. */
 struct mds_gate *mds_server_gate(struct mds_server *s);
+/* The checkpointer the Feed service reads, or NULL (server.c). */
+struct mds_feed_publisher *mds_server_feed(struct mds_server *s);
+
+extern const struct mds_rpc_method mds_rpc_feed_methods[];
+extern const size_t mds_rpc_feed_count;
 
 /* Strings from protobuf-c (NUL-terminated, never NULL) as mds_str. */
 static inline struct mds_str mds_rpc_str(const char *s)

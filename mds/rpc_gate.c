@@ -113,6 +113,14 @@ static const struct route routes[] = {
 	{ "Unbind", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_WRITE, RES_BINDING, 0, 0 },
 	{ "ListBindings", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 	{ "Explain", MDS_ACT_MANAGE_BINDINGS, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	/* Feed: leaves carry every mutation of the island, so reading them needs
+	 * list on the island (the role a federation peer is given); checkpoints
+	 * and consistency proofs carry only sizes and roots. */
+	{ "GetCheckpoint", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "GetConsistencyProof", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "GetEntries", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "GetInclusionProof", MDS_ACT_LIST, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "Subscribe", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 };
 
 static const struct route *find_route(const char *method)

@@ -1055,7 +1055,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	s->tls = o->tls_cert != NULL;
 	s->mtls = s->tls && o->require_client_cert;
 	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count + mds_rpc_quota_count +
-		       mds_rpc_blob_count + mds_rpc_policy_count;
+		       mds_rpc_blob_count + mds_rpc_policy_count +
+		       mds_rpc_feed_count;
 	s->methods = calloc(s->n_methods, sizeof(*s->methods));
 	s->handles = calloc(s->n_methods, sizeof(*s->handles));
 	s->stats = calloc(s->n_methods + 1, sizeof(*s->stats));
@@ -1074,6 +1075,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		s->methods[k++] = &mds_rpc_blob_methods[i];
 	for (size_t i = 0; i < mds_rpc_policy_count; i++)
 		s->methods[k++] = &mds_rpc_policy_methods[i];
+	for (size_t i = 0; i < mds_rpc_feed_count; i++)
+		s->methods[k++] = &mds_rpc_feed_methods[i];
 
 	pthread_mutex_init(&s->resp_mu, NULL);
 	pthread_cond_init(&s->resp_cv, NULL);
@@ -1241,6 +1244,11 @@ struct mds_store *mds_server_store(struct mds_server *s)
 struct mds_gate *mds_server_gate(struct mds_server *s)
 {
 	return s->gate;
+}
+
+struct mds_feed_publisher *mds_server_feed(struct mds_server *s)
+{
+	return s->o->feed;
 }
 
 /* ---- metrics ------------------------------------------------------------ */

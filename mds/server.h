@@ -19,6 +19,7 @@
 #include "mds/store.h"
 
 struct mds_server;
+struct mds_feed_publisher;
 
 struct mds_server_opts {
 	const char *listen;        /* "HOST:PORT"; port 0 picks a free one */
@@ -36,6 +37,8 @@ struct mds_server_opts {
 	const char *gateways;      /* comma-separated mTLS identities with the gateway role */
 	const char *rate_limits;   /* per-team limits, "TEAM:read=R/B,write=R/B,list=R/B;..." */
 	const char *admins;        /* comma-separated subjects with admin on the island */
+	struct mds_feed_publisher *feed; /* signed checkpoints for the Feed service
+					  * (borrowed; must outlive the server); NULL = none */
 };
 
 /*

@@ -62,6 +62,7 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_PARTS] = "parts",
 	[MDS_DB_STAGED] = "staged_blocks",
 	[MDS_DB_POLICY] = "policy",
+	[MDS_DB_FEED] = "feed",
 };
 
 struct mds_store {
@@ -82,6 +83,8 @@ struct mds_store {
 	size_t want;    /* the writer waits for qlen to reach this; 0 = no */
 	int stopping;   /* close: drain then exit */
 	int refusing;   /* shutdown: submit says MDS_ESHUTDOWN */
+	mds_post_apply_fn post_apply;  /* set before the first op; writer reads it */
+	void *post_apply_arg;
 
 	/* stats: written by the writer under mu, read under mu */
 	struct mds_store_stats stats;
@@ -253,6 +256,13 @@ int mds_kv_put(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds
 	MDB_val k = to_val(key), v = to_val(val);
 
 	return lmdb_err(LMDB(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0)));
+}
+
+int mds_kv_append(struct mds_txn *t, enum mds_db db, struct mds_str key, struct mds_str val)
+{
+	MDB_val k = to_val(key), v = to_val(val);
+
+	return lmdb_err(LMDB(mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_APPEND)));
 }
 
 int mds_kv_del(struct mds_txn *t, enum mds_db db, struct mds_str key)
@@ -475,6 +485,14 @@ int mds_store_reap_readers(struct mds_store *s)
 
 /* ---- the writer --------------------------------------------------------- */
 
+void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	s->post_apply = fn;
+	s->post_apply_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void complete(struct mds_op *op)
 {
 	op->done(op);
@@ -506,6 +524,8 @@ static int apply_one(struct mds_store *s, MDB_txn *parent, struct mds_op *op)
 	}
 	t.now_ns = mds_store_now_ns(s);
 	rc = mds_ns_apply(&t, op);
+	if (rc == 0 && s->post_apply)
+		rc = s->post_apply(s->post_apply_arg, &t, op);
 	if (rc == 0)
 		rc = lmdb_err(txn_commit(t.txn));
 	else
