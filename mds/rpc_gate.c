@@ -927,6 +927,21 @@ void mds_gate_metrics(struct mds_gate *g, FILE *f)
 		(unsigned long long)atomic_load(&g->n_denied),
 		(unsigned long long)atomic_load(&g->n_rate_limited),
 		(unsigned long long)atomic_load(&g->n_on_behalf));
+	if (g->mode == MDS_GATE_JWT && g->auth) {
+		/* The offline window: alarm after 24 h without a good key-set
+		 * refresh, fail closed after the window (docs/security.md). */
+		int64_t last = 0;
+		enum mds_auth_state cur = mds_auth_get_state(g->auth, &last);
+
+		fprintf(f, "# HELP mds_auth_key_set_state token key set state (1 = current).\n"
+			   "# TYPE mds_auth_key_set_state gauge\n");
+		for (int k = MDS_AUTH_NO_KEYS; k <= MDS_AUTH_EXPIRED; k++)
+			fprintf(f, "mds_auth_key_set_state{state=\"%s\"} %d\n",
+				mds_auth_state_name((enum mds_auth_state)k), cur == (enum mds_auth_state)k);
+		fprintf(f, "# HELP mds_auth_key_set_last_refresh_seconds time of the last good key-set refresh (Unix seconds; 0 = never).\n"
+			   "# TYPE mds_auth_key_set_last_refresh_seconds gauge\n"
+			   "mds_auth_key_set_last_refresh_seconds %lld\n", (long long)last);
+	}
 	if (g->cache) {
 		uint64_t hits, misses;
 

@@ -491,6 +491,18 @@ class GovTest(unittest.TestCase):
         else:
             self.fail("a key withdrawn from the JWKS file stayed trusted")
 
+    def test_12_key_set_state_in_metrics(self):
+        # The offline-window state is visible to monitoring: fresh after a
+        # good refresh, with the time of that refresh.
+        code, body = self.d.http_get("/metrics")
+        self.assertEqual(code, 200)
+        self.assertIn('mds_auth_key_set_state{state="fresh"} 1', body)
+        self.assertIn('mds_auth_key_set_state{state="expired"} 0', body)
+        last = [l for l in body.splitlines()
+                if l.startswith("mds_auth_key_set_last_refresh_seconds ")]
+        self.assertEqual(len(last), 1)
+        self.assertGreater(int(last[0].split()[1]), time.time() - 3600)
+
 
     def test_11_bypass_governance_is_its_own_right(self):
         until = int((time.time() + 3600) * 1e9)
