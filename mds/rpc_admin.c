@@ -68,34 +68,23 @@ static int get_team_run(struct mds_rpc_call *c, struct mds_status *st)
 	return team_reply(c, mds_rpc_str(r->team), st);
 }
 
-struct team_page {
-	struct mds_arena a;
-	Mds__V1__Team **v;
-	size_t n, limit;
-	int truncated;
-};
-
 static int team_emit(void *arg, const struct mds_team *t)
 {
-	struct team_page *pg = arg;
+	struct mds_rpc_page *pg = arg;
 	Mds__V1__Team *pb;
+	int stop = 0;
 
-	if (pg->n == pg->limit) {
-		pg->truncated = 1;
-		return 1;
-	}
-	pb = mds_arena_alloc(&pg->a, sizeof(*pb));
+	pb = mds_rpc_page_slot(pg, sizeof(*pb), &stop);
 	if (!pb)
-		return MDS_ENOMEM;
+		return stop;
 	mds_rpc_team_to_pb(&pg->a, t, pb);
-	pg->v[pg->n++] = pb;
 	return 0;
 }
 
 static int list_teams_run(struct mds_rpc_call *c, struct mds_status *st)
 {
 	const Mds__V1__ListTeamsRequest *r = (const void *)c->req;
-	struct team_page pg = { 0 };
+	struct mds_rpc_page pg = { 0 };
 	Mds__V1__ListTeamsResponse resp = MDS__V1__LIST_TEAMS_RESPONSE__INIT;
 	size_t n = strlen(r->start_after);
 	int rc;
@@ -103,8 +92,7 @@ static int list_teams_run(struct mds_rpc_call *c, struct mds_status *st)
 	if (n > MDS_TEAM_NAME_MAX || !mds_utf8_is_valid(r->start_after, n))
 		return mds_status_set(st, MDS_EINVAL, "field 'start_after' is not a team name");
 	pg.limit = r->limit == 0 || r->limit > 1000 ? 1000 : r->limit;
-	pg.v = mds_arena_alloc(&pg.a, pg.limit * sizeof(*pg.v));
-	if (!pg.v) {
+	if (mds_rpc_page_init(&pg, pg.limit) != 0) {
 		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -119,7 +107,7 @@ static int list_teams_run(struct mds_rpc_call *c, struct mds_status *st)
 			mds_status_set(st, rc, "cannot list teams: %s", mds_strerror(rc));
 		goto out;
 	}
-	resp.teams = pg.v;
+	resp.teams = (Mds__V1__Team **)pg.v;
 	resp.n_teams = pg.n;
 	resp.truncated = pg.truncated;
 	rc = mds_rpc_reply(c, &resp.base);

@@ -151,3 +151,29 @@ int mds_rpc_object_to_pb(struct mds_arena *a, struct mds_str bucket, struct mds_
 		rc = pairs_to_pb(a, o->tags_raw, o->n_tags, &out->tags, &out->n_tags);
 	return rc;
 }
+
+int mds_rpc_page_init(struct mds_rpc_page *pg, size_t limit)
+{
+	memset(pg, 0, sizeof(*pg));
+	pg->limit = limit;
+	pg->v = mds_arena_alloc(&pg->a, (limit ? limit : 1) * sizeof(*pg->v));
+	return pg->v ? 0 : MDS_ENOMEM;
+}
+
+void *mds_rpc_page_slot(struct mds_rpc_page *pg, size_t size, int *stop)
+{
+	void *m;
+
+	if (pg->n == pg->limit) {
+		pg->truncated = 1;
+		*stop = 1;
+		return NULL;
+	}
+	m = mds_arena_alloc(&pg->a, size);
+	if (!m) {
+		*stop = MDS_ENOMEM;
+		return NULL;
+	}
+	pg->v[pg->n++] = m;
+	return m;
+}

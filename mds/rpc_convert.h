@@ -23,6 +23,24 @@ struct mds_arena {
 
 /* mds_arena_alloc - @n zeroed bytes owned by @a, or NULL (sets failed). */
 void *mds_arena_alloc(struct mds_arena *a, size_t n);
+
+/*
+ * A page of protobuf messages for a paged List* answer, all in one arena.
+ * The core's enumerators are asked for limit + 1 items: the extra one only
+ * marks the page truncated. mds_rpc_page_init allocates the slots
+ * (MDS_ENOMEM); mds_rpc_page_slot returns the next zeroed message of @size
+ * bytes, or NULL with *@stop set to 1 (page full: truncated) or MDS_ENOMEM
+ * — what an emit callback returns to stop the walk.
+ */
+struct mds_rpc_page {
+	struct mds_arena a;
+	void **v;
+	size_t n, limit;
+	int truncated;
+};
+
+int mds_rpc_page_init(struct mds_rpc_page *pg, size_t limit);
+void *mds_rpc_page_slot(struct mds_rpc_page *pg, size_t size, int *stop);
 /* mds_arena_str - NUL-terminated copy of @s owned by @a ("" on failure). */
 char *mds_arena_str(struct mds_arena *a, struct mds_str s);
 /* mds_arena_free - free every block; @a can be reused afterwards. */

@@ -95,34 +95,23 @@ static int get_bucket_run(struct mds_rpc_call *c, struct mds_status *st)
 	return bucket_reply(c, mds_rpc_str(r->bucket), st);
 }
 
-struct bucket_page {
-	struct mds_arena a;
-	Mds__V1__Bucket **v;
-	size_t n, limit;
-	int truncated;
-};
-
 static int bucket_emit(void *arg, const struct mds_bucket *b)
 {
-	struct bucket_page *pg = arg;
+	struct mds_rpc_page *pg = arg;
 	Mds__V1__Bucket *pb;
+	int stop = 0;
 
-	if (pg->n == pg->limit) {
-		pg->truncated = 1;
-		return 1;
-	}
-	pb = mds_arena_alloc(&pg->a, sizeof(*pb));
+	pb = mds_rpc_page_slot(pg, sizeof(*pb), &stop);
 	if (!pb)
-		return MDS_ENOMEM;
+		return stop;
 	mds_rpc_bucket_to_pb(&pg->a, b, pb);
-	pg->v[pg->n++] = pb;
 	return 0;
 }
 
 static int list_buckets_run(struct mds_rpc_call *c, struct mds_status *st)
 {
 	const Mds__V1__ListBucketsRequest *r = (const void *)c->req;
-	struct bucket_page pg = { 0 };
+	struct mds_rpc_page pg = { 0 };
 	Mds__V1__ListBucketsResponse resp = MDS__V1__LIST_BUCKETS_RESPONSE__INIT;
 	int rc;
 
@@ -131,8 +120,7 @@ static int list_buckets_run(struct mds_rpc_call *c, struct mds_status *st)
 	if ((rc = check_utf8("start_after", r->start_after, MDS_BUCKET_NAME_MAX, st)))
 		return rc;
 	pg.limit = r->limit == 0 || r->limit > 1000 ? 1000 : r->limit;
-	pg.v = mds_arena_alloc(&pg.a, pg.limit * sizeof(*pg.v));
-	if (!pg.v) {
+	if (mds_rpc_page_init(&pg, pg.limit) != 0) {
 		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -147,7 +135,7 @@ static int list_buckets_run(struct mds_rpc_call *c, struct mds_status *st)
 			mds_status_set(st, rc, "cannot list buckets: %s", mds_strerror(rc));
 		goto out;
 	}
-	resp.buckets = pg.v;
+	resp.buckets = (Mds__V1__Bucket **)pg.v;
 	resp.n_buckets = pg.n;
 	resp.truncated = pg.truncated;
 	rc = mds_rpc_reply(c, &resp.base);

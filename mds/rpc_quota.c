@@ -176,27 +176,16 @@ static int get_usage_run(struct mds_rpc_call *c, struct mds_status *st)
 	return info_reply(c, r->scope, mds_quota_usage, st);
 }
 
-struct quota_page {
-	struct mds_arena a;
-	Mds__V1__QuotaInfo **v;
-	size_t n, limit;
-	int truncated;
-};
-
 static int quota_emit(void *arg, const struct mds_quota_info *q)
 {
-	struct quota_page *pg = arg;
+	struct mds_rpc_page *pg = arg;
 	Mds__V1__QuotaInfo *pb;
+	int stop = 0;
 
-	if (pg->n == pg->limit) {
-		pg->truncated = 1;
-		return 1;
-	}
-	pb = mds_arena_alloc(&pg->a, sizeof(*pb));
+	pb = mds_rpc_page_slot(pg, sizeof(*pb), &stop);
 	if (!pb)
-		return MDS_ENOMEM;
+		return stop;
 	info_pb(&pg->a, q, pb);
-	pg->v[pg->n++] = pb;
 	return 0;
 }
 
@@ -204,14 +193,13 @@ static int list_quotas_run(struct mds_rpc_call *c, struct mds_status *st)
 {
 	const Mds__V1__ListQuotasRequest *r = (const void *)c->req;
 	Mds__V1__ListQuotasResponse resp = MDS__V1__LIST_QUOTAS_RESPONSE__INIT;
-	struct quota_page pg = { 0 };
+	struct mds_rpc_page pg = { 0 };
 	int rc;
 
 	if (*r->start_after && (rc = check_scope("start_after", r->start_after, st)))
 		return rc;
 	pg.limit = r->limit == 0 || r->limit > PAGE_MAX ? PAGE_MAX : r->limit;
-	pg.v = mds_arena_alloc(&pg.a, pg.limit * sizeof(*pg.v));
-	if (!pg.v) {
+	if (mds_rpc_page_init(&pg, pg.limit) != 0) {
 		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -225,7 +213,7 @@ static int list_quotas_run(struct mds_rpc_call *c, struct mds_status *st)
 			mds_status_set(st, rc, "cannot list quotas: %s", mds_strerror(rc));
 		goto out;
 	}
-	resp.quotas = pg.v;
+	resp.quotas = (Mds__V1__QuotaInfo **)pg.v;
 	resp.n_quotas = pg.n;
 	resp.truncated = pg.truncated;
 	rc = mds_rpc_reply(c, &resp.base);
@@ -363,25 +351,15 @@ static int release_written(struct mds_rpc_call *c, struct mds_status *st)
 
 /* ---- audit ------------------------------------------------------------------- */
 
-struct audit_page {
-	struct mds_arena a;
-	Mds__V1__QuotaAuditRecord **v;
-	size_t n, limit;
-	int truncated;
-};
-
 static int audit_emit(void *arg, const struct mds_quota_audit *au)
 {
-	struct audit_page *pg = arg;
+	struct mds_rpc_page *pg = arg;
 	Mds__V1__QuotaAuditRecord *pb;
+	int stop = 0;
 
-	if (pg->n == pg->limit) {
-		pg->truncated = 1;
-		return 1;
-	}
-	pb = mds_arena_alloc(&pg->a, sizeof(*pb));
+	pb = mds_rpc_page_slot(pg, sizeof(*pb), &stop);
 	if (!pb)
-		return MDS_ENOMEM;
+		return stop;
 	mds__v1__quota_audit_record__init(pb);
 	pb->seq = au->seq;
 	pb->time_ns = au->time_ns;
@@ -392,7 +370,6 @@ static int audit_emit(void *arg, const struct mds_quota_audit *au)
 		pb->old_limits = limits_pb(&pg->a, &au->old_limits);
 	if (au->has_new)
 		pb->new_limits = limits_pb(&pg->a, &au->new_limits);
-	pg->v[pg->n++] = pb;
 	return 0;
 }
 
@@ -400,12 +377,11 @@ static int list_audit_run(struct mds_rpc_call *c, struct mds_status *st)
 {
 	const Mds__V1__ListQuotaAuditRequest *r = (const void *)c->req;
 	Mds__V1__ListQuotaAuditResponse resp = MDS__V1__LIST_QUOTA_AUDIT_RESPONSE__INIT;
-	struct audit_page pg = { 0 };
+	struct mds_rpc_page pg = { 0 };
 	int rc;
 
 	pg.limit = r->limit == 0 || r->limit > PAGE_MAX ? PAGE_MAX : r->limit;
-	pg.v = mds_arena_alloc(&pg.a, pg.limit * sizeof(*pg.v));
-	if (!pg.v) {
+	if (mds_rpc_page_init(&pg, pg.limit) != 0) {
 		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -419,7 +395,7 @@ static int list_audit_run(struct mds_rpc_call *c, struct mds_status *st)
 			mds_status_set(st, rc, "cannot list quota audit records: %s", mds_strerror(rc));
 		goto out;
 	}
-	resp.records = pg.v;
+	resp.records = (Mds__V1__QuotaAuditRecord **)pg.v;
 	resp.n_records = pg.n;
 	resp.truncated = pg.truncated;
 	rc = mds_rpc_reply(c, &resp.base);
