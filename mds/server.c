@@ -94,7 +94,7 @@ struct call {
 	grpc_metadata trailer;        /* retry-after-ms on RESOURCE_EXHAUSTED */
 	char retry_buf[16];
 	int have_trailer;
-	grpc_metadata reason_md;      /* trailing "mds-reason" (static slices) */
+	grpc_metadata err_md[2];      /* trailing "mds-error" and "mds-reason" (static slices) */
 	int md_sent;
 	int recv_cancelled;
 	int pending;                  /* STREAM: outstanding tags */
@@ -400,11 +400,24 @@ static void finish_unary(struct call *c, int err, const char *msg)
 			msg && *msg ? msg : mds_strerror(err));
 		c->have_details = 1;
 		ops[n].data.send_status_from_server.status_details = &c->status_details;
+		/* The island's own code, so that a client can tell apart errors
+		 * that share a gRPC status (MDS_EQUOTA and MDS_EBUSY are both
+		 * RESOURCE_EXHAUSTED), and the blob reason when there is one. */
+		size_t nmd = 0;
+
+		if (err >= MDS_ERR_FIRST && err <= MDS_ERR_LAST) {
+			c->err_md[nmd].key = grpc_slice_from_static_string("mds-error");
+			c->err_md[nmd].value = grpc_slice_from_static_string(mds_error_name(err));
+			nmd++;
+		}
 		if (c->pub.reason) {
-			c->reason_md.key = grpc_slice_from_static_string("mds-reason");
-			c->reason_md.value = grpc_slice_from_static_string(c->pub.reason);
-			ops[n].data.send_status_from_server.trailing_metadata_count = 1;
-			ops[n].data.send_status_from_server.trailing_metadata = &c->reason_md;
+			c->err_md[nmd].key = grpc_slice_from_static_string("mds-reason");
+			c->err_md[nmd].value = grpc_slice_from_static_string(c->pub.reason);
+			nmd++;
+		}
+		if (nmd) {
+			ops[n].data.send_status_from_server.trailing_metadata_count = nmd;
+			ops[n].data.send_status_from_server.trailing_metadata = c->err_md;
 		}
 	}
 	n++;

@@ -80,6 +80,8 @@ class QuotaGrpcTest(unittest.TestCase):
         self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
         self.assertIn("'prefix/data/ckpt/': hard limit 1000 bytes; used 900, reserved 0, "
                       "request needs 200", cm.exception.details())
+        # The island's own code tells a quota refusal from a busy server.
+        self.assertEqual(dict(cm.exception.trailing_metadata()).get("mds-error"), "MDS_EQUOTA")
         self.put("other", 5000)   # not under the prefix
         info = self.qcall("GetQuota", q.GetQuotaRequest(scope="prefix/data/ckpt/"), q.QuotaInfo)
         self.assertEqual(info.used_bytes, 900)
@@ -94,6 +96,8 @@ class QuotaGrpcTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as cm:
             self.qcall("GetQuota", q.GetQuotaRequest(scope="prefix/data/ckpt/"), q.QuotaInfo)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(dict(cm.exception.trailing_metadata()).get("mds-error"),
+                         "MDS_ENOTFOUND")
         audit = self.qcall("ListQuotaAudit", q.ListQuotaAuditRequest(),
                            q.ListQuotaAuditResponse)
         mine = [r for r in audit.records if r.scope == "prefix/data/ckpt/"]
