@@ -136,8 +136,9 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 		}
 		break;
 	}
-	/* The wire maps both a full queue and a quota refusal to
-	 * RESOURCE_EXHAUSTED; the server's quota messages start "quota '". */
+	/* The server names the island's code in "mds-error" (gw_rpc.c); a
+	 * server without it maps a full queue and a quota refusal both to
+	 * RESOURCE_EXHAUSTED, and its quota messages start "quota '". */
 	if (rc == MDSGW_EBUSY && !strncmp(msg, "quota '", 7))
 		rc = MDSGW_EQUOTA;
 	switch (rc) {

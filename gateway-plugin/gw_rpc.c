@@ -231,6 +231,18 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 		msg[n] = '\0';
 	}
 	rc = mds_client_error_code(code);
+	/* The island's own code, when the server sent it, is exact (a quota
+	 * refusal and a busy writer share RESOURCE_EXHAUSTED). */
+	for (size_t i = 0; rc != 0 && i < trail_md.count; i++) {
+		if (grpc_slice_str_cmp(trail_md.metadata[i].key, "mds-error") == 0) {
+			int exact = mds_error_from_name(
+				(const char *)GRPC_SLICE_START_PTR(trail_md.metadata[i].value),
+				GRPC_SLICE_LENGTH(trail_md.metadata[i].value));
+
+			if (exact)
+				rc = exact;
+		}
+	}
 	if (rc == 0 && (!recv || !(*resp = unpack(resp_desc, recv)))) {
 		rc = MDSGW_ECORRUPT;
 		snprintf(msg, msg_size, "the answer is not a %s", resp_desc->name);

@@ -69,6 +69,14 @@ const char *mds_error_name(int err)
 	return "ERRNO";
 }
 
+int mds_error_from_name(const char *name, size_t len)
+{
+	for (size_t i = 1; i < sizeof(err_table) / sizeof(err_table[0]); i++)
+		if (strlen(err_table[i].name) == len && memcmp(err_table[i].name, name, len) == 0)
+			return err_table[i].code;
+	return 0;
+}
+
 int mds_status_set(struct mds_status *st, int code, const char *fmt, ...)
 {
 	va_list ap;

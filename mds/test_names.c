@@ -107,6 +107,12 @@ static void test_error_strings(void **state)
 	assert_string_equal(mds_strerror(MDS_EPRECOND), "precondition failed");
 	assert_string_equal(mds_strerror(-2), "No such file or directory");
 	assert_string_equal(mds_error_name(-2), "ERRNO");
+	assert_int_equal(mds_error_from_name("MDS_EQUOTA", 10), MDS_EQUOTA);
+	assert_int_equal(mds_error_from_name("MDS_EQUOTAX", 10), MDS_EQUOTA); /* length counts */
+	assert_int_equal(mds_error_from_name("MDS_EQUOT", 9), 0);
+	assert_int_equal(mds_error_from_name("MDS_OK", 6), 0);
+	for (int e = MDS_ERR_LAST; e >= MDS_ELOCKED; e--)
+		assert_int_equal(mds_error_from_name(mds_error_name(e), strlen(mds_error_name(e))), e);
 }
 
 int main(void)

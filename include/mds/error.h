@@ -67,6 +67,13 @@ const char *mds_strerror(int err);
 const char *mds_error_name(int err);
 
 /*
+ * mds_error_from_name - the code for a symbolic name (@len bytes, not
+ * NUL-terminated), as sent in the "mds-error" trailing metadata; 0 when the
+ * name is unknown.
+ */
+int mds_error_from_name(const char *name, size_t len);
+
+/*
  * mds_status_set - set @st to @code with a printf-style message and return
  * @code, so callers can write `return mds_status_set(st, MDS_EINVAL, ...)`.
  * @st may be NULL (the code is still returned). Messages are truncated to
