@@ -15,12 +15,20 @@ setup() { # dir, extra meson args...
   fi
 }
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 setup build
 meson compile -C build
-meson test -C build --print-errorlogs --num-processes 2
+meson test -C build --print-errorlogs --num-processes 2 | tee -a "$log"
 
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 meson compile -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+  meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 | tee -a "$log"
+
+# One closing line for both runs (meson prints one summary per run).
+ok=$(awk '/^Ok:/ {n += $2} END {print n + 0}' "$log")
+failed=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$log")
+echo "tests: $ok passed, $failed failed"
