@@ -98,15 +98,9 @@ static int list_teams_run(struct mds_rpc_call *c, struct mds_status *st)
 	}
 	rc = mds_team_list(c->reader, mds_rpc_str(r->start_after), pg.limit + 1, team_emit,
 			   &pg, st);
-	if (rc == 1)
-		rc = 0;
-	if (rc == 0 && pg.a.failed)
-		rc = MDS_ENOMEM;
-	if (rc != 0) {
-		if (!st->msg[0])
-			mds_status_set(st, rc, "cannot list teams: %s", mds_strerror(rc));
+	rc = mds_rpc_page_done(&pg, rc, "teams", st);
+	if (rc != 0)
 		goto out;
-	}
 	resp.teams = (Mds__V1__Team **)pg.v;
 	resp.n_teams = pg.n;
 	resp.truncated = pg.truncated;

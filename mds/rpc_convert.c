@@ -177,3 +177,14 @@ void *mds_rpc_page_slot(struct mds_rpc_page *pg, size_t size, int *stop)
 	pg->v[pg->n++] = m;
 	return m;
 }
+
+int mds_rpc_page_done(struct mds_rpc_page *pg, int rc, const char *what, struct mds_status *st)
+{
+	if (rc == 1)
+		rc = 0;
+	if (rc == 0 && pg->a.failed)
+		rc = MDS_ENOMEM;
+	if (rc != 0 && !st->msg[0])
+		mds_status_set(st, rc, "cannot list %s: %s", what, mds_strerror(rc));
+	return rc;
+}

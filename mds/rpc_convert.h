@@ -41,6 +41,13 @@ struct mds_rpc_page {
 
 int mds_rpc_page_init(struct mds_rpc_page *pg, size_t limit);
 void *mds_rpc_page_slot(struct mds_rpc_page *pg, size_t size, int *stop);
+
+/*
+ * mds_rpc_page_done - the result of the enumeration that filled @pg: @rc
+ * 1 (page full) is success; an arena allocation that failed makes it
+ * MDS_ENOMEM; an error @st says nothing about gets "cannot list @what".
+ */
+int mds_rpc_page_done(struct mds_rpc_page *pg, int rc, const char *what, struct mds_status *st);
 /* mds_arena_str - NUL-terminated copy of @s owned by @a ("" on failure). */
 char *mds_arena_str(struct mds_arena *a, struct mds_str s);
 /* mds_arena_free - free every block; @a can be reused afterwards. */

@@ -126,15 +126,9 @@ static int list_buckets_run(struct mds_rpc_call *c, struct mds_status *st)
 	}
 	rc = mds_bucket_list(c->reader, mds_rpc_str(r->team), mds_rpc_str(r->start_after),
 			     pg.limit + 1, bucket_emit, &pg, st);
-	if (rc == 1)
-		rc = 0;
-	if (rc == 0 && pg.a.failed)
-		rc = MDS_ENOMEM;
-	if (rc != 0) {
-		if (!st->msg[0])
-			mds_status_set(st, rc, "cannot list buckets: %s", mds_strerror(rc));
+	rc = mds_rpc_page_done(&pg, rc, "buckets", st);
+	if (rc != 0)
 		goto out;
-	}
 	resp.buckets = (Mds__V1__Bucket **)pg.v;
 	resp.n_buckets = pg.n;
 	resp.truncated = pg.truncated;

@@ -204,15 +204,9 @@ static int list_quotas_run(struct mds_rpc_call *c, struct mds_status *st)
 		goto out;
 	}
 	rc = mds_quota_list(c->reader, mds_rpc_str(r->start_after), pg.limit + 1, quota_emit, &pg, st);
-	if (rc == 1)
-		rc = 0;
-	if (rc == 0 && pg.a.failed)
-		rc = MDS_ENOMEM;
-	if (rc != 0) {
-		if (!st->msg[0])
-			mds_status_set(st, rc, "cannot list quotas: %s", mds_strerror(rc));
+	rc = mds_rpc_page_done(&pg, rc, "quotas", st);
+	if (rc != 0)
 		goto out;
-	}
 	resp.quotas = (Mds__V1__QuotaInfo **)pg.v;
 	resp.n_quotas = pg.n;
 	resp.truncated = pg.truncated;
@@ -386,15 +380,9 @@ static int list_audit_run(struct mds_rpc_call *c, struct mds_status *st)
 		goto out;
 	}
 	rc = mds_quota_audit_list(c->reader, r->after_seq, pg.limit + 1, audit_emit, &pg, st);
-	if (rc == 1)
-		rc = 0;
-	if (rc == 0 && pg.a.failed)
-		rc = MDS_ENOMEM;
-	if (rc != 0) {
-		if (!st->msg[0])
-			mds_status_set(st, rc, "cannot list quota audit records: %s", mds_strerror(rc));
+	rc = mds_rpc_page_done(&pg, rc, "quota audit records", st);
+	if (rc != 0)
 		goto out;
-	}
 	resp.records = (Mds__V1__QuotaAuditRecord **)pg.v;
 	resp.n_records = pg.n;
 	resp.truncated = pg.truncated;
