@@ -113,20 +113,12 @@ static int apply_create(struct mds_txn *t, struct mds_op *op)
 static int load_append(struct mds_txn *t, struct mds_op *op, struct mds_bucket *b,
 		       struct mds_object *cur)
 {
-	char q[MDS_QUOTE_MAX], q2[MDS_QUOTE_MAX];
-	int rc = mds_validate_object_name(op->name, &op->status);
+	char q[MDS_QUOTE_MAX];
+	int rc = mds_ns_object_find(t, op->bucket, op->name, "blob", "container", b, cur,
+				    &op->status);
 
-	if (rc == 0)
-		rc = mds_ns_bucket_lookup(t, op->bucket, b, &op->status);
 	if (rc)
 		return rc;
-	rc = mds_ns_object_load(t, b, op->name, cur);
-	if (rc == MDS_ENOTFOUND)
-		return mds_status_set(&op->status, rc, "blob '%s' does not exist in container '%s'",
-				      mds_quote(q, op->name), mds_quote(q2, op->bucket));
-	if (rc)
-		return mds_status_set(&op->status, rc, "cannot read blob '%s': %s",
-				      mds_quote(q, op->name), mds_strerror(rc));
 	if (cur->blob_type != MDS_BLOB_APPEND || cur->map_kind != MDS_MAP_APPEND)
 		return set_reason(op, MDS_REASON_NOT_APPEND,
 				  mds_status_set(&op->status, MDS_EPRECOND,

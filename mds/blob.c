@@ -446,24 +446,15 @@ int mds_blob_blocks(struct mds_reader *r, struct mds_str bucket, struct mds_str 
 		    struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(r);
-	char q[MDS_QUOTE_MAX], q2[MDS_QUOTE_MAX];
+	char q[MDS_QUOTE_MAX];
 	struct mds_bucket b;
 	struct mds_object o;
 	size_t n = 0;
 	int rc;
 
-	rc = mds_validate_object_name(name, st);
-	if (rc == 0)
-		rc = mds_ns_bucket_lookup(t, bucket, &b, st);
+	rc = mds_ns_object_find(t, bucket, name, "object", "bucket", &b, &o, st);
 	if (rc)
 		return rc;
-	rc = mds_ns_object_load(t, &b, name, &o);
-	if (rc == MDS_ENOTFOUND)
-		return mds_status_set(st, rc, "object '%s' does not exist in bucket '%s'",
-				      mds_quote(q, name), mds_quote(q2, bucket));
-	if (rc)
-		return mds_status_set(st, rc, "cannot read object '%s': %s", mds_quote(q, name),
-				      mds_strerror(rc));
 	for (uint32_t i = start; o.map_id && i < o.map_blocks && (!limit || n < limit); i++, n++) {
 		struct mds_map_entry e;
 		struct mds_block blk;

@@ -160,6 +160,27 @@ int mds_ns_object_load(struct mds_txn *t, const struct mds_bucket *b, struct mds
 	return mds_object_decode(v.p, v.len, o);
 }
 
+int mds_ns_object_find(struct mds_txn *t, struct mds_str bucket, struct mds_str name,
+		       const char *noun, const char *container, struct mds_bucket *b,
+		       struct mds_object *o, struct mds_status *st)
+{
+	char q[MDS_QUOTE_MAX], q2[MDS_QUOTE_MAX];
+	int rc = mds_validate_object_name(name, st);
+
+	if (rc == 0)
+		rc = mds_ns_bucket_lookup(t, bucket, b, st);
+	if (rc)
+		return rc;
+	rc = mds_ns_object_load(t, b, name, o);
+	if (rc == MDS_ENOTFOUND)
+		return mds_status_set(st, rc, "%s '%s' does not exist in %s '%s'", noun,
+				      mds_quote(q, name), container, mds_quote(q2, bucket));
+	if (rc)
+		return mds_status_set(st, rc, "cannot read %s '%s': %s", noun, mds_quote(q, name),
+				      mds_strerror(rc));
+	return 0;
+}
+
 int mds_ns_object_store(struct mds_txn *t, const struct mds_bucket *b, struct mds_str name,
 			struct mds_str rec)
 {
@@ -435,23 +456,11 @@ static int apply_object_delete(struct mds_txn *t, struct mds_op *op)
 {
 	struct mds_object cur;
 	struct mds_bucket b;
-	struct mds_str v;
-	char q[MDS_QUOTE_MAX], q2[MDS_QUOTE_MAX];
 	int rc;
 
-	rc = mds_validate_object_name(op->name, &op->status);
-	if (rc == 0)
-		rc = mds_ns_bucket_lookup(t, op->bucket, &b, &op->status);
+	rc = mds_ns_object_find(t, op->bucket, op->name, "object", "bucket", &b, &cur, &op->status);
 	if (rc)
 		return rc;
-	rc = mds_tree_get(t, b.id, op->name, &v);
-	if (rc == MDS_ENOTFOUND)
-		return mds_status_set(&op->status, rc, "object '%s' does not exist in bucket '%s'",
-				      mds_quote(q, op->name), mds_quote(q2, op->bucket));
-	if (rc == 0)
-		rc = mds_object_decode(v.p, v.len, &cur);
-	if (rc)
-		return fail(&op->status, rc, "delete object", op->name);
 	rc = cond_check(&op->cond, &cur, op->name, &op->status);
 	if (rc == 0)
 		rc = mds_retention_check(t, op, op->name, &cur, "delete");
@@ -575,25 +584,9 @@ int mds_object_head(struct mds_reader *r, struct mds_str bucket, struct mds_str 
 		    struct mds_object *out, struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(r);
-	char q[MDS_QUOTE_MAX], q2[MDS_QUOTE_MAX];
 	struct mds_bucket b;
-	struct mds_str v;
-	int rc;
 
-	rc = mds_validate_object_name(name, st);
-	if (rc == 0)
-		rc = mds_ns_bucket_lookup(t, bucket, &b, st);
-	if (rc)
-		return rc;
-	rc = mds_tree_get(t, b.id, name, &v);
-	if (rc == MDS_ENOTFOUND)
-		return mds_status_set(st, rc, "object '%s' does not exist in bucket '%s'",
-				      mds_quote(q, name), mds_quote(q2, bucket));
-	if (rc == 0)
-		rc = mds_object_decode(v.p, v.len, out);
-	if (rc)
-		return fail(st, rc, "read object", name);
-	return 0;
+	return mds_ns_object_find(t, bucket, name, "object", "bucket", &b, out, st);
 }
 
 int mds_team_list(struct mds_reader *r, struct mds_str start_after, size_t limit,

@@ -20,6 +20,17 @@ int mds_ns_object_load(struct mds_txn *t, const struct mds_bucket *b, struct mds
 		       struct mds_object *o);
 
 /*
+ * mds_ns_object_find - validate @name, read bucket @bucket into @b and the
+ * record of @name into @o, with messages a user reads: "@noun 'N' does not
+ * exist in @container 'B'" (MDS_ENOTFOUND) or "cannot read @noun 'N': ...".
+ * @noun / @container are "object" / "bucket" or, for Azure-only
+ * operations, "blob" / "container".
+ */
+int mds_ns_object_find(struct mds_txn *t, struct mds_str bucket, struct mds_str name,
+		       const char *noun, const char *container, struct mds_bucket *b,
+		       struct mds_object *o, struct mds_status *st);
+
+/*
  * mds_ns_object_store - write the encoded record @rec as @name's record in
  * bucket @b, allocating name-tree nodes as needed. Does not touch usage.
  */

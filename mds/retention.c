@@ -330,20 +330,12 @@ int mds_retention_validate_new(struct mds_txn *t, struct mds_op *op,
 static int load_target(struct mds_txn *t, struct mds_op *op, struct mds_bucket *b,
 		       struct mds_object *cur)
 {
-	char q[MDS_QUOTE_MAX], q2[MDS_QUOTE_MAX];
-	int rc = mds_validate_object_name(op->name, &op->status);
+	char q[MDS_QUOTE_MAX];
+	int rc = mds_ns_object_find(t, op->bucket, op->name, "object", "bucket", b, cur,
+				    &op->status);
 
-	if (rc == 0)
-		rc = mds_ns_bucket_lookup(t, op->bucket, b, &op->status);
 	if (rc)
 		return rc;
-	rc = mds_ns_object_load(t, b, op->name, cur);
-	if (rc == MDS_ENOTFOUND)
-		return mds_status_set(&op->status, rc, "object '%s' does not exist in bucket '%s'",
-				      mds_quote(q, op->name), mds_quote(q2, op->bucket));
-	if (rc)
-		return mds_status_set(&op->status, rc, "cannot read object '%s': %s",
-				      mds_quote(q, op->name), mds_strerror(rc));
 	if (cur->copy_status == MDS_COPY_PENDING)
 		return mds_status_set(&op->status, MDS_EPRECOND,
 				      "object '%s' is the target of a pending copy; lock it after the copy completes",
