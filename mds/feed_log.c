@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feed_compact.h"
 #include "feed_log.h"
 #include "nametree.h"
 #include "ns_internal.h"
@@ -307,6 +308,8 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	size_t need = 2 + 24 + 1 + 4;
 	int rc;
 
+	if (op->kind == MDS_OP_FEED_COMPACT)
+		return mds_feed_compact_apply(t, op);   /* upkeep, not a mutation: no leaf */
 	rc = mds_feed_log_size(t, &seq);
 	if (rc)
 		goto out_fail;
@@ -362,6 +365,43 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 out_fail:
 	return mds_status_set(&op->status, rc, "cannot append the change feed leaf: %s",
 			      mds_strerror(rc));
+}
+
+static const struct mds_str *leaf_field(const struct mds_feed_leaf *lf, int i)
+{
+	const struct mds_str *f[8] = { &lf->origin, &lf->team, &lf->bucket, &lf->name,
+				       &lf->scope, &lf->principal, &lf->reservation, &lf->extra };
+
+	return f[i];
+}
+
+size_t mds_feed_leaf_encoded_size(const struct mds_feed_leaf *lf)
+{
+	size_t n = 2 + 24 + 8 * 4 + 1;
+
+	for (int i = 0; i < 8; i++)
+		n += leaf_field(lf, i)->len;
+	if (lf->state == MDS_FEED_RECORD)
+		n += 4 + lf->record.len;
+	return n;
+}
+
+size_t mds_feed_leaf_encode(const struct mds_feed_leaf *lf, uint8_t *buf)
+{
+	uint8_t *p = buf;
+
+	*p++ = MDS_FEED_LEAF_VERSION;
+	*p++ = lf->kind;
+	be64_put(p, lf->seq);
+	be64_put(p + 8, lf->time_ns);
+	be64_put(p + 16, lf->key_version);
+	p += 24;
+	for (int i = 0; i < 8; i++)
+		p = put_str(p, *leaf_field(lf, i));
+	*p++ = lf->state;
+	if (lf->state == MDS_FEED_RECORD)
+		p = put_str(p, lf->record);
+	return (size_t)(p - buf);
 }
 
 /* ---- decoding ------------------------------------------------------------- */

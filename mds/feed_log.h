@@ -102,6 +102,18 @@ int mds_feed_log_leaf(struct mds_txn *t, uint64_t seq, struct mds_str *leaf);
  * and writing @t (borrowed; @ms is valid while @t is). */
 void mds_feed_log_merkle(struct mds_txn *t, struct mds_merkle_store *ms);
 
+/* mds_feed_leaf_encoded_size - the bytes mds_feed_leaf_encode() writes. */
+size_t mds_feed_leaf_encoded_size(const struct mds_feed_leaf *lf);
+
+/*
+ * mds_feed_leaf_encode - write @lf (borrowed; its version field is ignored,
+ * MDS_FEED_LEAF_VERSION is written) in the leaf encoding into @buf
+ * (caller-owned, at least mds_feed_leaf_encoded_size(@lf) bytes). The
+ * record is written only when state is MDS_FEED_RECORD. Returns the
+ * bytes written. Snapshot entries use it (feed_snapshot.h).
+ */
+size_t mds_feed_leaf_encode(const struct mds_feed_leaf *lf, uint8_t *buf);
+
 /*
  * mds_feed_leaf_decode - parse leaf bytes @p (borrowed, @n bytes; untrusted)
  * into @out, whose strings borrow from @p. Returns 0 or MDS_EINVAL with @st
