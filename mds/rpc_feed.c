@@ -486,7 +486,7 @@ static int subscribe_run(struct mds_rpc_call *c, struct mds_status *st)
 	Mds__V1__SubscribeEvent ev = MDS__V1__SUBSCRIBE_EVENT__INIT;
 	Mds__V1__FeedEntry *e = NULL, **ep = NULL;
 	struct sub_cursor cur;
-	uint64_t end, have;
+	uint64_t end, have, first;
 	int rc;
 
 	if (c->stream_sent == 0)
@@ -495,8 +495,18 @@ static int subscribe_run(struct mds_rpc_call *c, struct mds_status *st)
 	if (cur.next == cur.target)
 		return subscribe_follow(c, &cur, st);
 	rc = snapshot_size(c, cur.target, &have, st);
+	if (rc == 0)
+		rc = mds_feed_log_first(mds_reader_txn(c->reader), &first);
 	if (rc)
+		return rc == MDS_EUNAVAIL ? rc : mds_status_set(st, rc, "cannot read the feed: %s",
+								   mds_strerror(rc));
+	if (cur.next < first) {
+		/* compacted while this (slow) stream was on its way: the
+		 * subscriber must bootstrap, as if it had subscribed now */
+		rc = send_compacted(c, first, have);
+		c->stream_last = 1;
 		return rc;
+	}
 	end = cur.target - cur.next > ENTRIES_MAX ? cur.next + ENTRIES_MAX : cur.target;
 	e = calloc(ENTRIES_MAX, sizeof(*e));
 	ep = calloc(ENTRIES_MAX, sizeof(*ep));
