@@ -5,8 +5,9 @@
  * every mutation and needs no lock: the op kind MDS_OP_FEED_COMPACT is a
  * no-op for the namespace, and the feed log's post-apply hook hands it to
  * mds_feed_compact_apply() in the op's nested transaction instead of
- * appending a leaf. Leaves are keyed seq || 0xFF (feed_log.h), so each
- * deletion is one point delete; the Merkle node keys around them stay.
+ * appending a leaf. Each deletion rewrites one value without its leaf
+ * bytes (mds_feed_log_drop_leaf): the key and the node hashes stored with
+ * it stay.
  *
  * The compactor thread wakes once per interval and submits ops of at most
  * one chunk each, waiting for each to be durable, until an op removes less
@@ -56,19 +57,12 @@ int mds_feed_log_first(struct mds_txn *t, uint64_t *first)
 	return 0;
 }
 
-static struct mds_str leaf_key(uint8_t k[9], uint64_t seq)
-{
-	be64_put(k, seq);
-	k[8] = 0xFF;   /* FEED_TAG_LEAF (feed_log.c) */
-	return (struct mds_str){ (const char *)k, 9 };
-}
-
 int mds_feed_compact_apply(struct mds_txn *t, struct mds_op *op)
 {
 	uint64_t first, size, bound, seq, keep = op->feed_retain.retain_leaves;
 	uint32_t max = op->feed_retain.max_leaves ? op->feed_retain.max_leaves
 						  : MDS_FEED_COMPACT_CHUNK;
-	uint8_t k[9], fv[8];
+	uint8_t fv[8];
 	int rc;
 
 	rc = mds_feed_log_first(t, &first);
@@ -82,7 +76,7 @@ int mds_feed_compact_apply(struct mds_txn *t, struct mds_op *op)
 	for (seq = first; seq < bound && seq - first < max; seq++) {
 		struct mds_str v;
 
-		rc = mds_kv_get(t, MDS_DB_FEED, leaf_key(k, seq), &v);
+		rc = mds_feed_log_leaf(t, seq, &v);
 		if (rc == MDS_ENOTFOUND)
 			rc = MDS_ECORRUPT;   /* a retained leaf is missing */
 		if (rc)
@@ -90,7 +84,7 @@ int mds_feed_compact_apply(struct mds_txn *t, struct mds_op *op)
 		/* time_ns at offset 10 of every leaf version 1 */
 		if (v.len < 18 || be64_get((const uint8_t *)v.p + 10) >= op->feed_retain.keep_after_ns)
 			break;
-		rc = mds_kv_del(t, MDS_DB_FEED, leaf_key(k, seq));
+		rc = mds_feed_log_drop_leaf(t, seq);
 		if (rc)
 			goto out_fail;
 	}

@@ -10,7 +10,7 @@
  *     first retained index only grows, and it is stored (MDS_DB_META
  *     "feed_first", u64 big-endian; absent = 0) in the same transaction as
  *     the deletions, so a reader sees both or neither;
- *   - the newest leaf is never deleted (the log's size is read from it);
+ *   - the newest leaf is never deleted;
  *   - a leaf is deleted only when it is older than the time bound AND
  *     outside the last retain_leaves leaves (both bounds keep leaves: the
  *     one that keeps more wins);
