@@ -61,6 +61,9 @@ struct mds_config {
 	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */
 	unsigned feed_cadence_ms;   /* at most one checkpoint per this; default 100 */
 	unsigned feed_heartbeat_ms; /* re-sign an idle head after this; default 10000 */
+	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
+	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
+	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */
 	int explicit;          /* any setting came from a flag or file */
 };
 

@@ -121,6 +121,7 @@ static const struct route routes[] = {
 	{ "GetEntries", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 	{ "GetInclusionProof", MDS_ACT_LIST, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 	{ "Subscribe", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "GetSnapshot", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 };
 
 static const struct route *find_route(const char *method)

@@ -20,6 +20,7 @@
 
 struct mds_server;
 struct mds_feed_publisher;
+struct mds_feed_compactor;
 
 struct mds_server_opts {
 	const char *listen;        /* "HOST:PORT"; port 0 picks a free one */
@@ -39,6 +40,8 @@ struct mds_server_opts {
 	const char *admins;        /* comma-separated subjects with admin on the island */
 	struct mds_feed_publisher *feed; /* signed checkpoints for the Feed service
 					  * (borrowed; must outlive the server); NULL = none */
+	struct mds_feed_compactor *feed_compactor; /* leaf retention, for /metrics
+						    * (borrowed, outlives the server); NULL = none */
 };
 
 /*

@@ -198,6 +198,10 @@ enum mds_op_kind {
 	MDS_OP_RETENTION_SET = 70,     /* PutObjectRetention: bucket, name, retention_mode, retain_until_ns, bypass_governance */
 	MDS_OP_LEGAL_HOLD_SET = 71,    /* PutObjectLegalHold: bucket, name, legal_hold */
 	MDS_OP_CLOCK_CONFIRM = 72,     /* admin: the wall clock is right; retain_until_ns = the admin's time (0 = the server's) */
+
+	/* Change feed upkeep (90-99): no leaf; the feed log's post-apply hook
+	 * does the work (mds/feed_compact.h), a no-op without a feed. */
+	MDS_OP_FEED_COMPACT = 90,      /* feed_retain: delete leaf bytes below the retention bound */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -359,6 +363,15 @@ struct mds_op {
 		struct mds_str condition;
 		int deny;
 	} policy;
+	/* FEED_COMPACT (mds/feed_compact.h): keep every leaf of the last
+	 * retain_leaves and every leaf written at or after keep_after_ns;
+	 * delete at most max_leaves older ones. out_version = leaves removed,
+	 * out_mtime_ns = the first retained leaf after the op. */
+	struct {
+		uint64_t retain_leaves;
+		uint64_t keep_after_ns;
+		uint32_t max_leaves;
+	} feed_retain;
 
 	/* out: valid when done runs */
 	struct mds_status status;
