@@ -854,6 +854,10 @@ static void *peer_main(void *arg)
 		rc = peer_call(p, "/mds.v1.Feed/Subscribe", &req.base,
 			       &mds__v1__subscribe_event__descriptor, f->stream_ms, subscribe_msg, NULL,
 			       err, sizeof(err));
+		if (p->have_pending && rc == 0) {
+			set_error(p, "the stream ended before the entries of its checkpoint were complete (gap)");
+			rc = MDS_EINVAL;
+		}
 		pending_clear(p);
 		if (atomic_load(&f->stop))
 			break;
