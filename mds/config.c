@@ -36,6 +36,9 @@ int mds_config_init(struct mds_config *c)
 	c->peer_stale_ms = 30000;
 	c->peer_idle_ms = 30000;
 	c->peer_backoff_max_ms = 10000;
+	c->feed_retain_ns = 7ull * 86400u * 1000000000u;
+	c->feed_retain_leaves = 1000000;
+	c->feed_compact_every_ns = 60ull * 1000000000u;
 	c->log_level = MDS_LOG_INFO;
 	c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
@@ -292,6 +295,16 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 100, 3600000, &c->peer_idle_ms);
 	} else if (!strcmp(key, "peer-backoff-max-ms")) {
 		rc = parse_uint(v, 10, 3600000, &c->peer_backoff_max_ms);
+	} else if (!strcmp(key, "feed-retain")) {
+		rc = v ? mds_units_parse_duration(v, &c->feed_retain_ns) : MDS_EINVAL;
+	} else if (!strcmp(key, "feed-retain-leaves")) {
+		rc = v ? mds_units_parse_count(v, &c->feed_retain_leaves) : MDS_EINVAL;
+		if (rc == 0 && c->feed_retain_leaves == 0)
+			rc = MDS_EINVAL;   /* the newest leaf is always kept */
+	} else if (!strcmp(key, "feed-compact-every")) {
+		rc = v ? mds_units_parse_duration(v, &c->feed_compact_every_ns) : MDS_EINVAL;
+		if (rc == 0 && c->feed_compact_every_ns < 10000000u)
+			rc = MDS_EINVAL;   /* at least 10 ms */
 	} else if (!strcmp(key, "batch-window-us")) {
 		rc = parse_uint(v, 0, 100000, &c->batch_window_us);
 	} else if (!strcmp(key, "map-size")) {

@@ -80,6 +80,9 @@ struct mds_config {
 	unsigned peer_stale_ms;  /* no verified checkpoint this long: stale; default 30000 */
 	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
 	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
+	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
+	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
+	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */
 	int explicit;          /* any setting came from a flag or file */
 };
 

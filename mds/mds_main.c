@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "config.h"
 #include "feed_keys.h"
+#include "feed_compact.h"
 #include "feed_log.h"
 #include "feed_publisher.h"
 #include "federation.h"
@@ -114,6 +115,10 @@ static const char usage_serve[] =
 	"                        (default 30000)\n"
 	"  --peer-idle-ms N      reconnect a peer stream silent for N ms (default 30000)\n"
 	"  --peer-backoff-max-ms N  longest reconnect delay (default 10000)\n"
+	"  --feed-retain DUR     keep feed leaves younger than DUR (default 7d) ...\n"
+	"  --feed-retain-leaves N  ... and at least the N newest (default 1000000);\n"
+	"                        older leaf bytes are deleted (Merkle nodes stay)\n"
+	"  --feed-compact-every DUR  how often compaction runs (default 1m)\n"
 	"                        Checkpoints are signed only once `mds keys init` ran.\n"
 	"  -h, --help            this text\n";
 
@@ -215,6 +220,9 @@ static const struct option serve_opts[] = {
 	{ "peer-stale-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-idle-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-backoff-max-ms", required_argument, NULL, OPT_VAL },
+	{ "feed-retain", required_argument, NULL, OPT_VAL },
+	{ "feed-retain-leaves", required_argument, NULL, OPT_VAL },
+	{ "feed-compact-every", required_argument, NULL, OPT_VAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -440,6 +448,34 @@ static int open_auth(const struct mds_config *c, const char *state_name, struct 
 	return 0;
 }
 
+static void compact_report(int code, const char *msg, uint64_t removed)
+{
+	if (code)
+		mds_log(MDS_LOG_ERROR, "feed_compact", "code=%s error=\"%s\"",
+			mds_error_name(code), msg);
+	else
+		mds_log(MDS_LOG_INFO, "feed_compact", "removed=%llu", (unsigned long long)removed);
+}
+
+/* Leaf retention (feed_compact.h), whenever the feed is recorded. */
+static int start_compactor(const struct mds_config *c, struct mds_store *store,
+			   struct mds_feed_compactor **out)
+{
+	struct mds_feed_compactor_opts co;
+	struct mds_status st;
+	int rc;
+
+	memset(&co, 0, sizeof(co));
+	co.retain_ns = c->feed_retain_ns;
+	co.retain_leaves = c->feed_retain_leaves;
+	co.interval_ns = c->feed_compact_every_ns;
+	co.report = compact_report;
+	rc = mds_feed_compactor_start(store, &co, out, &st);
+	if (rc)
+		mds_log(MDS_LOG_ERROR, "feed_compact", "error=\"%s\"", st.msg);
+	return rc;
+}
+
 static void feed_report(int code, const char *msg)
 {
 	mds_log(MDS_LOG_ERROR, "feed_checkpoint", "code=%s error=\"%s\"", mds_error_name(code),
@@ -601,6 +637,7 @@ static int cmd_serve(int argc, char **argv)
 	struct mds_feed_publisher *pub = NULL;
 	struct mds_federation *fed = NULL;
 	char origin[MDS_NOTE_NAME_MAX + 1] = "";
+	struct mds_feed_compactor *compactor = NULL;
 	pthread_t second;
 	enum mds_config_auth_mode mode;
 	int rc, sig, ret = 1;
@@ -663,6 +700,8 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	if (start_federation(&c, store, &fed) != 0)
 		goto out;
+	if (feed && start_compactor(&c, store, &compactor) != 0)
+		goto out;
 
 	if (mode != MDS_CONFIG_AUTH_DEV) {
 		if (open_auth(&c, mode == MDS_CONFIG_AUTH_LOCAL ? "local-issuer.state" : "jwks.state",
@@ -688,6 +727,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.feed = pub;
 	sv.federation = fed;
 	sv.origin = origin;
+	sv.feed_compactor = compactor;
 	rc = mds_server_start(&srv, store, &sv, &st);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "grpc_listen", "listen=%s error=\"%s\"", c.listen, st.msg);
@@ -730,6 +770,7 @@ out:
 	mds_http_stop(http);
 	mds_server_free(srv);
 	mds_federation_stop(fed);
+	mds_feed_compactor_stop(compactor);
 	mds_feed_publisher_stop(pub);
 	if (store) {
 		mds_store_close(store);
