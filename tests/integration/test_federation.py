@@ -172,8 +172,17 @@ class Fed(unittest.TestCase):
                          P["types"].ObjectRecord)
 
     def log_size(self, isl):
-        r = self.call(isl, FD + "GetEntries", P["feed"].GetEntriesRequest(start=0, end=1),
-                      P["feed"].FeedEntries)
+        start = 0
+        try:
+            r = self.call(isl, FD + "GetEntries", P["feed"].GetEntriesRequest(start=0, end=1),
+                          P["feed"].FeedEntries)
+        except grpc.RpcError as e:     # compacted: ask from the first retained leaf
+            if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            start = int(e.details().split("first retained leaf is ")[1].split(";")[0])
+            r = self.call(isl, FD + "GetEntries",
+                          P["feed"].GetEntriesRequest(start=start, end=start + 1),
+                          P["feed"].FeedEntries)
         return r.tree_size
 
     def entries(self, isl, start, end):
@@ -643,6 +652,51 @@ class Fed(unittest.TestCase):
         wait_for(lambda: "no" in self.peer(d, "island-a").last_error.lower(), 8, "refused")
         p = self.peer(d, "island-a")
         self.assertEqual((p.applied_size, p.tamper_alarms, p.fork_alarms), (0, 0, 0))
+
+    def test_compaction_and_bootstrap(self):
+        a = self.island("island-a")
+        a.extra = ["--feed-retain", "0", "--feed-retain-leaves", "10",
+                   "--feed-compact-every", "50ms"]
+        a.start()
+        b = self.island("island-b")
+        b.peers = [a]
+        b.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        for i in range(20):
+            self.put(a, "ckpt", "first/%d" % i, i)
+        self.wait_applied(b, a)
+        b.stop()
+        # B is away while A writes and compacts past B's cursor
+        for i in range(40):
+            self.put(a, "ckpt", "second/%d" % i, i)
+        self.delete(a, "ckpt", "first/3")
+
+        def compacted():
+            try:
+                self.call(a, FD + "GetEntries", P["feed"].GetEntriesRequest(start=0, end=1),
+                          P["feed"].FeedEntries)
+                return False
+            except grpc.RpcError as e:
+                return e.code() == grpc.StatusCode.FAILED_PRECONDITION
+        wait_for(compacted, 5, "compaction")
+        b.start()
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        self.assertIn("peer_bootstrapped", b.daemon.read_log())
+        u = self.call(b, GL + "Usage", P["glob"].GlobalUsageRequest(team="ml"),
+                      P["glob"].GlobalUsageResponse)
+        ml = self.call(a, AD + "GetTeam", P["ad"].GetTeamRequest(team="ml"), P["types"].Team)
+        self.assertEqual((u.teams[0].bytes, u.teams[0].objects), (ml.bytes, ml.objects))
+        # a new subscriber starting from nothing bootstraps too, then follows
+        c = self.island("island-c")
+        c.peers = [a]
+        c.start()
+        self.wait_applied(c, a)
+        self.put(a, "ckpt", "third", 1)
+        self.wait_applied(c, a)
+        self.assert_view_matches(c, a, ["ckpt"])
+        self.assertEqual(self.peer(c, "island-a").fork_alarms, 0)
 
 
 if __name__ == "__main__":
