@@ -78,8 +78,10 @@ void mds_config_release(struct mds_config *c)
 		free(p->tls_ca);
 		free(p->tls_cert);
 		free(p->tls_key);
+		free(p->token_file);
 	}
 	free(c->peers);
+	free(c->peer_token_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -192,6 +194,8 @@ static int peer_from_json(struct mds_config *c, json_t *o, size_t i, struct mds_
 			dst = &p->tls_cert;
 		else if (!strcmp(key, "tls-key"))
 			dst = &p->tls_key;
+		else if (!strcmp(key, "token-file"))
+			dst = &p->token_file;
 		if (dst) {
 			if (!json_is_string(val) || !json_string_value(val)[0])
 				return mds_status_set(st, MDS_EINVAL, "peers[%zu].%s must be a non-empty string",
@@ -267,6 +271,8 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		s = &c->admins;
 	else if (!strcmp(key, "feed-origin"))
 		s = &c->feed_origin;
+	else if (!strcmp(key, "peer-token-file"))
+		s = &c->peer_token_file;
 	if (s) {
 		if (!v || !*v)
 			return mds_status_set(st, MDS_EINVAL, "'%s' needs a value", key);

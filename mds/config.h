@@ -21,6 +21,7 @@ struct mds_config_peer {
 	char *keys[MDS_CONFIG_PEER_KEYS]; /* C2SP verifier keys (`mds keys show`) */
 	size_t n_keys;
 	char *tls_ca, *tls_cert, *tls_key;
+	char *token_file;      /* bearer token sent to the peer (its jwt/local auth); NULL = none */
 	int insecure;          /* plaintext */
 };
 
@@ -80,6 +81,7 @@ struct mds_config {
 	unsigned peer_stale_ms;  /* no verified checkpoint this long: stale; default 30000 */
 	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
 	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
+	char *peer_token_file;   /* token for peers without their own token-file */
 	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
 	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
 	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */

@@ -64,6 +64,8 @@ struct peer {
 	struct mds_note_verifier keys[MDS_FED_KEYS_MAX];
 	size_t n_keys;
 	char *tls_ca, *tls_cert, *tls_key;
+	char *token_file;
+	char *auth;                     /* "Bearer <token>" for this stream, or NULL */
 	int insecure;
 	grpc_channel *ch;
 	pthread_t th;
@@ -657,6 +659,8 @@ static int peer_call(struct peer *p, const char *method, const ProtobufCMessage 
 	int tag1, tag2, tag3, cancelled = 0, cb_rc = 0, rc;
 	size_t n;
 
+	grpc_metadata md;
+
 	grpc_metadata_array_init(&init_md);
 	grpc_metadata_array_init(&trail_md);
 	p->last_msg_mono = mono_ms();
@@ -666,6 +670,12 @@ static int peer_call(struct peer *p, const char *method, const ProtobufCMessage 
 					NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (p->auth) {
+		md.key = grpc_slice_from_static_string("authorization");
+		md.value = grpc_slice_from_static_string(p->auth);
+		ops[0].data.send_initial_metadata.count = 1;
+		ops[0].data.send_initial_metadata.metadata = &md;
+	}
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = send;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -721,6 +731,8 @@ static int peer_call(struct peer *p, const char *method, const ProtobufCMessage 
 		     code == GRPC_STATUS_FAILED_PRECONDITION ? MDS_EPRECOND :
 		     code == GRPC_STATUS_NOT_FOUND ? MDS_ENOTFOUND :
 		     code == GRPC_STATUS_INVALID_ARGUMENT ? MDS_EINVAL :
+		     code == GRPC_STATUS_UNAUTHENTICATED ? MDS_EDENIED :
+		     code == GRPC_STATUS_PERMISSION_DENIED ? MDS_EDENIED :
 		     
 		     code == GRPC_STATUS_DEADLINE_EXCEEDED ? MDS_ETIMEDOUT :
 		     code == GRPC_STATUS_CANCELLED ? MDS_ETIMEDOUT : MDS_EUNAVAIL;
@@ -1184,6 +1196,35 @@ out:
 
 /* ---- the peer thread -------------------------------------------------------------------- */
 
+static char *slurp(const char *path);
+
+/* (Re)read the peer's token file: a rotated token is used from the next stream. */
+static void token_load(struct peer *p)
+{
+	char *tok;
+	size_t n;
+
+	if (!p->token_file)
+		return;
+	tok = slurp(p->token_file);
+	if (!tok) {
+		set_error(p, "cannot read the peer's token file");
+		return;
+	}
+	n = strlen(tok);
+	while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
+		tok[--n] = 0;
+	if (p->auth) {
+		explicit_bzero(p->auth, strlen(p->auth));
+		free(p->auth);
+		p->auth = NULL;
+	}
+	if (n && asprintf(&p->auth, "Bearer %s", tok) < 0)
+		p->auth = NULL;
+	explicit_bzero(tok, n);
+	free(tok);
+}
+
 static void *peer_main(void *arg)
 {
 	struct peer *p = arg;
@@ -1213,6 +1254,7 @@ static void *peer_main(void *arg)
 			nap(p, 1000);
 			continue;
 		}
+		token_load(p);
 		req.origin = p->origin;
 		req.have_size = p->cur.size;
 		req.have_root.data = p->cur_root;
@@ -1444,6 +1486,7 @@ int mds_federation_start(struct mds_store *store, const struct mds_federation_op
 		p->tls_ca = dup_opt(po->tls_ca, &bad);
 		p->tls_cert = dup_opt(po->tls_cert, &bad);
 		p->tls_key = dup_opt(po->tls_key, &bad);
+		p->token_file = dup_opt(po->token_file, &bad);
 		if (bad) {
 			rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 			break;
@@ -1490,6 +1533,11 @@ void mds_federation_stop(struct mds_federation *f)
 		free(p->tls_ca);
 		free(p->tls_cert);
 		free(p->tls_key);
+		free(p->token_file);
+		if (p->auth) {
+			explicit_bzero(p->auth, strlen(p->auth));
+			free(p->auth);
+		}
 		pthread_mutex_destroy(&p->mu);
 	}
 	free(f->peers);

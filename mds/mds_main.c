@@ -115,6 +115,8 @@ static const char usage_serve[] =
 	"                        (default 30000)\n"
 	"  --peer-idle-ms N      reconnect a peer stream silent for N ms (default 30000)\n"
 	"  --peer-backoff-max-ms N  longest reconnect delay (default 10000)\n"
+	"  --peer-token-file F   bearer token sent to peers (a principal with list on\n"
+	"                        the peer island); per peer: \"token-file\" in \"peers\"\n"
 	"  --feed-retain DUR     keep feed leaves younger than DUR (default 7d) ...\n"
 	"  --feed-retain-leaves N  ... and at least the N newest (default 1000000);\n"
 	"                        older leaf bytes are deleted (Merkle nodes stay)\n"
@@ -220,6 +222,7 @@ static const struct option serve_opts[] = {
 	{ "peer-stale-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-idle-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-backoff-max-ms", required_argument, NULL, OPT_VAL },
+	{ "peer-token-file", required_argument, NULL, OPT_VAL },
 	{ "feed-retain", required_argument, NULL, OPT_VAL },
 	{ "feed-retain-leaves", required_argument, NULL, OPT_VAL },
 	{ "feed-compact-every", required_argument, NULL, OPT_VAL },
@@ -561,6 +564,8 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 		po[i].tls_cert = c->peers[i].tls_cert;
 		po[i].tls_key = c->peers[i].tls_key;
 		po[i].insecure = c->peers[i].insecure;
+		po[i].token_file = c->peers[i].token_file ? c->peers[i].token_file
+							  : c->peer_token_file;
 	}
 	memset(&fo, 0, sizeof(fo));
 	fo.peers = po;

@@ -204,6 +204,16 @@ class Island:
         self.peers = []          # (origin, port, [keys]) or Island
         self.daemon = None
         self.extra = []
+        self.auth_mode = "dev"
+
+    @property
+    def token(self):
+        """The island-admin token of --auth-mode local (None in dev mode)."""
+        path = os.path.join(self.data, "admin.token")
+        if self.auth_mode != "local" or not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return f.read().strip()
 
     def keys(self, *args):
         p = subprocess.run([self.bin, "keys"] + list(args) + ["--data", self.data],
@@ -224,7 +234,8 @@ class Island:
         args = ["--listen", self.endpoint] + FED_FAST + self.extra + list(extra)
         for p in self.peers:
             args += ["--peer", p if isinstance(p, str) else p.peer_arg()]
-        self.daemon = Daemon(self.bin, self.dir, extra=args, data=self.data)
+        self.daemon = Daemon(self.bin, self.dir, extra=args, data=self.data,
+                             auth_mode=self.auth_mode)
         self.daemon.start(timeout=timeout)
         return self
 

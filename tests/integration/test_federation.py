@@ -149,7 +149,9 @@ class Fed(unittest.TestCase):
     def call(self, isl, path, req, resp_cls, timeout=10):
         f = self.ch(isl).unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
                                      response_deserializer=resp_cls.FromString)
-        return f(req, timeout=timeout)
+        tok = isl.token
+        return f(req, timeout=timeout,
+                 metadata=[("authorization", "Bearer " + tok)] if tok else None)
 
     def team(self, isl, team):
         self.call(isl, AD + "CreateTeam", P["ad"].CreateTeamRequest(team=team), P["types"].Team)
@@ -697,6 +699,28 @@ class Fed(unittest.TestCase):
         self.wait_applied(c, a)
         self.assert_view_matches(c, a, ["ckpt"])
         self.assertEqual(self.peer(c, "island-a").fork_alarms, 0)
+
+    def test_peer_with_authentication(self):
+        """A publisher in the secure default (local issuer): its peers need a
+        token with list on the island; without one nothing is applied."""
+        a = self.island("island-a")
+        a.auth_mode = "local"
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        self.put(a, "ckpt", "x", 1)
+        b = self.island("island-b")
+        b.peers = [a]
+        b.extra = ["--peer-token-file", os.path.join(a.data, "admin.token")]
+        b.start()
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        c = self.island("island-c")
+        c.peers = [a]
+        c.start()
+        wait_for(lambda: self.peer(c, "island-a").last_error, 5, "refused without a token")
+        self.assertIn("MDS_EDENIED: no credentials", self.peer(c, "island-a").last_error)
+        self.assertEqual(self.peer(c, "island-a").applied_size, 0)
 
 
 if __name__ == "__main__":
