@@ -442,7 +442,8 @@ class Fed(unittest.TestCase):
         self.extra_cleanup.append(lambda: (stop.set(), w.join()))
         for round_ in range(6):
             b.peers = [a]
-            b.start()
+            # odd rounds apply large checkpoints in verified slices of 150
+            b.start(extra=["--peer-batch-max", "150"] if round_ % 2 else [])
             time.sleep(rnd.uniform(0.0, 0.3))
             b.kill()
             # read the view at the stored cursor with no peer configured
@@ -463,6 +464,21 @@ class Fed(unittest.TestCase):
         self.assert_view_is_state(b, "island-a", self.entries(a, 0, total), ["ckpt", "logs"])
         self.assert_view_matches(b, a, ["ckpt", "logs"])
         print("cursors after each SIGKILL: %s of %d" % (cursors, total), file=sys.stderr)
+
+    def test_large_checkpoint_in_slices(self):
+        a = self.island("island-a")
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        for i in range(1000):
+            self.put(a, "ckpt", "s/%04d" % (i % 700), i)
+        b = self.island("island-b")
+        b.peers = [a]
+        b.start(extra=["--peer-batch-max", "100", "--log-level", "debug"])
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        slices = b.daemon.read_log().count("slice_of=")
+        self.assertGreaterEqual(slices, 9)
 
     def has_view(self, b):
         try:
