@@ -363,6 +363,34 @@ class Fed(unittest.TestCase):
             self.assertEqual(u.teams[0].objects, 18)
             self.assertEqual(u.teams[0].bytes, 5 * 10 + 6 * 20 + 7 * 30)
 
+    def test_peers_from_config_file(self):
+        a = self.island("island-a")
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        self.put(a, "ckpt", "x", 1)
+        b = self.island("island-b")
+        cfg = os.path.join(b.dir, "mds.json")
+        with open(cfg, "w") as f:
+            json.dump({"peers": [{"origin": "island-a", "address": a.endpoint,
+                                  "keys": [a.vkey], "insecure": True}],
+                       "peer-stale-ms": 2000}, f)
+        b.extra = ["--config", cfg]
+        b.start()
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        # refused at start: a key that is not the origin's, a TLS-less peer
+        bad = [{"origin": "island-a", "address": a.endpoint, "keys": [b.vkey], "insecure": True}]
+        bad2 = [{"origin": "island-a", "address": a.endpoint, "keys": [a.vkey]}]
+        for peers, why in ((bad, "not the origin"), (bad2, "tls-ca or insecure")):
+            with open(cfg, "w") as f:
+                json.dump({"peers": peers}, f)
+            p = subprocess.run([MDS, "serve", "--data", os.path.join(self.dir, "x"), "--auth-mode",
+                                "dev", "--listen", "127.0.0.1:0", "--http", "off",
+                                "--config", cfg], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(why, p.stderr)
+
     def test_unreachable_peers_serve_locally(self):
         c = self.island("island-c")
         ghost1, ghost2 = self.island("ghost-1"), self.island("ghost-2")   # never started
