@@ -546,7 +546,7 @@ static int start_feed(const struct mds_config *c, struct mds_store *store,
  * peer that cannot be reached only leaves its part of the view stale.
  */
 static int start_federation(const struct mds_config *c, struct mds_store *store,
-			    struct mds_federation **out)
+			    const char *self, struct mds_federation **out)
 {
 	struct mds_fed_peer_opts *po = NULL;
 	struct mds_federation_opts fo;
@@ -556,6 +556,12 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 	*out = NULL;
 	if (c->n_peers == 0)
 		return 0;
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (self[0] && !strcmp(c->peers[i].origin, self)) {
+			mds_log(MDS_LOG_ERROR, "federation",
+				"error=\"peer '%s' is this island's own feed origin\"", self);
+			return MDS_EINVAL;
+		}
 	po = calloc(c->n_peers, sizeof(*po));
 	if (!po)
 		return MDS_ENOMEM;
@@ -708,7 +714,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (start_feed(&c, store, &feed, &pub, origin) != 0)
 		goto out;
-	if (start_federation(&c, store, &fed) != 0)
+	if (start_federation(&c, store, origin, &fed) != 0)
 		goto out;
 	if (feed && start_compactor(&c, store, &compactor) != 0)
 		goto out;
