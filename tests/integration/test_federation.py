@@ -38,6 +38,9 @@ import grpc
 
 import mdsd
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feed_verify_note as fv  # noqa: E402
+
 MDS = MDSCTL = None
 NS, AD, FD, GL = "/mds.v1.Namespace/", "/mds.v1.Admin/", "/mds.v1.Feed/", "/mds.v1.Global/"
 P = {}   # generated message modules
@@ -657,6 +660,21 @@ class Fed(unittest.TestCase):
         self.assertEqual(sorted(r.name for _, r in got), ["one/%d" % i for i in range(5)])
         self.assertEqual(as_of["island-a"].state, P["glob"].PEER_FORKED)
         self.assertIn("peer_fork", b.daemon.read_log())
+        # the evidence: A1's note we are frozen at, A2's contradicting one,
+        # and a proof that indeed fails (checked with the Python verifier)
+        ev = self.call(b, GL + "Evidence", P["glob"].EvidenceRequest(origin="island-a"),
+                       P["glob"].EvidenceResponse)
+        self.assertGreaterEqual(len(ev.records), 1)
+        r = ev.records[0]
+        self.assertIn(r.kind, ("fork", "rollback"))
+        t1, _ = fv.open_note(r.applied_note.decode(), [a1.vkey])
+        t2, _ = fv.open_note(r.offending_note.decode(), [a1.vkey])
+        _, s1, root1 = fv.parse_checkpoint(t1)
+        _, s2, root2 = fv.parse_checkpoint(t2)
+        self.assertEqual(s1, self.log_size(a1))
+        self.assertGreater(s2, s1)
+        self.assertFalse(fv.verify_consistency(s1, s2, root1, root2, list(r.proof)))
+        self.assertIn("fork", self.mdsctl(b, "peers", "evidence", "island-a"))
         # survives a restart: still frozen (stored)
         b.stop()
         b.start()
