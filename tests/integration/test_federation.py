@@ -146,7 +146,9 @@ class Fed(unittest.TestCase):
     def ch(self, isl):
         key = isl.endpoint
         if key not in self.channels:
-            self.channels[key] = grpc.insecure_channel(key)
+            creds = getattr(isl, "creds", None)
+            self.channels[key] = (grpc.secure_channel(key, creds) if creds else
+                                  grpc.insecure_channel(key))
         return self.channels[key]
 
     def call(self, isl, path, req, resp_cls, timeout=10):
@@ -393,6 +395,66 @@ class Fed(unittest.TestCase):
                                 "--config", cfg], capture_output=True, text=True, timeout=30)
             self.assertNotEqual(p.returncode, 0)
             self.assertIn(why, p.stderr)
+
+    def test_peer_over_mutual_tls(self):
+        pki = os.path.join(self.dir, "pki")
+        os.makedirs(pki)
+
+        def sh(*args):
+            subprocess.run(args, cwd=pki, check=True, capture_output=True)
+
+        def ca(name):
+            sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+               "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", name + ".key", "-out",
+               name + ".pem", "-days", "2", "-subj", "/CN=" + name)
+
+        def cert(cav, name, san):
+            sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+               "-nodes", "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+            with open(os.path.join(pki, name + ".ext"), "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            sh("openssl", "x509", "-req", "-in", name + ".csr", "-CA", cav + ".pem", "-CAkey",
+               cav + ".key", "-CAcreateserial", "-out", name + ".pem", "-days", "2",
+               "-extfile", name + ".ext")
+        ca("ca")
+        ca("otherca")
+        cert("ca", "server", "IP:127.0.0.1")
+        cert("ca", "peer-b", "DNS:island-b")
+        f = lambda n: os.path.join(pki, n)  # noqa: E731
+        a = self.island("island-a")
+        a.extra = ["--tls-cert", f("server.pem"), "--tls-key", f("server.key"),
+                   "--tls-ca", f("ca.pem"), "--tls-client-auth"]
+
+        def rd(n):
+            with open(f(n), "rb") as fh:
+                return fh.read()
+        a.creds = grpc.ssl_channel_credentials(rd("ca.pem"), rd("peer-b.key"), rd("peer-b.pem"))
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        self.put(a, "ckpt", "secret", 1)
+        b = self.island("island-b")
+        cfg = os.path.join(b.dir, "mds.json")
+        with open(cfg, "w") as fh:
+            json.dump({"peers": [
+                {"origin": "island-a", "address": a.endpoint, "keys": [a.vkey],
+                 "tls-ca": f("ca.pem"), "tls-cert": f("peer-b.pem"), "tls-key": f("peer-b.key")}]},
+                fh)
+        b.extra = ["--config", cfg]
+        b.start()
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        # a subscriber that trusts another CA never gets anything
+        c = self.island("island-c")
+        with open(cfg, "w") as fh:
+            json.dump({"peers": [
+                {"origin": "island-a", "address": a.endpoint, "keys": [a.vkey],
+                 "tls-ca": f("otherca.pem"), "tls-cert": f("peer-b.pem"),
+                 "tls-key": f("peer-b.key")}]}, fh)
+        c.extra = ["--config", cfg]
+        c.start()
+        wait_for(lambda: self.peer(c, "island-a").reconnects >= 2, 10, "TLS refused")
+        self.assertEqual(self.peer(c, "island-a").applied_size, 0)
 
     def test_unreachable_peers_serve_locally(self):
         c = self.island("island-c")
