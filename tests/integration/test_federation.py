@@ -601,6 +601,14 @@ class Fed(unittest.TestCase):
             for raw in f(req, timeout=30):
                 ev = fp.SubscribeEvent.FromString(raw)
                 lie = self.lie
+                if ev.HasField("checkpoint") and lie == "forge":
+                    note = bytearray(ev.checkpoint.note)
+                    k = len(note) - 6          # inside the last signature's base64
+                    note[k] = ord("A") if note[k] != ord("A") else ord("B")
+                    ev.checkpoint.note = bytes(note)
+                    self.lies_told += 1
+                    yield ev.SerializeToString()
+                    return
                 if ev.HasField("checkpoint"):
                     if saved["old"] is None or ev.checkpoint.size > saved["old"].checkpoint.size + 3:
                         if saved["old"] is None:
@@ -672,6 +680,16 @@ class Fed(unittest.TestCase):
             self.lie = None
             self.wait_applied(b, a)
             self.assert_view_matches(b, a, ["ckpt"])
+        # a forged signature by the trusted key: refused, tamper alarm, no fork
+        self.lie = "forge"
+        told, alarms = self.lies_told, self.peer(b, "island-a").tamper_alarms
+        self.put(a, "ckpt", "forged", 1)
+        wait_for(lambda: self.peer(b, "island-a").tamper_alarms > alarms, 10, "forgery alarm")
+        self.assertIn("signature", self.peer(b, "island-a").last_error)
+        got, _ = self.glist(b, "ckpt", origins=["island-a"])
+        self.assertNotIn("forged", [r.name for _, r in got])
+        self.lie = None
+        self.wait_applied(b, a)
         # a replayed old checkpoint: refused, no fork alarm, view unchanged
         self.lie = "replay"
         told = self.lies_told
