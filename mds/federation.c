@@ -1499,8 +1499,8 @@ static char *slurp(const char *path)
 static int peer_channel(struct peer *p, struct mds_status *st)
 {
 	grpc_channel_credentials *creds;
-	grpc_arg args[2];
-	grpc_channel_args cargs = { 2, args };
+	grpc_arg args[4];
+	grpc_channel_args cargs = { 4, args };
 	char *ca = NULL, *cert = NULL, *key = NULL;
 	int rc = 0;
 
@@ -1536,6 +1536,16 @@ static int peer_channel(struct peer *p, struct mds_status *st)
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
 	args[1].value.integer = 2000;
+	/* HTTP/2 keepalive: a ping every 60 s, the connection is dead after 20 s
+	 * without an answer. Rare enough for the server's ping policy (the
+	 * stream carries heartbeats in between); the idle watchdog (idle_ms)
+	 * covers a peer that answers pings but sends nothing. */
+	args[2].type = GRPC_ARG_INTEGER;
+	args[2].key = GRPC_ARG_KEEPALIVE_TIME_MS;
+	args[2].value.integer = 60000;
+	args[3].type = GRPC_ARG_INTEGER;
+	args[3].key = GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
+	args[3].value.integer = 20000;
 	p->ch = grpc_channel_create(p->address, creds, &cargs);
 	grpc_channel_credentials_release(creds);
 	if (!p->ch)
