@@ -29,6 +29,7 @@
 #include "gw_internal.h"
 #include "gw_rpc.h"
 #include "namespace.pb-c.h"
+#include "policy.pb-c.h"
 #include "quota.pb-c.h"
 
 struct gw_grpc {
@@ -94,6 +95,7 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 {
 	unsigned backoff = g->backoff_ms, attempt = 0;
 	char msg[MDSGW_MSG_MAX] = "";
+	uint32_t hint = 0;
 	int rc;
 
 	for (;;) {
@@ -109,7 +111,7 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 					     "%s: deadline passed; mds at %s is unreachable after %u "
 					     "attempts (%s)", what, g->endpoint, attempt, msg);
 		rc = gw_rpc_unary(g->rpc, method, req, resp_desc, &resp, left, idempotent, msg,
-				  sizeof(msg));
+				  sizeof(msg), &hint);
 		attempt++;
 		if (rc == 0) {
 			int hrc = handler(harg, resp);
@@ -122,6 +124,14 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 			if (hrc)
 				return gw_status_set(st, hrc, "%s: stopped by the callback", what);
 			return 0;
+		}
+		/* Busy with a hint: a read waits the hint and goes again when the
+		 * wait fits in its deadline (with 1 ms to spare for the call);
+		 * at most `retries` times, like any retry. */
+		if ((rc == MDSGW_ERATE || rc == MDSGW_EBUSY) && hint && idempotent &&
+		    attempt <= g->retries && gw_ms_left(deadline_ns) > hint + 1) {
+			sleep_ms(hint);
+			continue;
 		}
 		if (rc == MDSGW_EUNAVAIL && idempotent && attempt <= g->retries) {
 			/* jitter: up to half the backoff, from the clock's low bits */
@@ -141,6 +151,11 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 	 * RESOURCE_EXHAUSTED, and its quota messages start "quota '". */
 	if (rc == MDSGW_EBUSY && !strncmp(msg, "quota '", 7))
 		rc = MDSGW_EQUOTA;
+	if ((rc == MDSGW_ERATE || rc == MDSGW_EBUSY) && hint) {
+		gw_retry_after_set(hint);
+		return gw_status_set(st, rc, "%s: %s (retry after %u ms)", what,
+				     msg[0] ? msg : mdsgw_strerror(rc), hint);
+	}
 	switch (rc) {
 	case MDSGW_EUNAVAIL:
 		if (idempotent)
@@ -537,6 +552,53 @@ int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
 		    deadline_ns, "release of a reservation", st);
 }
 
+/* ---- access checks: Policy.Explain ---- */
+
+static int explain_handler(void *arg, const ProtobufCMessage *m)
+{
+	const Mds__V1__ExplainResponse *r = (const Mds__V1__ExplainResponse *)m;
+	int *allowed = arg;
+
+	if (!r->effect)
+		return MDSGW_ECORRUPT;
+	if (!strcmp(r->effect, "allow"))
+		*allowed = 1;
+	else if (!strcmp(r->effect, "deny") || !strcmp(r->effect, "default-deny"))
+		*allowed = 0;
+	else
+		return MDSGW_ECORRUPT;
+	return 0;
+}
+
+int gw_grpc_access(struct gw_grpc *g, const struct mdsgw_access *a, int *allowed,
+		   int64_t deadline_ns, struct mdsgw_status *st)
+{
+	Mds__V1__ExplainRequest req = MDS__V1__EXPLAIN_REQUEST__INIT;
+	char what[160];
+	int rc;
+
+	req.principal = (char *)a->principal;
+	req.action = (char *)a->action;
+	if (a->bucket)
+		req.bucket = (char *)a->bucket;
+	if (a->name)
+		req.name = (char *)a->name;
+	if (a->team)
+		req.team = (char *)a->team;
+	req.n_groups = a->n_groups;
+	req.groups = (char **)a->groups;
+	for (size_t i = 0; i < a->n_groups; i++)
+		if (!a->groups[i])
+			return gw_status_set(st, MDSGW_EINVAL, "access check: group %zu is NULL", i);
+	snprintf(what, sizeof(what), "access check of '%.40s' %.20s on '%.40s'", a->principal,
+		 a->action, a->bucket ? a->bucket : "");
+	rc = call(g, "/mds.v1.Policy/Explain", &req.base, &mds__v1__explain_response__descriptor,
+		  explain_handler, allowed, 1, deadline_ns, what, st);
+	if (rc)
+		*allowed = 0;
+	return rc;
+}
+
 /* ---- the provider table ---- */
 
 static int grpc_open(const struct gw_conf *c, void **state, struct mdsgw_status *st)
@@ -581,9 +643,16 @@ static int grpc_release(void *state, const char *token, int64_t deadline_ns,
 	return gw_grpc_release(state, token, deadline_ns, st);
 }
 
+static int grpc_access(void *state, const struct mdsgw_access *a, int *allowed,
+		       int64_t deadline_ns, struct mdsgw_status *st)
+{
+	return gw_grpc_access(state, a, allowed, deadline_ns, st);
+}
+
 const struct gw_provider gw_provider_grpc = {
 	.name = "grpc",
-	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA,
+	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA |
+		MDSGW_CAP_ACCESS,
 	.open = grpc_open,
 	.close = grpc_close,
 	.resolve = grpc_resolve,
@@ -593,4 +662,5 @@ const struct gw_provider gw_provider_grpc = {
 	.reserve = grpc_reserve,
 	.commit = grpc_commit,
 	.release = grpc_release,
+	.access = grpc_access,
 };

@@ -109,6 +109,9 @@ struct gw_provider {
 		      struct mdsgw_status *st);
 	int (*release)(void *state, const char *token, int64_t deadline_ns,
 		       struct mdsgw_status *st);
+	/* @a is full-size with principal and action set; *allowed is 0 on entry. */
+	int (*access)(void *state, const struct mdsgw_access *a, int *allowed,
+		      int64_t deadline_ns, struct mdsgw_status *st);
 };
 
 extern const struct gw_provider gw_provider_lmdb;
@@ -135,5 +138,30 @@ int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put 
 		   struct mdsgw_status *st);
 int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
 		    struct mdsgw_status *st);
+
+int gw_grpc_access(struct gw_grpc *g, const struct mdsgw_access *a, int *allowed,
+		   int64_t deadline_ns, struct mdsgw_status *st);
+
+/* ---- local access checks (gw_policy.c) ---- */
+
+/*
+ * The parsed bindings of an island, kept between checks and rebuilt when
+ * the stored ones change. gw_policy_check decides @a (borrowed) from the
+ * snapshot of @r (a begun reader, borrowed; the caller ends it after the
+ * call). Returns 0 with *allowed 0 or 1, MDSGW_EINVAL (an action that is
+ * not one action, too many groups), MDSGW_ENOMEM, the store's read errors.
+ * Thread-safe.
+ */
+struct gw_policy;
+struct mds_reader;
+int gw_policy_new(struct gw_policy **out);
+void gw_policy_free(struct gw_policy *p);
+int gw_policy_check(struct gw_policy *p, struct mds_reader *r, const struct mdsgw_access *a,
+		    int *allowed, struct mdsgw_status *st);
+
+/* ---- the retry-after hint (mdsgw.c) ---- */
+
+/* Set / clear the calling thread's hint (mdsgw_retry_after_ms). */
+void gw_retry_after_set(uint32_t ms);
 
 #endif /* MDS_GW_INTERNAL_H */

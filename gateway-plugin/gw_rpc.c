@@ -172,9 +172,35 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_b
 	return m;
 }
 
+/* A decimal millisecond count (at most 1 hour; anything else: 0 = no hint). */
+static uint32_t parse_ms(grpc_slice v)
+{
+	const unsigned char *p = GRPC_SLICE_START_PTR(v);
+	size_t n = GRPC_SLICE_LENGTH(v);
+	uint64_t ms = 0;
+
+	if (n == 0 || n > 10)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		ms = ms * 10 + (uint64_t)(p[i] - '0');
+	}
+	return ms > 3600000 ? 0 : (uint32_t)ms;
+}
+
+static int has_key(const grpc_metadata_array *md, const char *key)
+{
+	for (size_t i = 0; i < md->count; i++)
+		if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size)
+		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size,
+		 uint32_t *retry_after_ms)
 {
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_slice mslice = grpc_slice_from_static_string(method);
@@ -192,6 +218,7 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 
 	*resp = NULL;
 	msg[0] = '\0';
+	*retry_after_ms = 0;
 	grpc_metadata_array_init(&init_md);
 	grpc_metadata_array_init(&trail_md);
 	call = grpc_channel_create_call(r->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, mslice, NULL,
@@ -232,17 +259,25 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 	}
 	rc = mds_client_error_code(code);
 	/* The island's own code, when the server sent it, is exact (a quota
-	 * refusal and a busy writer share RESOURCE_EXHAUSTED). */
+	 * refusal and a busy writer share RESOURCE_EXHAUSTED). A rate limit
+	 * refusal from the gate carries no code but a retry-after-ms hint
+	 * (docs/api.md): that is MDS_ERATE. */
 	for (size_t i = 0; rc != 0 && i < trail_md.count; i++) {
-		if (grpc_slice_str_cmp(trail_md.metadata[i].key, "mds-error") == 0) {
-			int exact = mds_error_from_name(
-				(const char *)GRPC_SLICE_START_PTR(trail_md.metadata[i].value),
-				GRPC_SLICE_LENGTH(trail_md.metadata[i].value));
+		const grpc_slice *k = &trail_md.metadata[i].key, *v = &trail_md.metadata[i].value;
+
+		if (grpc_slice_str_cmp(*k, "mds-error") == 0) {
+			int exact = mds_error_from_name((const char *)GRPC_SLICE_START_PTR(*v),
+							GRPC_SLICE_LENGTH(*v));
 
 			if (exact)
 				rc = exact;
+		} else if (grpc_slice_str_cmp(*k, "retry-after-ms") == 0 &&
+			   code == GRPC_STATUS_RESOURCE_EXHAUSTED) {
+			*retry_after_ms = parse_ms(*v);
 		}
 	}
+	if (rc == MDSGW_EBUSY && *retry_after_ms && !has_key(&trail_md, "mds-error"))
+		rc = MDSGW_ERATE;
 	if (rc == 0 && (!recv || !(*resp = unpack(resp_desc, recv)))) {
 		rc = MDSGW_ECORRUPT;
 		snprintf(msg, msg_size, "the answer is not a %s", resp_desc->name);

@@ -29,10 +29,14 @@ void gw_rpc_close(struct gw_rpc *r);
  * protobuf_c_message_free_unpacked). @msg receives the server's or the
  * transport's message. Returns 0 or the MDS_E* code of the gRPC status
  * (MDSGW_EUNAVAIL, MDSGW_ETIMEDOUT, MDSGW_ENOTFOUND, ...), MDSGW_ECORRUPT
- * for an answer that does not decode.
+ * for an answer that does not decode, MDSGW_ERATE for RESOURCE_EXHAUSTED
+ * with a retry-after-ms hint and no island code (the gate's rate limit).
+ * @retry_after_ms receives that hint of a RESOURCE_EXHAUSTED answer (0:
+ * none).
  */
 int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size);
+		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size,
+		 uint32_t *retry_after_ms);
 
 #endif /* MDS_GW_RPC_H */

@@ -14,6 +14,7 @@
  * and results are copied back only up to the caller's `size`.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ _Static_assert(SAME(MDSGW_EINVAL, MDS_EINVAL) && SAME(MDSGW_ENOTFOUND, MDS_ENOTF
 #define LIST_RESULT_V1_SIZE sizeof(struct mdsgw_list_result)
 #define PUT_V1_SIZE sizeof(struct mdsgw_put)
 #define RESERVATION_V1_SIZE sizeof(struct mdsgw_reservation)
+#define ACCESS_V1_SIZE offsetof(struct mdsgw_access, team)
 
 struct mdsgw_handle {
 	const struct gw_provider *p;
@@ -69,8 +71,23 @@ int gw_status_set(struct mdsgw_status *st, int code, const char *fmt, ...)
 	return code;
 }
 
+/* The retry-after hint of the last call on this thread (mdsgw_retry_after_ms). */
+static __thread uint32_t retry_after_hint;
+
+void gw_retry_after_set(uint32_t ms)
+{
+	retry_after_hint = ms;
+}
+
+uint32_t mdsgw_retry_after_ms(void)
+{
+	return retry_after_hint;
+}
+
+/* Every entry point starts here: no message, no hint from an earlier call. */
 static void status_clear(struct mdsgw_status *st)
 {
+	retry_after_hint = 0;
 	if (st) {
 		st->code = 0;
 		st->msg[0] = '\0';
@@ -427,24 +444,39 @@ int mdsgw_quota_release(mdsgw_handle *h, const char *token, int64_t deadline_ns,
 	return h->p->release(h->state, token, deadline_of(h, deadline_ns), st);
 }
 
-/* ---- reserved (ABI slots for later issues) ---- */
-
-static int not_yet(struct mdsgw_status *st, const char *what)
-{
-	return gw_status_set(st, MDSGW_ENOTSUP, "%s is not implemented by libmdsgw %s (the "
-			     "island has no %s yet); check mdsgw_capabilities()", what,
-			     MDSGW_VERSION, what);
-}
+/* ---- access checks ---- */
 
 int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allowed,
 		       int64_t deadline_ns, struct mdsgw_status *st)
 {
-	(void)h;
-	(void)a;
-	(void)deadline_ns;
+	struct mdsgw_access fa;
+	int rc;
+
+	status_clear(st);
 	if (allowed)
 		*allowed = 0;   /* default deny, even for a caller that ignores the code */
-	return not_yet(st, "access check");
+	NEED_HANDLE(h, st);
+	if (!a || !allowed)
+		return gw_status_set(st, MDSGW_EINVAL, "access check: request and allowed are "
+				     "required");
+	rc = size_check(a->size, ACCESS_V1_SIZE, "mdsgw_access", st);
+	if (rc)
+		return rc;
+	memset(&fa, 0, sizeof(fa));
+	memcpy(&fa, a, a->size < sizeof(fa) ? a->size : sizeof(fa));
+	if (!fa.principal || !*fa.principal || !fa.action || !*fa.action)
+		return gw_status_set(st, MDSGW_EINVAL, "access check: principal and action are "
+				     "required");
+	if (fa.n_groups && !fa.groups)
+		return gw_status_set(st, MDSGW_EINVAL, "access check: n_groups is set but groups "
+				     "is NULL");
+	if (!h->p->access)
+		return gw_status_set(st, MDSGW_ENOTSUP, "access check is not available through "
+				     "the %s: provider", h->p->name);
+	rc = h->p->access(h->state, &fa, allowed, deadline_of(h, deadline_ns), st);
+	if (rc)
+		*allowed = 0;
+	return rc;
 }
 
 /* ---- descriptor ---- */
@@ -470,6 +502,7 @@ static const struct mdsgw_api api = {
 	.error_name = mdsgw_error_name,
 	.now_ns = mdsgw_now_ns,
 	.deadline_in_ms = mdsgw_deadline_in_ms,
+	.retry_after_ms = mdsgw_retry_after_ms,
 };
 
 int mdsgw_get_api(uint32_t abi_version, const struct mdsgw_api **out, struct mdsgw_status *st)

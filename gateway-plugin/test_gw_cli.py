@@ -68,7 +68,7 @@ class GatewayCliTest(unittest.TestCase):
     def test_info(self):
         i = json.loads(self.gw(self.lmdb, "--json", "info").stdout)
         self.assertEqual((i["provider"], i["local"], i["put"], i["quota"], i["access"]),
-                         ("lmdb", True, True, True, False))
+                         ("lmdb", True, True, True, True))
         i = json.loads(self.gw("lmdb:" + self.d.data, "--json", "info").stdout)
         self.assertFalse(i["put"])       # no mds=: writes are refused
         self.assertFalse(i["quota"])

@@ -19,11 +19,9 @@
  *   hands to callbacks carry the library's own size; a caller reads only
  *   the fields it knows.
  *
- *   Access checks and the `global:` provider are part of the ABI (their
- *   function, struct and capability bit are declared below and in struct
- *   mdsgw_api) but are not implemented by this version: they return
- *   MDSGW_ENOTSUP and mdsgw_capabilities() does not report them.
- *   Implementing them later changes no signature and no layout.
+ *   Versions: 1.0 resolve, list, put/delete, quota reservations; 1.1 adds
+ *   access checks (mdsgw_access_check, MDSGW_CAP_ACCESS; struct
+ *   mdsgw_access grew team and groups) and mdsgw_retry_after_ms().
  *
  * Errors
  *   Every function that can fail returns 0 or a negative code. Codes from
@@ -80,7 +78,7 @@ extern "C" {
 #endif
 
 #define MDSGW_ABI_MAJOR 1
-#define MDSGW_ABI_MINOR 0
+#define MDSGW_ABI_MINOR 1
 #define MDSGW_ABI_VERSION ((uint32_t)(MDSGW_ABI_MAJOR << 16 | MDSGW_ABI_MINOR))
 
 /* ---- errors ------------------------------------------------------------- */
@@ -151,7 +149,7 @@ typedef struct mdsgw_handle mdsgw_handle;
 #define MDSGW_CAP_LIST     (1u << 1)
 #define MDSGW_CAP_PUT      (1u << 2)  /* put / delete object records */
 #define MDSGW_CAP_QUOTA    (1u << 3)  /* quota reserve / commit / release */
-#define MDSGW_CAP_ACCESS   (1u << 4)  /* reserved: access checks */
+#define MDSGW_CAP_ACCESS   (1u << 4)  /* mdsgw_access_check (ABI 1.1) */
 #define MDSGW_CAP_LOCAL    (1u << 5)  /* reads are served in-process (lmdb:) */
 
 /*
@@ -396,22 +394,65 @@ int mdsgw_quota_commit(mdsgw_handle *h, const char *token, const struct mdsgw_pu
 int mdsgw_quota_release(mdsgw_handle *h, const char *token, int64_t deadline_ns,
 			struct mdsgw_status *st);
 
-/* ---- reserved: access checks (MDSGW_ENOTSUP in this version) ----------- */
+/* ---- access checks ------------------------------------------------------ */
 
+/*
+ * Who (principal, groups) wants to do what (one action) on which resource.
+ * The fields after `name` were added in ABI 1.1; a 1.0 caller's struct
+ * (without them) is accepted and they read as NULL / 0.
+ */
 struct mdsgw_access {
 	uint32_t size;             /* MDSGW_ACCESS_INIT */
 	uint32_t flags_;           /* reserved, 0 */
-	const char *principal;     /* verified identity (token subject, mTLS SAN) */
-	const char *action;        /* "read", "write", "delete", "list", ... */
-	const char *bucket;
-	const char *name;          /* NULL for bucket-level actions */
+	const char *principal;     /* verified identity as mds names it: "iss#sub" for a
+				      bearer token, "mtls:SAN" for a client certificate */
+	const char *action;        /* one action: "read", "list", "put", "delete",
+				      "append", "set-tags", "set-retention", ... (the
+				      names of docs/security.md; roles are refused) */
+	const char *bucket;        /* NULL for team- or island-level actions */
+	const char *name;          /* object name; for "list", the listing prefix */
+	/* ABI 1.1 */
+	const char *team;          /* team-level actions; ignored when bucket is set (the
+				      bucket's owner team is used) */
+	const char *const *groups; /* the principal's group claims (without "group:") */
+	size_t n_groups;
 };
 #define MDSGW_ACCESS_INIT { .size = sizeof(struct mdsgw_access) }
 
-/* Check access: on 0, *allowed is 1 or 0. Not implemented yet:
- * returns MDSGW_ENOTSUP. */
+/*
+ * mdsgw_access_check - would the island allow @a->principal to do
+ * @a->action on the resource? The same decision as mds's own gate: role
+ * bindings on island / team / bucket / prefix scopes, conditions, default
+ * deny, an explicit deny wins.
+ *   lmdb: decides in-process from the read-only environment with the
+ *         island's own authorization code and the bindings of the current
+ *         snapshot (object tags for tag conditions from the same snapshot);
+ *         no RPC, works while mds is down.
+ *   grpc: asks mds (Policy.Explain; the handle's identity needs the
+ *         manage-bindings action on the island in jwt mode). Retried as a
+ *         read.
+ * @a: borrowed during the call. @allowed: set to 1 (allow) or 0 on 0, and
+ * always to 0 on error (default deny for a caller that ignores the code).
+ * Returns 0, MDSGW_EINVAL (no principal or action, an unknown action or a
+ * role), MDSGW_ETIMEDOUT, MDSGW_EUNAVAIL, MDSGW_EDENIED (grpc: the handle's
+ * identity may not ask), MDSGW_EABI, MDSGW_ENOTSUP (global:).
+ * Thread-safe.
+ */
 int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allowed,
 		       int64_t deadline_ns, struct mdsgw_status *st);
+
+/* ---- busy answers: the retry-after hint ----------------------------------- */
+
+/*
+ * mdsgw_retry_after_ms - the retry-after hint (milliseconds) of the last
+ * call made through this library on the calling thread, when that call
+ * ended with MDSGW_ERATE or MDSGW_EBUSY and mds sent a hint (trailing
+ * metadata retry-after-ms); 0 otherwise. Like errno: read it right after
+ * the call that failed. Reads (resolve, list, access checks) have already
+ * waited and retried within their deadline when the hint fitted in it;
+ * writes never wait: the gateway decides (e.g. HTTP 503 with Retry-After).
+ */
+uint32_t mdsgw_retry_after_ms(void);
 
 /* ---- the descriptor, for gateways that dlopen() the library ------------- */
 
@@ -448,7 +489,9 @@ struct mdsgw_api {
 	const char *(*error_name)(int);
 	int64_t (*now_ns)(void);
 	int64_t (*deadline_in_ms)(uint32_t);
-	void *reserved[16];        /* future slots; NULL */
+	/* ABI 1.1 */
+	uint32_t (*retry_after_ms)(void);
+	void *reserved[15];        /* future slots; NULL */
 };
 
 /*

@@ -207,6 +207,7 @@ static int etcd_lookup(void *arg, unsigned long i)
 	Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
 	char key[64], msg[256];
+	uint32_t hint;
 	int rc;
 
 	key_of(i, key, sizeof(key));
@@ -214,7 +215,7 @@ static int etcd_lookup(void *arg, unsigned long i)
 	req.key.len = strlen(key);
 	rc = gw_rpc_unary(arg, "/etcdserverpb.KV/Range", &req.base,
 			  &etcdserverpb__range_response__descriptor, &resp, 5000000000LL, 0, msg,
-			  sizeof(msg));
+			  sizeof(msg), &hint);
 	if (rc == 0 && ((Etcdserverpb__RangeResponse *)resp)->n_kvs != 1)
 		rc = -1;
 	if (resp)
@@ -237,6 +238,7 @@ static void *etcd_load_main(void *arg)
 		Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
 		ProtobufCMessage *resp = NULL;
 		char key[64], msg[256];
+		uint32_t hint;
 
 		key_of(i, key, sizeof(key));
 		req.key.data = (uint8_t *)key;
@@ -245,7 +247,7 @@ static void *etcd_load_main(void *arg)
 		req.value.len = sizeof(value) - 1;
 		if (gw_rpc_unary(l->r, "/etcdserverpb.KV/Put", &req.base,
 				 &etcdserverpb__put_response__descriptor, &resp, 30000000000LL, 1, msg,
-				 sizeof(msg)) != 0 && l->errors++ == 0)
+				 sizeof(msg), &hint) != 0 && l->errors++ == 0)
 			fprintf(stderr, "gw_bench: etcd put: %s\n", msg);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
