@@ -37,6 +37,8 @@ struct gw_grpc {
 	char *endpoint;
 	unsigned retries;
 	unsigned backoff_ms;
+	struct gw_cache *cache;    /* NULL: no lookup cache */
+	struct gw_feed *feed;      /* follows the feed for the cache */
 };
 
 int gw_grpc_open_endpoint(const struct gw_conf *c, const char *endpoint, struct gw_grpc **out,
@@ -68,6 +70,8 @@ void gw_grpc_close(struct gw_grpc *g)
 {
 	if (!g)
 		return;
+	gw_feed_stop(g->feed);
+	gw_cache_free(g->cache);
 	gw_rpc_close(g->rpc);
 	free(g->endpoint);
 	free(g);
@@ -263,14 +267,32 @@ static int grpc_resolve(void *state, const char *bucket, const char *name,
 {
 	struct gw_grpc *g = state;
 	Mds__V1__HeadObjectRequest req = MDS__V1__HEAD_OBJECT_REQUEST__INIT;
+	struct gw_cache_ticket t;
 	char what[128];
+	int rc;
 
+	if (g->cache) {
+		char msg[MDSGW_MSG_MAX];
+
+		rc = gw_cache_get(g->cache, bucket, name, out, msg, sizeof(msg), &t);
+		if (rc == GW_CACHE_HIT)
+			return 0;
+		if (rc == GW_CACHE_HIT_NEG)
+			return gw_status_set(st, MDSGW_ENOTFOUND, "%s", msg);
+	}
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
 	snprintf(what, sizeof(what), "resolve '%.40s/%.60s'", bucket, name);
-	return call(g, "/mds.v1.Namespace/HeadObject", &req.base,
-		    &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
-		    what, st);
+	rc = call(g, "/mds.v1.Namespace/HeadObject", &req.base,
+		  &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
+		  what, st);
+	/* Only answers: a found record, or "no such object" (a missing bucket
+	 * is not cached: bucket changes flush, but keep it simple and exact). */
+	if (g->cache && rc == 0)
+		gw_cache_put(g->cache, &t, bucket, name, out, NULL);
+	else if (g->cache && rc == MDSGW_ENOTFOUND && st)
+		gw_cache_put(g->cache, &t, bucket, name, NULL, st->msg);
+	return rc;
 }
 
 struct list_ctx {
@@ -342,6 +364,17 @@ static int grpc_list(void *state, const struct mdsgw_list_params *p, mdsgw_entry
 	return call(g, "/mds.v1.Namespace/ListObjects", &req.base,
 		    &mds__v1__list_objects_response__descriptor, list_handler, &x, 1,
 		    deadline_ns, what, st);
+}
+
+/*
+ * A write through this handle drops the name's cache entry at once, so the
+ * gateway reads its own writes without waiting for the feed (whatever the
+ * outcome: a timed-out write may have been applied).
+ */
+static void own_write(struct gw_grpc *g, const char *bucket, const char *name)
+{
+	if (g->cache)
+		gw_cache_invalidate(g->cache, bucket, strlen(bucket), name, strlen(name));
 }
 
 struct put_ctx {
@@ -445,6 +478,7 @@ int gw_grpc_put(struct gw_grpc *g, const struct mdsgw_put *p, uint64_t *version,
 	rc = call(g, "/mds.v1.Namespace/PutObject", &req.base,
 		  &mds__v1__put_object_response__descriptor, put_handler, &x, 0, deadline_ns,
 		  what, st);
+	own_write(g, p->bucket, p->name);
 out:
 	put_request_free(meta, meta_p, tags, tags_p);
 	return rc;
@@ -465,6 +499,7 @@ int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const c
 {
 	Mds__V1__DeleteObjectRequest req = MDS__V1__DELETE_OBJECT_REQUEST__INIT;
 	char what[128];
+	int rc;
 
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
@@ -473,9 +508,11 @@ int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const c
 	if (if_none_match)
 		req.if_none_match = (char *)if_none_match;
 	snprintf(what, sizeof(what), "delete '%.40s/%.60s'", bucket, name);
-	return call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
-		    &mds__v1__delete_object_response__descriptor, del_handler, version, 0,
-		    deadline_ns, what, st);
+	rc = call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
+		  &mds__v1__delete_object_response__descriptor, del_handler, version, 0,
+		  deadline_ns, what, st);
+	own_write(g, bucket, name);
+	return rc;
 }
 
 /* ---- quota reservations ---- */
@@ -529,6 +566,7 @@ int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put 
 	snprintf(what, sizeof(what), "commit of '%.40s/%.60s'", p->bucket, p->name);
 	rc = call(g, "/mds.v1.Quota/Commit", &req.base, &mds__v1__put_object_response__descriptor,
 		  put_handler, &x, 0, deadline_ns, what, st);
+	own_write(g, p->bucket, p->name);
 out:
 	put_request_free(meta, meta_p, tags, tags_p);
 	return rc;
@@ -603,7 +641,41 @@ int gw_grpc_access(struct gw_grpc *g, const struct mdsgw_access *a, int *allowed
 
 static int grpc_open(const struct gw_conf *c, void **state, struct mdsgw_status *st)
 {
-	return gw_grpc_open_endpoint(c, c->target, (struct gw_grpc **)state, st);
+	struct gw_cache_opts o;
+	struct gw_grpc *g;
+	int rc;
+
+	*state = NULL;
+	rc = gw_grpc_open_endpoint(c, c->target, &g, st);
+	if (rc || !c->cache_entries)
+		goto out;
+	o.max_entries = c->cache_entries;
+	o.max_bytes = (size_t)c->cache_mb << 20;
+	o.lag_ms = c->cache_lag_ms;
+	o.stale_ok_ms = c->stale_ok_ms;
+	rc = gw_cache_new(&o, &g->cache);
+	if (rc) {
+		gw_status_set(st, rc, "cannot make a lookup cache of %u entries", c->cache_entries);
+		goto out;
+	}
+	rc = gw_feed_start(g->rpc, g->cache, c, &g->feed, st);
+out:
+	if (rc && g) {
+		gw_grpc_close(g);
+		g = NULL;
+	}
+	*state = g;
+	return rc;
+}
+
+static int grpc_cache_stats(void *state, struct mdsgw_cache_stats *out)
+{
+	struct gw_grpc *g = state;
+
+	if (!g->cache)
+		return MDSGW_ENOTSUP;
+	gw_cache_stats(g->cache, out);
+	return 0;
 }
 
 static void grpc_close(void *state)
@@ -663,4 +735,5 @@ const struct gw_provider gw_provider_grpc = {
 	.commit = grpc_commit,
 	.release = grpc_release,
 	.access = grpc_access,
+	.cache_stats = grpc_cache_stats,
 };

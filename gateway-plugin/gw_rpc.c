@@ -294,3 +294,141 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 	grpc_completion_queue_destroy(cq);
 	return rc;
 }
+
+/* ---- server streaming ---- */
+
+struct gw_rpc_stream {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_metadata_array init_md;
+	int got_md, ended;
+};
+
+static int stream_batch(struct gw_rpc_stream *s, grpc_op *ops, size_t n)
+{
+	grpc_event ev;
+	int tag;
+
+	if (grpc_call_start_batch(s->call, ops, n, &tag, NULL) != GRPC_CALL_OK)
+		return -1;
+	ev = grpc_completion_queue_pluck(s->cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	return ev.type == GRPC_OP_COMPLETE && ev.success ? 0 : -1;
+}
+
+int gw_rpc_stream_open(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
+		       int64_t left_ns, struct gw_rpc_stream **out)
+{
+	struct gw_rpc_stream *s = calloc(1, sizeof(*s));
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_nanos(left_ns, GPR_TIMESPAN));
+	grpc_byte_buffer *send;
+	grpc_op ops[3];
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return MDSGW_ENOMEM;
+	s->cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_metadata_array_init(&s->init_md);
+	s->call = grpc_channel_create_call(r->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
+					   grpc_slice_from_static_string(method), NULL, deadline,
+					   NULL);
+	send = pack(req);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	/* A failed send (server unreachable) shows in the status next reads. */
+	rc = stream_batch(s, ops, 3);
+	(void)rc;
+	grpc_byte_buffer_destroy(send);
+	*out = s;
+	return 0;
+}
+
+int gw_rpc_stream_next(struct gw_rpc_stream *s, const ProtobufCMessageDescriptor *d,
+		       ProtobufCMessage **msg, char *err, size_t errsz)
+{
+	grpc_byte_buffer *recv = NULL;
+	grpc_status_code code = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice();
+	grpc_metadata_array trail;
+	grpc_op op, ops[2];
+	size_t n;
+	int rc;
+
+	*msg = NULL;
+	err[0] = '\0';
+	if (s->ended)
+		return 0;
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_RECV_MESSAGE;
+	ops[0].data.recv_message.recv_message = &recv;
+	ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
+	if (stream_batch(s, ops, s->got_md ? 1 : 2) == 0 && recv) {
+		s->got_md = 1;
+		*msg = unpack(d, recv);
+		grpc_byte_buffer_destroy(recv);
+		if (!*msg) {
+			snprintf(err, errsz, "a stream message is not a %s", d->name);
+			return MDSGW_ECORRUPT;
+		}
+		return 0;
+	}
+	/* End of stream (or a failure): the status says which. */
+	s->ended = 1;
+	grpc_metadata_array_init(&trail);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	op.data.recv_status_on_client.trailing_metadata = &trail;
+	op.data.recv_status_on_client.status = &code;
+	op.data.recv_status_on_client.status_details = &details;
+	if (stream_batch(s, &op, 1) != 0)
+		code = GRPC_STATUS_INTERNAL;
+	rc = mds_client_error_code(code);
+	n = GRPC_SLICE_LENGTH(details);
+	if (n >= errsz)
+		n = errsz - 1;
+	memcpy(err, GRPC_SLICE_START_PTR(details), n);
+	err[n] = '\0';
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&trail);
+	return rc;
+}
+
+void gw_rpc_stream_cancel(struct gw_rpc_stream *s)
+{
+	grpc_call_cancel(s->call, NULL);
+}
+
+void gw_rpc_stream_close(struct gw_rpc_stream *s)
+{
+	if (!s)
+		return;
+	if (!s->ended) {
+		grpc_status_code code;
+		grpc_slice details = grpc_empty_slice();
+		grpc_metadata_array trail;
+		grpc_op op;
+
+		/* cancel, and collect the status so that the call is done */
+		grpc_call_cancel(s->call, NULL);
+		grpc_metadata_array_init(&trail);
+		memset(&op, 0, sizeof(op));
+		op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+		op.data.recv_status_on_client.trailing_metadata = &trail;
+		op.data.recv_status_on_client.status = &code;
+		op.data.recv_status_on_client.status_details = &details;
+		stream_batch(s, &op, 1);
+		grpc_slice_unref(details);
+		grpc_metadata_array_destroy(&trail);
+	}
+	grpc_metadata_array_destroy(&s->init_md);
+	grpc_call_unref(s->call);
+	grpc_completion_queue_shutdown(s->cq);
+	grpc_completion_queue_pluck(s->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_completion_queue_destroy(s->cq);
+	free(s);
+}

@@ -39,4 +39,22 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size,
 		 uint32_t *retry_after_ms);
 
+/*
+ * A server-streaming call (the feed follower's Subscribe).
+ * gw_rpc_stream_open starts @method with @req (borrowed during the call)
+ * and a deadline @left_ns from now; returns 0 or MDSGW_ENOMEM /
+ * MDSGW_EINTERNAL. gw_rpc_stream_next waits for the next message: 0 with
+ * *@msg owned by the caller (protobuf_c_message_free_unpacked), 0 with
+ * *@msg NULL when the stream ended with OK, or the status's code with
+ * @err naming it. gw_rpc_stream_cancel may be called from any thread
+ * (the pending next then fails). gw_rpc_stream_close frees the call.
+ */
+struct gw_rpc_stream;
+int gw_rpc_stream_open(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
+		       int64_t left_ns, struct gw_rpc_stream **out);
+int gw_rpc_stream_next(struct gw_rpc_stream *s, const ProtobufCMessageDescriptor *d,
+		       ProtobufCMessage **msg, char *err, size_t errsz);
+void gw_rpc_stream_cancel(struct gw_rpc_stream *s);
+void gw_rpc_stream_close(struct gw_rpc_stream *s);
+
 #endif /* MDS_GW_RPC_H */

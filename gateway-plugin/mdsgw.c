@@ -479,6 +479,31 @@ int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allow
 	return rc;
 }
 
+/* ---- the grpc: lookup cache ---- */
+
+int mdsgw_cache_stats(mdsgw_handle *h, struct mdsgw_cache_stats *out)
+{
+	struct mdsgw_cache_stats full;
+	uint32_t size;
+	int rc;
+
+	status_clear(NULL);
+	if (!h || !out)
+		return MDSGW_EINVAL;
+	size = out->size;
+	if (size < sizeof(struct mdsgw_cache_stats))   /* introduced whole in 1.1 */
+		return MDSGW_EABI;
+	if (!h->p->cache_stats)
+		return MDSGW_ENOTSUP;
+	memset(&full, 0, sizeof(full));
+	rc = h->p->cache_stats(h->state, &full);
+	if (rc)
+		return rc;
+	full.size = size;
+	memcpy(out, &full, size < sizeof(full) ? size : sizeof(full));
+	return 0;
+}
+
 /* ---- descriptor ---- */
 
 static const struct mdsgw_api api = {
@@ -503,6 +528,7 @@ static const struct mdsgw_api api = {
 	.now_ns = mdsgw_now_ns,
 	.deadline_in_ms = mdsgw_deadline_in_ms,
 	.retry_after_ms = mdsgw_retry_after_ms,
+	.cache_stats = mdsgw_cache_stats,
 };
 
 int mdsgw_get_api(uint32_t abi_version, const struct mdsgw_api **out, struct mdsgw_status *st)

@@ -21,7 +21,8 @@
  *
  *   Versions: 1.0 resolve, list, put/delete, quota reservations; 1.1 adds
  *   access checks (mdsgw_access_check, MDSGW_CAP_ACCESS; struct
- *   mdsgw_access grew team and groups) and mdsgw_retry_after_ms().
+ *   mdsgw_access grew team and groups), mdsgw_retry_after_ms(), the
+ *   grpc: lookup cache and mdsgw_cache_stats().
  *
  * Errors
  *   Every function that can fail returns 0 or a negative code. Codes from
@@ -64,6 +65,17 @@
  *     tls=1            use TLS with the system roots
  *     ca=FILE          PEM roots the server must chain to (implies tls)
  *     cert=FILE, key=FILE  client certificate and key (mutual TLS)
+ *   grpc: lookup cache (off unless cache_entries is set; kept coherent by
+ *   following the island's change feed, see mdsgw_cache_stats()):
+ *     cache_entries=N  at most N cached names (1..10,000,000)
+ *     cache_mb=N       at most N MiB of cached records (1..65,536; 64)
+ *     cache_lag_ms=N   answer from the cache only while the last verified
+ *                      feed round started at most N ms ago (10..600,000; 500)
+ *     feed_poll_ms=N   pause between feed rounds (1..10,000; 20)
+ *     feed_key=VKEY    the island's feed verifier key (`mds keys show`):
+ *                      checkpoints must carry its signature
+ *     stale_ok_ms=N    when not fresh, still answer entries while the last
+ *                      verified round is at most N ms old (0..86,400,000; 0)
  *   Example: "lmdb:/var/lib/mds?mds=127.0.0.1:7420&timeout_ms=200",
  *            "grpc:10.0.0.5:7420?ca=/etc/mds/ca.pem&cert=gw.pem&key=gw.key".
  */
@@ -454,6 +466,46 @@ int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allow
  */
 uint32_t mdsgw_retry_after_ms(void);
 
+/* ---- the grpc: lookup cache (ABI 1.1) ------------------------------------ */
+
+/* Cache states (struct mdsgw_cache_stats.state). */
+#define MDSGW_CACHE_SYNCING 1  /* the feed position is not known yet: nothing is served */
+#define MDSGW_CACHE_FRESH   2  /* the last verified feed round is within cache_lag_ms */
+#define MDSGW_CACHE_STALE   3  /* it is older (feed unreachable or behind): nothing is
+				  served, except within stale_ok_ms when configured */
+
+/*
+ * Counters and state of a grpc: handle's lookup cache (config cache_entries
+ * > 0; docs/gateway-plugin.md "Lookup cache" gives the staleness bound).
+ * Counters only grow, from the handle's open.
+ */
+struct mdsgw_cache_stats {
+	uint32_t size;             /* MDSGW_CACHE_STATS_INIT */
+	uint32_t state;            /* MDSGW_CACHE_* */
+	uint64_t hits;             /* resolves answered from the cache (incl. negative) */
+	uint64_t negative_hits;    /* ... of which "not found" */
+	uint64_t stale_hits;       /* ... of which served while not fresh (stale_ok_ms) */
+	uint64_t misses;           /* resolves that went to mds */
+	uint64_t insertions;
+	uint64_t evictions;        /* dropped to stay within cache_entries / cache_mb */
+	uint64_t invalidations;    /* dropped because the feed changed their name */
+	uint64_t entries;          /* now */
+	uint64_t bytes;            /* now (counted: keys, records, messages, slots) */
+	uint64_t feed_size;        /* leaves of the island's log applied */
+	uint64_t feed_rounds;      /* verified feed rounds */
+	uint64_t feed_errors;      /* failed rounds (transport, verification) */
+	int64_t feed_age_ms;       /* since the last verified round started; -1: never */
+	char feed_error[128];      /* the last failure, "" after a good round */
+};
+#define MDSGW_CACHE_STATS_INIT { .size = sizeof(struct mdsgw_cache_stats) }
+
+/*
+ * mdsgw_cache_stats - fill @out (caller's, .size set) with the cache's
+ * counters. Returns 0, MDSGW_ENOTSUP (the handle has no cache: not grpc:,
+ * or cache_entries not set), MDSGW_EINVAL, MDSGW_EABI. Thread-safe.
+ */
+int mdsgw_cache_stats(mdsgw_handle *h, struct mdsgw_cache_stats *out);
+
 /* ---- the descriptor, for gateways that dlopen() the library ------------- */
 
 /*
@@ -491,7 +543,8 @@ struct mdsgw_api {
 	int64_t (*deadline_in_ms)(uint32_t);
 	/* ABI 1.1 */
 	uint32_t (*retry_after_ms)(void);
-	void *reserved[15];        /* future slots; NULL */
+	int (*cache_stats)(mdsgw_handle *, struct mdsgw_cache_stats *);
+	void *reserved[14];        /* future slots; NULL */
 };
 
 /*
