@@ -40,8 +40,8 @@ static int spawn(struct gw_daemon *d, int port)
 		}
 		const char *argv[64] = { d->mds_bin, "serve", "--data", d->data, "--listen",
 					 listen_arg, "--port-file", pf, "--http", "off",
-					 "--log-level", "warn" };
-		int argc = 12;
+					 "--log-level", "warn", "--auth-mode", "dev" };
+		int argc = 14;
 
 		for (int i = 0; d->extra && d->extra[i] && argc < 63; i++)
 			argv[argc++] = d->extra[i];

@@ -34,6 +34,7 @@ int mds_config_init(struct mds_config *c)
 	c->feed_cadence_ms = 100;
 	c->feed_heartbeat_ms = 10000;
 	c->log_level = MDS_LOG_INFO;
+	c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
 		mds_config_release(c);
@@ -159,11 +160,22 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 			rc = MDS_EINVAL;
 	} else if (!strcmp(key, "auth-mode")) {
 		if (v && !strcmp(v, "dev"))
-			c->auth_mode = 0;
+			c->auth_mode = MDS_CONFIG_AUTH_DEV;
 		else if (v && !strcmp(v, "jwt"))
-			c->auth_mode = 1;
+			c->auth_mode = MDS_CONFIG_AUTH_JWT;
+		else if (v && !strcmp(v, "local"))
+			c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
 		else
 			rc = MDS_EINVAL;
+		c->auth_mode_given = rc == 0;
+	} else if (!strcmp(key, "dev")) {
+		int on = 0;
+
+		rc = parse_bool(v, &on);
+		if (rc == 0 && on) {
+			c->auth_mode = MDS_CONFIG_AUTH_DEV;
+			c->auth_mode_given = 1;
+		}
 	} else if (!strcmp(key, "jwks-refresh")) {
 		rc = v ? mds_units_parse_duration(v, &c->jwks_refresh_ns) : MDS_EINVAL;
 		if (rc == 0 && c->jwks_refresh_ns < 1000000000u)
@@ -232,8 +244,18 @@ out:
 	return rc;
 }
 
+enum mds_config_auth_mode mds_config_auth_mode(const struct mds_config *c)
+{
+	if (c->auth_mode_given)
+		return (enum mds_config_auth_mode)c->auth_mode;
+	if (c->jwt_issuers || c->jwt_audience || c->jwks_file || c->jwks_url)
+		return MDS_CONFIG_AUTH_JWT;
+	return MDS_CONFIG_AUTH_LOCAL;
+}
+
 int mds_config_check(const struct mds_config *c, struct mds_status *st)
 {
+	enum mds_config_auth_mode mode = mds_config_auth_mode(c);
 	char host[256];
 	int port;
 
@@ -250,11 +272,16 @@ int mds_config_check(const struct mds_config *c, struct mds_status *st)
 		return mds_status_set(st, MDS_EINVAL,
 				      "refusing plaintext gRPC on non-loopback '%s': "
 				      "give --tls-cert/--tls-key, or --insecure", c->listen);
-	if (c->auth_mode == 0 && !c->insecure && !mds_host_is_loopback(host))
+	if (mode == MDS_CONFIG_AUTH_DEV && !c->insecure && !mds_host_is_loopback(host))
 		return mds_status_set(st, MDS_EINVAL,
 				      "refusing --auth-mode dev (no authentication) on non-loopback "
 				      "'%s': use --auth-mode jwt, or --insecure", c->listen);
-	if (c->auth_mode == 1 && (!c->jwt_issuers || !c->jwt_audience ||
+	if (mode == MDS_CONFIG_AUTH_LOCAL && (c->jwt_issuers || c->jwt_audience || c->jwks_file ||
+					      c->jwks_url || c->auth_state_file))
+		return mds_status_set(st, MDS_EINVAL, "--auth-mode local makes its own issuer: "
+				      "--jwt-issuer, --jwt-audience, --jwks-file/--jwks-url and "
+				      "--auth-state-file need --auth-mode jwt");
+	if (mode == MDS_CONFIG_AUTH_JWT && (!c->jwt_issuers || !c->jwt_audience ||
 				  (!c->jwks_file && !c->jwks_url)))
 		return mds_status_set(st, MDS_EINVAL, "--auth-mode jwt needs --jwt-issuer, "
 				      "--jwt-audience and --jwks-file or --jwks-url");

@@ -11,6 +11,20 @@
 
 #include "mds/error.h"
 
+/*
+ * Authentication modes (docs/security.md):
+ *   DEV    no authentication, every caller is an admin; only when asked for
+ *          (--auth-mode dev / --dev), loopback only unless --insecure
+ *   JWT    bearer tokens from the configured provider (--jwt-issuer ...)
+ *   LOCAL  the embedded default: bearer tokens from a local issuer whose
+ *          key lives under DATA, with an admin token in DATA/admin.token
+ */
+enum mds_config_auth_mode {
+	MDS_CONFIG_AUTH_DEV = 0,
+	MDS_CONFIG_AUTH_JWT = 1,
+	MDS_CONFIG_AUTH_LOCAL = 2,
+};
+
 struct mds_config {
 	char *data;            /* store directory; default ./var/mds */
 	char *listen;          /* gRPC HOST:PORT; default 127.0.0.1:7420 */
@@ -28,7 +42,9 @@ struct mds_config {
 	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
 	int log_level;         /* enum mds_log_level */
 	/* governance (docs/security.md) */
-	int auth_mode;         /* 0 dev (default: every caller trusted; loopback), 1 jwt */
+	int auth_mode;         /* enum mds_config_auth_mode as given; read it through
+				* mds_config_auth_mode() */
+	int auth_mode_given;   /* --auth-mode (or --dev) was set */
 	char *jwt_issuers;     /* comma-separated trusted `iss` values */
 	char *jwt_audience;    /* required `aud` */
 	char *jwks_file;       /* the identity provider's key set (JWKS) */
@@ -70,8 +86,17 @@ int mds_config_set(struct mds_config *c, const char *key, const char *value,
 int mds_config_load_file(struct mds_config *c, const char *path, struct mds_status *st);
 
 /*
+ * mds_config_auth_mode - the mode in effect: the one given, else JWT when
+ * any provider setting (--jwt-issuer, --jwt-audience, --jwks-file,
+ * --jwks-url) is present, else LOCAL. Never DEV unless it was asked for.
+ */
+enum mds_config_auth_mode mds_config_auth_mode(const struct mds_config *c);
+
+/*
  * mds_config_check - cross-field rules: TLS needs cert and key, mTLS needs
- * a CA, a non-loopback gRPC address needs TLS or `insecure`.
+ * a CA, a non-loopback gRPC address needs TLS or `insecure`, dev mode
+ * needs loopback (or `insecure`), jwt mode needs its provider settings,
+ * local mode takes none of them.
  */
 int mds_config_check(const struct mds_config *c, struct mds_status *st);
 

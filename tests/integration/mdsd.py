@@ -38,11 +38,16 @@ def load_protos(outdir):
 class Daemon:
     """One `mds serve` process with its own data directory."""
 
-    def __init__(self, mds_bin, workdir, extra=(), data=None):
+    def __init__(self, mds_bin, workdir, extra=(), data=None, auth_mode="dev"):
+        """auth_mode: passed as --auth-mode unless extra names one already;
+        None passes nothing (the embedded default: a local issuer, with the
+        admin token in DATA/admin.token, see admin_token())."""
         self.bin = mds_bin
         self.dir = workdir
         self.data = data or os.path.join(workdir, "data")
         self.extra = list(extra)
+        if auth_mode and "--auth-mode" not in self.extra and "--dev" not in self.extra:
+            self.extra = ["--auth-mode", auth_mode] + self.extra
         self.proc = None
         self.grpc_port = self.http_port = None
         self.log_path = os.path.join(workdir, "mds.log")
@@ -74,6 +79,11 @@ class Daemon:
                 return f.read()
         except OSError:
             return ""
+
+    def admin_token(self):
+        """The island-admin token the embedded default writes (auth_mode=None)."""
+        with open(os.path.join(self.data, "admin.token")) as f:
+            return f.read().strip()
 
     @property
     def endpoint(self):
