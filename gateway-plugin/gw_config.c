@@ -146,6 +146,14 @@ static int apply(struct gw_conf *c, const char *key, char *v, unsigned *seen,
 		return set_str(&c->cert, v, key, st);
 	if (!strcmp(key, "key"))
 		return set_str(&c->key, v, key, st);
+	if (!strcmp(key, "origin")) {
+		if (strcmp(c->scheme, "global") != 0) {
+			free(v);
+			return gw_status_set(st, MDSGW_ECONFIG,
+					     "config parameter origin applies to global: only");
+		}
+		return set_str(&c->origin, v, key, st);
+	}
 	if (!strcmp(key, "feed_key")) {
 		if (strcmp(c->scheme, "grpc") != 0) {
 			free(v);
@@ -158,7 +166,7 @@ static int apply(struct gw_conf *c, const char *key, char *v, unsigned *seen,
 	return gw_status_set(st, MDSGW_ECONFIG,
 			     "unknown config parameter '%s' (known: mds, timeout_ms, retries, "
 			     "backoff_ms, tls, ca, cert, key, cache_entries, cache_mb, "
-			     "cache_lag_ms, feed_poll_ms, feed_key, stale_ok_ms)", key);
+			     "cache_lag_ms, feed_poll_ms, feed_key, stale_ok_ms, origin)", key);
 }
 
 int gw_conf_parse(const char *s, struct gw_conf *c, struct mdsgw_status *st)
@@ -247,5 +255,6 @@ void gw_conf_release(struct gw_conf *c)
 	free(c->cert);
 	free(c->key);
 	free(c->feed_key);
+	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }

@@ -79,8 +79,6 @@ void gw_grpc_close(struct gw_grpc *g)
 
 /* ---- one call, with deadline and (for reads) retries ---- */
 
-typedef int (*gw_handler_fn)(void *arg, const ProtobufCMessage *resp);
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -93,9 +91,9 @@ static void sleep_ms(unsigned ms)
  * Call @method with @req; @handler consumes the (borrowed) response.
  * @what names the operation for messages ("resolve b/n").
  */
-static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *resp_desc, gw_handler_fn handler, void *harg,
-		int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st)
+int gw_grpc_call(struct gw_grpc *g, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, gw_handler_fn handler, void *harg,
+		 int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st)
 {
 	unsigned backoff = g->backoff_ms, attempt = 0;
 	char msg[MDSGW_MSG_MAX] = "";
@@ -208,9 +206,8 @@ static const struct gw_pair *pairs_of(struct pairs_buf *b, Mds__V1__KeyValue *co
 	return p;
 }
 
-/* Build @out from @r; @scratch as in gw_object_build. */
-static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object *out,
-			    void **scratch, size_t *cap)
+int gw_grpc_record_to_object(const Mds__V1__ObjectRecord *r, const char *origin,
+			     struct mdsgw_object *out, void **scratch, size_t *cap)
 {
 	struct pairs_buf pb;
 	struct gw_objview v;
@@ -250,6 +247,8 @@ static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object 
 	v.ctime_ns = r->ctime_ns;
 	v.mtime_ns = r->mtime_ns;
 	v.blob_type = (uint32_t)r->blob_type;
+	if (origin)
+		v.origin = str_of(origin);
 	rc = gw_object_build(&v, out, scratch, cap);
 	free(pb.heap);
 	return rc;
@@ -259,7 +258,7 @@ static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object 
 
 static int resolve_handler(void *arg, const ProtobufCMessage *m)
 {
-	return record_to_object((const Mds__V1__ObjectRecord *)m, arg, NULL, NULL);
+	return gw_grpc_record_to_object((const Mds__V1__ObjectRecord *)m, NULL, arg, NULL, NULL);
 }
 
 static int grpc_resolve(void *state, const char *bucket, const char *name,
@@ -283,7 +282,7 @@ static int grpc_resolve(void *state, const char *bucket, const char *name,
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
 	snprintf(what, sizeof(what), "resolve '%.40s/%.60s'", bucket, name);
-	rc = call(g, "/mds.v1.Namespace/HeadObject", &req.base,
+	rc = gw_grpc_call(g, "/mds.v1.Namespace/HeadObject", &req.base,
 		  &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
 		  what, st);
 	/* Only answers: a found record, or "no such object" (a missing bucket
@@ -319,7 +318,7 @@ static int list_handler(void *arg, const ProtobufCMessage *m)
 		if (pe->is_prefix || !pe->object) {
 			e.is_prefix = 1;
 		} else {
-			rc = record_to_object(pe->object, &obj, &scratch, &cap);
+			rc = gw_grpc_record_to_object(pe->object, NULL, &obj, &scratch, &cap);
 			if (rc)
 				break;
 			e.obj = &obj;
@@ -361,7 +360,7 @@ static int grpc_list(void *state, const struct mdsgw_list_params *p, mdsgw_entry
 	}
 	snprintf(what, sizeof(what), "list '%.60s'", p->bucket);
 	/* Retried only while nothing was emitted (the page arrives whole). */
-	return call(g, "/mds.v1.Namespace/ListObjects", &req.base,
+	return gw_grpc_call(g, "/mds.v1.Namespace/ListObjects", &req.base,
 		    &mds__v1__list_objects_response__descriptor, list_handler, &x, 1,
 		    deadline_ns, what, st);
 }
@@ -475,7 +474,7 @@ int gw_grpc_put(struct gw_grpc *g, const struct mdsgw_put *p, uint64_t *version,
 		goto out;
 	}
 	snprintf(what, sizeof(what), "put '%.40s/%.60s'", p->bucket, p->name);
-	rc = call(g, "/mds.v1.Namespace/PutObject", &req.base,
+	rc = gw_grpc_call(g, "/mds.v1.Namespace/PutObject", &req.base,
 		  &mds__v1__put_object_response__descriptor, put_handler, &x, 0, deadline_ns,
 		  what, st);
 	own_write(g, p->bucket, p->name);
@@ -508,7 +507,7 @@ int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const c
 	if (if_none_match)
 		req.if_none_match = (char *)if_none_match;
 	snprintf(what, sizeof(what), "delete '%.40s/%.60s'", bucket, name);
-	rc = call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
+	rc = gw_grpc_call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
 		  &mds__v1__delete_object_response__descriptor, del_handler, version, 0,
 		  deadline_ns, what, st);
 	own_write(g, bucket, name);
@@ -542,7 +541,7 @@ int gw_grpc_reserve(struct gw_grpc *g, struct mdsgw_reservation *r, int64_t dead
 	req.objects = r->objects;
 	req.ttl_ns = r->ttl_ms > UINT64_MAX / 1000000 ? UINT64_MAX : r->ttl_ms * 1000000;
 	snprintf(what, sizeof(what), "reserve for '%.40s/%.60s'", r->bucket, r->name);
-	return call(g, "/mds.v1.Quota/Reserve", &req.base, &mds__v1__reservation__descriptor,
+	return gw_grpc_call(g, "/mds.v1.Quota/Reserve", &req.base, &mds__v1__reservation__descriptor,
 		    reserve_handler, r, 0, deadline_ns, what, st);
 }
 
@@ -564,7 +563,7 @@ int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put 
 	req.token = (char *)token;
 	req.put = &put;
 	snprintf(what, sizeof(what), "commit of '%.40s/%.60s'", p->bucket, p->name);
-	rc = call(g, "/mds.v1.Quota/Commit", &req.base, &mds__v1__put_object_response__descriptor,
+	rc = gw_grpc_call(g, "/mds.v1.Quota/Commit", &req.base, &mds__v1__put_object_response__descriptor,
 		  put_handler, &x, 0, deadline_ns, what, st);
 	own_write(g, p->bucket, p->name);
 out:
@@ -585,7 +584,7 @@ int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
 	Mds__V1__ReleaseRequest req = MDS__V1__RELEASE_REQUEST__INIT;
 
 	req.token = (char *)token;
-	return call(g, "/mds.v1.Quota/Release", &req.base,
+	return gw_grpc_call(g, "/mds.v1.Quota/Release", &req.base,
 		    &mds__v1__release_response__descriptor, release_handler, NULL, 0,
 		    deadline_ns, "release of a reservation", st);
 }
@@ -630,7 +629,7 @@ int gw_grpc_access(struct gw_grpc *g, const struct mdsgw_access *a, int *allowed
 			return gw_status_set(st, MDSGW_EINVAL, "access check: group %zu is NULL", i);
 	snprintf(what, sizeof(what), "access check of '%.40s' %.20s on '%.40s'", a->principal,
 		 a->action, a->bucket ? a->bucket : "");
-	rc = call(g, "/mds.v1.Policy/Explain", &req.base, &mds__v1__explain_response__descriptor,
+	rc = gw_grpc_call(g, "/mds.v1.Policy/Explain", &req.base, &mds__v1__explain_response__descriptor,
 		  explain_handler, allowed, 1, deadline_ns, what, st);
 	if (rc)
 		*allowed = 0;

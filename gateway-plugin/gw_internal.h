@@ -35,6 +35,7 @@ struct gw_conf {
 	/* grpc: lookup cache (cache_entries 0 = none) */
 	unsigned cache_entries, cache_mb, cache_lag_ms, feed_poll_ms, stale_ok_ms;
 	char *feed_key;        /* verifier key, or NULL (owned) */
+	char *origin;          /* global: only this island's copies, or NULL (owned) */
 };
 
 /*
@@ -74,6 +75,7 @@ struct gw_objview {
 	size_t n_meta;
 	const struct gw_pair *tags;
 	size_t n_tags;
+	struct gw_bytes origin;    /* p NULL: none (not global:) */
 };
 
 /*
@@ -180,6 +182,7 @@ struct gw_provider {
 
 extern const struct gw_provider gw_provider_lmdb;
 extern const struct gw_provider gw_provider_grpc;
+extern const struct gw_provider gw_provider_global;
 
 /*
  * The gRPC client part, also used by the lmdb: provider for its writes.

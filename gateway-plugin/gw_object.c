@@ -46,7 +46,8 @@ int gw_object_build(const struct gw_objview *v, struct mdsgw_object *out, void *
 	size_t nkv = v->n_meta + v->n_tags;
 	size_t need = nkv * sizeof(struct mdsgw_kv) +
 		v->bucket.len + v->name.len + v->etag.len + v->content_type.len +
-		v->locator.len + 5 + pairs_len(v->meta, v->n_meta) + pairs_len(v->tags, v->n_tags);
+		v->locator.len + 5 + pairs_len(v->meta, v->n_meta) + pairs_len(v->tags, v->n_tags) +
+		v->origin.len + 1;
 	char *mem, *at;
 	struct mdsgw_kv *kv;
 
@@ -88,6 +89,7 @@ int gw_object_build(const struct gw_objview *v, struct mdsgw_object *out, void *
 	out->ctime_ns = v->ctime_ns;
 	out->mtime_ns = v->mtime_ns;
 	out->blob_type = v->blob_type;
+	out->origin = v->origin.p ? put_str(&at, v->origin) : NULL;
 	return 0;
 }
 
@@ -134,11 +136,13 @@ int gw_object_copy(const struct mdsgw_object *src, struct mdsgw_object *dst, siz
 	v.ctime_ns = src->ctime_ns;
 	v.mtime_ns = src->mtime_ns;
 	v.blob_type = src->blob_type;
+	if (src->origin)
+		v.origin = bytes_of(src->origin);
 	rc = gw_object_build(&v, dst, NULL, NULL);
 	if (rc == 0 && bytes)
 		*bytes = sizeof(*dst) + n * sizeof(struct mdsgw_kv) + v.bucket.len + v.name.len +
 			 v.etag.len + v.content_type.len + v.locator.len + 5 +
-			 pairs_len(v.meta, v.n_meta) + pairs_len(v.tags, v.n_tags);
+			 pairs_len(v.meta, v.n_meta) + pairs_len(v.tags, v.n_tags) + v.origin.len + 1;
 	if (p != stack)
 		free(p);
 	return rc;

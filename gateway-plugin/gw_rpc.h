@@ -9,6 +9,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "gw_internal.h"
+#include "types.pb-c.h"
 
 struct gw_rpc;
 
@@ -38,6 +39,24 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
 		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size,
 		 uint32_t *retry_after_ms);
+
+/*
+ * gw_grpc_call - one call of the grpc: client (gw_grpc.c) with the
+ * caller's deadline: reads (@idempotent) wait for the connection and are
+ * retried after UNAVAILABLE and after a busy answer with a retry-after
+ * hint that fits; writes are sent once. @handler consumes the (borrowed)
+ * answer. @what names the operation in messages. Returns 0, the island's
+ * code, or what @handler returned, with @st set.
+ */
+typedef int (*gw_handler_fn)(void *arg, const ProtobufCMessage *resp);
+int gw_grpc_call(struct gw_grpc *g, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, gw_handler_fn handler, void *harg,
+		 int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st);
+
+/* gw_grpc_record_to_object - @r (borrowed) as a struct mdsgw_object with
+ * @origin (NULL: none); @scratch as in gw_object_build. */
+int gw_grpc_record_to_object(const Mds__V1__ObjectRecord *r, const char *origin,
+			     struct mdsgw_object *out, void **scratch, size_t *cap);
 
 /*
  * A server-streaming call (the feed follower's Subscribe).

@@ -42,7 +42,7 @@ _Static_assert(SAME(MDSGW_EINVAL, MDS_EINVAL) && SAME(MDSGW_ENOTFOUND, MDS_ENOTF
 	       "mdsgw.h codes must equal mds/error.h codes");
 
 /* Sizes of the structs as ABI 1.0 defined them. */
-#define OBJECT_V1_SIZE sizeof(struct mdsgw_object)
+#define OBJECT_V1_SIZE offsetof(struct mdsgw_object, origin)
 #define LIST_PARAMS_V1_SIZE sizeof(struct mdsgw_list_params)
 #define LIST_RESULT_V1_SIZE sizeof(struct mdsgw_list_result)
 #define PUT_V1_SIZE sizeof(struct mdsgw_put)
@@ -133,6 +133,8 @@ const char *mdsgw_strerror(int err)
 		return "incompatible libmdsgw abi version or struct size";
 	case MDSGW_ECONFIG:
 		return "invalid libmdsgw config string";
+	case MDSGW_EREADONLY:
+		return "the provider is read-only (the global view): write to an island";
 	default:
 		return mds_strerror(err);
 	}
@@ -156,6 +158,7 @@ const char *mdsgw_error_name(int err)
 	case MDSGW_ENOTSUP: return "MDSGW_ENOTSUP";
 	case MDSGW_EABI: return "MDSGW_EABI";
 	case MDSGW_ECONFIG: return "MDSGW_ECONFIG";
+	case MDSGW_EREADONLY: return "MDSGW_EREADONLY";
 	default: break;
 	}
 	if (err >= MDSGW_ERR_FIRST && err <= (int)MDS_ERR_LAST)
@@ -208,16 +211,12 @@ int mdsgw_open(uint32_t abi_version, const char *config, mdsgw_handle **out,
 	rc = gw_conf_parse(config, &h->conf, st);
 	if (rc)
 		goto err;
-	if (!strcmp(h->conf.scheme, "lmdb")) {
+	if (!strcmp(h->conf.scheme, "lmdb"))
 		h->p = &gw_provider_lmdb;
-	} else if (!strcmp(h->conf.scheme, "grpc")) {
+	else if (!strcmp(h->conf.scheme, "grpc"))
 		h->p = &gw_provider_grpc;
-	} else {
-		rc = gw_status_set(st, MDSGW_ENOTSUP, "provider '%s:' is reserved but not available "
-				   "in libmdsgw %s (use lmdb: or grpc:)", h->conf.scheme,
-				   MDSGW_VERSION);
-		goto err;
-	}
+	else
+		h->p = &gw_provider_global;
 	h->caps = h->p->caps;
 	if (h->p == &gw_provider_lmdb && !h->conf.mds)
 		h->caps &= ~(MDSGW_CAP_PUT | MDSGW_CAP_QUOTA);

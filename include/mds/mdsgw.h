@@ -121,6 +121,7 @@ enum mdsgw_error {
 	MDSGW_ENOTSUP = -31000,    /* operation or provider not implemented by this version */
 	MDSGW_EABI = -31001,       /* incompatible ABI version or struct size */
 	MDSGW_ECONFIG = -31002,    /* the config string does not parse; message says where */
+	MDSGW_EREADONLY = -31003,  /* the provider is read-only (global:): write to an island (1.1) */
 	MDSGW_ERR_FIRST = -31099,
 	MDSGW_ERR_LAST = -31000,
 };
@@ -232,6 +233,8 @@ struct mdsgw_object {
 	size_t n_meta;
 	const struct mdsgw_kv *tags;
 	size_t n_tags;
+	/* ABI 1.1 */
+	const char *origin;        /* global: the island this copy is from; NULL otherwise */
 };
 #define MDSGW_OBJECT_INIT { .size = sizeof(struct mdsgw_object) }
 
