@@ -22,7 +22,8 @@
  *   Versions: 1.0 resolve, list, put/delete, quota reservations; 1.1 adds
  *   access checks (mdsgw_access_check, MDSGW_CAP_ACCESS; struct
  *   mdsgw_access grew team and groups), mdsgw_retry_after_ms(), the
- *   grpc: lookup cache and mdsgw_cache_stats().
+ *   grpc: lookup cache and mdsgw_cache_stats(), the global: provider
+ *   (struct mdsgw_object grew origin; MDSGW_EREADONLY).
  *
  * Errors
  *   Every function that can fail returns 0 or a negative code. Codes from
@@ -55,8 +56,12 @@
  *   grpc:HOST:PORT[?params]  a remote mds over gRPC (TLS / mTLS optional),
  *                      one reused connection, bounded retries with backoff
  *                      for idempotent calls only.
- *   global:...         reserved (the federated read-only view); refused
- *                      with MDSGW_ENOTSUP by this version.
+ *   global:HOST:PORT[?params]  (ABI 1.1) read-only resolve and list over
+ *                      an island's Global service: the federated view of
+ *                      every island it follows plus its own; each object
+ *                      says its island (mdsgw_object.origin). Writes and
+ *                      quota calls answer MDSGW_EREADONLY. Param
+ *                      origin=NAME: only that island's copies.
  *   Parameters (percent-encoded values, joined with '&'):
  *     mds=HOST:PORT    lmdb: only: where writes go (absent: writes fail)
  *     timeout_ms=N     default deadline of a call (1..3,600,000; 5000)
@@ -173,7 +178,7 @@ typedef struct mdsgw_handle mdsgw_handle;
  * @st: may be NULL
  * Returns 0, MDSGW_EABI (incompatible @abi_version), MDSGW_ECONFIG (the
  * string does not parse: unknown scheme or parameter, bad value),
- * MDSGW_ENOTSUP (global:), MDSGW_EINVAL (a TLS file cannot be read),
+ * MDSGW_EINVAL (a TLS file cannot be read, a bad feed_key),
  * MDSGW_ENOTFOUND / -ENOENT / MDSGW_EVERSION (lmdb: DIR holds no island
  * store, or one of an unknown format), MDSGW_ENOMEM.
  * No network connection is made here: a grpc: handle opens even while mds
@@ -192,7 +197,7 @@ void mdsgw_close(mdsgw_handle *h);
 /* mdsgw_capabilities - MDSGW_CAP_* bits of what @h implements. */
 uint32_t mdsgw_capabilities(const mdsgw_handle *h);
 
-/* mdsgw_provider - "lmdb" or "grpc" (static string). */
+/* mdsgw_provider - "lmdb", "grpc" or "global" (static string). */
 const char *mdsgw_provider(const mdsgw_handle *h);
 
 /* ---- object records ----------------------------------------------------- */
@@ -450,7 +455,8 @@ struct mdsgw_access {
  * always to 0 on error (default deny for a caller that ignores the code).
  * Returns 0, MDSGW_EINVAL (no principal or action, an unknown action or a
  * role), MDSGW_ETIMEDOUT, MDSGW_EUNAVAIL, MDSGW_EDENIED (grpc: the handle's
- * identity may not ask), MDSGW_EABI, MDSGW_ENOTSUP (global:).
+ * identity may not ask), MDSGW_EABI, MDSGW_ENOTSUP (global: answers no
+ * access checks: ask the island that owns the bucket).
  * Thread-safe.
  */
 int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allowed,
