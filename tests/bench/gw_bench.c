@@ -3,6 +3,9 @@
  *
  *   lmdb:  mdsgw_resolve through the embedded LMDB reader (no RPC)
  *   grpc:  mdsgw_resolve through the grpc: provider (HeadObject on loopback)
+ *   grpc: warm cache: the same with the lookup cache on (cache_entries, the
+ *          island's feed followed and verified with its key), every name
+ *          resolved once before the timed runs
  *   etcd:  a plain etcd KV/Range of one key (linearizable, etcd's default),
  *          over the same gRPC transport code as grpc: (gw_rpc.c)
  *
@@ -200,6 +203,44 @@ static void *load_main(void *arg)
 	return NULL;
 }
 
+/* A grpc: handle with the lookup cache, fresh and filled with every name. */
+static int open_cached(const struct gw_daemon *d, mdsgw_handle **out)
+{
+	struct mdsgw_cache_stats s = MDSGW_CACHE_STATS_INIT;
+	struct mdsgw_status st;
+	char cmd[700], vkey[256] = "", cfg[1024];
+	int64_t end;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' keys show --data '%s'", o.mds, d->data);
+	p = popen(cmd, "r");
+	if (!p || !fgets(vkey, sizeof(vkey), p)) {
+		if (p)
+			pclose(p);
+		fprintf(stderr, "gw_bench: cannot read the island's verifier key\n");
+		return -1;
+	}
+	pclose(p);
+	vkey[strcspn(vkey, "\n")] = '\0';
+	snprintf(cfg, sizeof(cfg), "grpc:%s?cache_entries=%lu&feed_key=%s", d->endpoint,
+		 o.objects * 2, vkey);
+	if (mdsgw_open(MDSGW_ABI_VERSION, cfg, out, &st) != 0) {
+		fprintf(stderr, "gw_bench: %s\n", st.msg);
+		return -1;
+	}
+	end = mdsgw_deadline_in_ms(10000);
+	while (mdsgw_cache_stats(*out, &s) == 0 && s.state != MDSGW_CACHE_FRESH &&
+	       mdsgw_now_ns() < end)
+		usleep(10000);
+	if (s.state != MDSGW_CACHE_FRESH) {
+		fprintf(stderr, "gw_bench: the cache did not become fresh: %s\n", s.feed_error);
+		return -1;
+	}
+	for (unsigned long i = 0; i < o.objects; i++)
+		gw_lookup(*out, i);
+	return 0;
+}
+
 /* ---- etcd ---- */
 
 static int etcd_lookup(void *arg, unsigned long i)
@@ -342,7 +383,7 @@ int main(int argc, char **argv)
 	};
 	struct gw_daemon d;
 	struct mdsgw_status st;
-	mdsgw_handle *hl = NULL, *hg = NULL;
+	mdsgw_handle *hl = NULL, *hg = NULL, *hc = NULL;
 	char cfg[600];
 	int opt, rc = 1;
 
@@ -362,7 +403,7 @@ int main(int argc, char **argv)
 	if (!o.mds || !o.mdsctl || o.objects == 0 || o.seconds <= 0 || o.runs < 1 ||
 	    o.threads < 1 || o.threads > 64)
 		goto usage;
-	if (gw_daemon_start(&d, o.mds, 0) != 0)
+	if (gw_daemon_start_ex(&d, o.mds, 0, NULL, "bench") != 0)
 		return 1;
 	if (gw_mdsctl(&d, o.mdsctl, "team", "create", "bench", (char *)NULL) != 0 ||
 	    gw_mdsctl(&d, o.mdsctl, "bucket", "create", "bench", "--team", "bench",
@@ -420,7 +461,17 @@ int main(int argc, char **argv)
 		printf("| libmdsgw lmdb:, %d threads (sum) | %.0f | | |\n", o.threads,
 		       median(tot, runs));
 	}
-	report("libmdsgw grpc: (HeadObject, loopback), 1 thread", gw_lookup, hg);
+	report("libmdsgw grpc: (HeadObject, loopback), no cache, 1 thread", gw_lookup, hg);
+	if (open_cached(&d, &hc) == 0) {
+		struct mdsgw_cache_stats s0 = MDSGW_CACHE_STATS_INIT, s1 = MDSGW_CACHE_STATS_INIT;
+
+		mdsgw_cache_stats(hc, &s0);
+		report("libmdsgw grpc: warm cache, 1 thread", gw_lookup, hc);
+		mdsgw_cache_stats(hc, &s1);
+		fprintf(stderr, "gw_bench: warm cache: %llu hits, %llu misses during the runs\n",
+			(unsigned long long)(s1.hits - s0.hits),
+			(unsigned long long)(s1.misses - s0.misses));
+	}
 	if (!o.skip_etcd)
 		run_etcd(d.dir);
 	rc = 0;
@@ -430,6 +481,7 @@ open_err:
 out:
 	mdsgw_close(hl);
 	mdsgw_close(hg);
+	mdsgw_close(hc);
 	gw_daemon_cleanup(&d);
 	return rc;
 usage:
