@@ -285,8 +285,9 @@ static int grpc_resolve(void *state, const char *bucket, const char *name,
 	rc = gw_grpc_call(g, "/mds.v1.Namespace/HeadObject", &req.base,
 		  &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
 		  what, st);
-	/* Only answers: a found record, or "no such object" (a missing bucket
-	 * is not cached: bucket changes flush, but keep it simple and exact). */
+	/* Only answers are kept: a found record, or "not found" (no such object
+	 * or bucket; a bucket's creation or deletion is a leaf that flushes the
+	 * cache, gw_feed.c). Errors are never cached. */
 	if (g->cache && rc == 0)
 		gw_cache_put(g->cache, &t, bucket, name, out, NULL);
 	else if (g->cache && rc == MDSGW_ENOTFOUND && st)
