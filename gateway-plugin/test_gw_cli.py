@@ -109,6 +109,21 @@ class GatewayCliTest(unittest.TestCase):
         self.gw(self.lmdb, "resolve", "logs", expect=2)
         self.gw(self.lmdb, "frobnicate", expect=2)
 
+    def test_access(self):
+        p = run(MDSCTL, "--endpoint", self.d.endpoint, "policy", "bind", "cli-reader", "reader",
+                "bucket/logs")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for cfg in (self.lmdb, self.grpc):
+            self.assertEqual(self.gw(cfg, "access", "cli-reader", "read", "logs", "a/1").stdout,
+                             "allow\n")
+            self.assertEqual(self.gw(cfg, "access", "cli-reader", "put", "logs", "a/1").stdout,
+                             "deny\n")
+            self.assertEqual(self.gw(cfg, "access", "someone", "list", "logs").stdout, "deny\n")
+            r = json.loads(self.gw(cfg, "--json", "access", "cli-reader", "list", "logs").stdout)
+            self.assertEqual(r, {"allowed": True})
+            p = self.gw(cfg, "access", "cli-reader", "reader", "logs", expect=1)
+            self.assertIn("MDSGW_EINVAL", p.stderr)
+
     def test_reserve_and_release(self):
         for cfg in (self.lmdb, self.grpc):
             r = json.loads(self.gw(cfg, "--json", "reserve", "logs", "up", "--bytes", "100",
