@@ -311,8 +311,12 @@ static int round_once(struct gw_feed *f)
 					fail(f, "feed checkpoint at %llu is not consistent with ours "
 					     "at %llu", (unsigned long long)cp_size,
 					     (unsigned long long)f->cur.size);
-				else if (cp_size - f->cur.size > JUMP_MAX)
-					rc = MDSGW_EDENIED;    /* too far behind: start over */
+				else if (cp_size - f->cur.size > JUMP_MAX) {
+					fail(f, "feed: %llu leaves behind, more than %d: starting "
+					     "over", (unsigned long long)(cp_size - f->cur.size),
+					     JUMP_MAX);
+					rc = MDSGW_EDENIED;    /* cheaper than replaying */
+				}
 			}
 		} else if (!have_cp) {
 			rc = MDSGW_ECORRUPT;

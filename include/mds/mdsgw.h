@@ -252,7 +252,11 @@ struct mdsgw_object {
  * which), MDSGW_EINVAL (name breaks the rules), MDSGW_ETIMEDOUT,
  * MDSGW_EUNAVAIL (grpc: mds unreachable after the retries), MDSGW_EABI
  * (@out->size too small), MDSGW_ENOMEM, MDSGW_EIO / MDSGW_ECORRUPT (lmdb:).
- * lmdb: never waits for mds and works while mds is down.
+ * lmdb: never waits for mds and works while mds is down. grpc: with
+ * cache_entries answers repeated names from its lookup cache while the
+ * cache is fresh (a change through mds is seen within the island's
+ * checkpoint cadence + cache_lag_ms; docs/gateway-plugin.md 8a). global:
+ * fills out->origin with the island the copy is from.
  */
 int mdsgw_resolve(mdsgw_handle *h, const char *bucket, const char *name,
 		  struct mdsgw_object *out, int64_t deadline_ns, struct mdsgw_status *st);
