@@ -61,8 +61,8 @@ int gw_grpc_record_to_object(const Mds__V1__ObjectRecord *r, const char *origin,
 /*
  * A server-streaming call (the feed follower's Subscribe).
  * gw_rpc_stream_open starts @method with @req (borrowed during the call)
- * and a deadline @left_ns from now; returns 0 or MDSGW_ENOMEM /
- * MDSGW_EINTERNAL. gw_rpc_stream_next waits for the next message: 0 with
+ * and a deadline @left_ns from now; returns 0 or MDSGW_ENOMEM (a server
+ * that cannot be reached shows in the first next). gw_rpc_stream_next waits for the next message: 0 with
  * *@msg owned by the caller (protobuf_c_message_free_unpacked), 0 with
  * *@msg NULL when the stream ended with OK, or the status's code with
  * @err naming it. gw_rpc_stream_cancel may be called from any thread
