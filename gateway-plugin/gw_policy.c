@@ -23,8 +23,9 @@
  * largest id.
  *
  * What must stay true: nothing read from the snapshot is used after the
- * caller ends it; decisions read the kept policy under the read lock, a
- * rebuild swaps it under the write lock.
+ * caller ends it; a check decides on the policy of its own snapshot:
+ * under the read lock when the kept one matches, else under the write
+ * lock it took to install its rebuild.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -116,9 +117,11 @@ void gw_policy_free(struct gw_policy *p)
 }
 
 /*
- * Make p->authz the policy of @r's snapshot; returns with the read lock
- * held on 0. @fp (owned, transferred on 0 when used) is the snapshot's
- * binding string.
+ * Make p->authz the policy of @r's snapshot; returns 0 with the lock held
+ * (read lock when the kept policy was current, write lock after a rebuild,
+ * so that a concurrent rebuild from an older snapshot cannot swap its
+ * policy in before this call decides). @fp is the snapshot's binding
+ * string; its buffer is taken over when the policy is rebuilt.
  */
 static int policy_current(struct gw_policy *p, struct mds_reader *r, struct fp_buf *fp,
 			  struct mdsgw_status *st)
@@ -143,18 +146,13 @@ static int policy_current(struct gw_policy *p, struct mds_reader *r, struct fp_b
 				     ms.msg[0] ? ms.msg : mdsgw_strerror(rc));
 	}
 	pthread_rwlock_wrlock(&p->lock);
-	old = p->authz;
+	old = p->authz;            /* no reader holds it: we hold the write lock */
 	p->authz = fresh;
 	free(p->fp);
 	p->fp = fp->p;
 	p->fp_len = fp->len;
 	fp->p = NULL;
-	pthread_rwlock_unlock(&p->lock);
 	mds_authz_free(old);
-	/* Another thread may swap in between: decide on whichever is kept
-	 * (both were built from a snapshot at least as new as this call's
-	 * start, or this call's own). */
-	pthread_rwlock_rdlock(&p->lock);
 	return 0;
 }
 
