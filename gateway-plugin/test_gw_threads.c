@@ -9,7 +9,8 @@
  * feed follower thread invalidating at the same time), while other threads
  * open and close handles of their own (the process-wide gRPC
  * initialisation, the reader pool growing, follower threads starting and
- * stopping). Every answer is checked: each thread owns its names, so it
+ * stopping, bindings added while lmdb: access checks rebuild their kept
+ * policy). Every answer is checked: each thread owns its names, so it
  * knows each version (the cache may be behind within its bound, never
  * ahead).
  *
@@ -30,6 +31,7 @@
 static struct gw_daemon d;
 static char cfg_lmdb[512], cfg_grpc[512], cfg_cache[512];
 static mdsgw_handle *hl, *hg, *hc;
+static const char *mdsctl;
 
 struct worker {
 	int id;
@@ -92,6 +94,21 @@ static void *worker_main(void *arg)
 			}
 			mdsgw_object_release(&o);
 		}
+		if (i % 4 == 0) {     /* access checks share the handle's kept policy */
+			struct mdsgw_access a = MDSGW_ACCESS_INIT;
+			int allowed = -1;
+
+			a.principal = "nobody";
+			a.action = "read";
+			a.bucket = "tsan";
+			a.name = name;
+			if (mdsgw_access_check(i % 8 ? hl : hg, &a, &allowed, 0, &st) != 0 ||
+			    allowed != 0) {
+				w->errors++;
+				snprintf(w->last, sizeof(w->last), "access %s: %d %s", name, allowed,
+					 st.msg);
+			}
+		}
 		if (i % 5 == 0) {
 			struct mdsgw_list_params lp = MDSGW_LIST_PARAMS_INIT;
 			struct mdsgw_list_result lr = MDSGW_LIST_RESULT_INIT;
@@ -130,6 +147,14 @@ static void *opener_main(void *arg)
 		}
 		mdsgw_object_release(&o);
 		mdsgw_close(h);
+		/* change the bindings while the workers check access (their
+		 * lmdb: policy is rebuilt under them; "nobody" stays denied) */
+		if (w->id == WORKERS && i % 5 == 0 &&
+		    gw_mdsctl(&d, mdsctl, "policy", "bind", "someone", "reader", "bucket/tsan",
+			      (char *)NULL) != 0) {
+			w->errors++;
+			snprintf(w->last, sizeof(w->last), "policy bind failed");
+		}
 	}
 	return NULL;
 }
@@ -146,6 +171,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_gw_threads MDS_BIN MDSCTL_BIN\n");
 		return 2;
 	}
+	mdsctl = argv[2];
 	if (gw_daemon_start_ex(&d, argv[1], 0, NULL, "tsan") != 0 ||
 	    gw_mdsctl(&d, argv[2], "team", "create", "t", (char *)NULL) != 0 ||
 	    gw_mdsctl(&d, argv[2], "bucket", "create", "tsan", "--team", "t", (char *)NULL) != 0) {
