@@ -286,6 +286,47 @@ static void test_island_down(void **state)
 	mdsgw_close(so);
 }
 
+/*
+ * The island is replaced by another log under the same address (a store
+ * restored from an old backup, or wiped): the follower's position is not
+ * in the new log, so it must drop everything and start over, never keep
+ * answering the old island's records.
+ */
+static void test_island_replaced(void **state)
+{
+	mdsgw_handle *g = open_cfg("grpc:%s?timeout_ms=2000&cache_entries=100&feed_poll_ms=10",
+				   d_.endpoint);
+	char etag[128], cmd[2048];
+	int64_t ms;
+
+	(void)state;
+	wait_state(g, MDSGW_CACHE_FRESH, 5000);
+	seen(g, "own", etag, sizeof(etag));
+	assert_string_equal(etag, "\"o2\"");
+	until_hit(g, "own", 0);
+	gw_daemon_stop(&d_, 1);
+	snprintf(cmd, sizeof(cmd), "mv '%s' '%s.old' && '%s' keys init --name island-t "
+		 "--data '%s' >/dev/null", d_.data, d_.data, mds_bin, d_.data);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(gw_daemon_restart(&d_), 0);
+	assert_int_equal(gw_mdsctl(&d_, mdsctl_bin, "team", "create", "ct", (char *)NULL), 0);
+	assert_int_equal(gw_mdsctl(&d_, mdsctl_bin, "bucket", "create", "cbkt", "--team", "ct",
+				   (char *)NULL), 0);
+	{
+		mdsgw_handle *w = open_cfg("grpc:%s", d_.endpoint);
+
+		put(w, "own", "\"new-island\"");
+		mdsgw_close(w);
+	}
+	ms = until_seen(g, "own", "\"new-island\"");
+	print_message("replaced island's record seen after %lld ms\n", (long long)ms);
+	assert_true(ms <= 10000);
+	until_hit(g, "own", 0);
+	seen(g, "own", etag, sizeof(etag));
+	assert_string_equal(etag, "\"new-island\"");
+	mdsgw_close(g);
+}
+
 static void test_no_cache(void **state)
 {
 	mdsgw_handle *g = open_cfg("grpc:%s", d_.endpoint);
@@ -363,6 +404,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_no_cache),
 		cmocka_unit_test(test_island_down),
+		cmocka_unit_test(test_island_replaced),
 	};
 
 	if (argc != 3) {
