@@ -36,6 +36,9 @@ int mds_config_init(struct mds_config *c)
 	c->peer_stale_ms = 30000;
 	c->peer_idle_ms = 30000;
 	c->peer_backoff_max_ms = 10000;
+	c->feed_retain_ns = 7ull * 86400u * 1000000000u;
+	c->feed_retain_leaves = 1000000;
+	c->feed_compact_every_ns = 60ull * 1000000000u;
 	c->log_level = MDS_LOG_INFO;
 	c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
@@ -75,8 +78,10 @@ void mds_config_release(struct mds_config *c)
 		free(p->tls_ca);
 		free(p->tls_cert);
 		free(p->tls_key);
+		free(p->token_file);
 	}
 	free(c->peers);
+	free(c->peer_token_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -189,6 +194,8 @@ static int peer_from_json(struct mds_config *c, json_t *o, size_t i, struct mds_
 			dst = &p->tls_cert;
 		else if (!strcmp(key, "tls-key"))
 			dst = &p->tls_key;
+		else if (!strcmp(key, "token-file"))
+			dst = &p->token_file;
 		if (dst) {
 			if (!json_is_string(val) || !json_string_value(val)[0])
 				return mds_status_set(st, MDS_EINVAL, "peers[%zu].%s must be a non-empty string",
@@ -264,6 +271,8 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		s = &c->admins;
 	else if (!strcmp(key, "feed-origin"))
 		s = &c->feed_origin;
+	else if (!strcmp(key, "peer-token-file"))
+		s = &c->peer_token_file;
 	if (s) {
 		if (!v || !*v)
 			return mds_status_set(st, MDS_EINVAL, "'%s' needs a value", key);
@@ -292,6 +301,16 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 100, 3600000, &c->peer_idle_ms);
 	} else if (!strcmp(key, "peer-backoff-max-ms")) {
 		rc = parse_uint(v, 10, 3600000, &c->peer_backoff_max_ms);
+	} else if (!strcmp(key, "feed-retain")) {
+		rc = v ? mds_units_parse_duration(v, &c->feed_retain_ns) : MDS_EINVAL;
+	} else if (!strcmp(key, "feed-retain-leaves")) {
+		rc = v ? mds_units_parse_count(v, &c->feed_retain_leaves) : MDS_EINVAL;
+		if (rc == 0 && c->feed_retain_leaves == 0)
+			rc = MDS_EINVAL;   /* the newest leaf is always kept */
+	} else if (!strcmp(key, "feed-compact-every")) {
+		rc = v ? mds_units_parse_duration(v, &c->feed_compact_every_ns) : MDS_EINVAL;
+		if (rc == 0 && c->feed_compact_every_ns < 10000000u)
+			rc = MDS_EINVAL;   /* at least 10 ms */
 	} else if (!strcmp(key, "batch-window-us")) {
 		rc = parse_uint(v, 0, 100000, &c->batch_window_us);
 	} else if (!strcmp(key, "map-size")) {

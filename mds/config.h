@@ -11,6 +11,20 @@
 
 #include "mds/error.h"
 
+#define MDS_CONFIG_PEER_KEYS 8
+#define MDS_CONFIG_PEERS_MAX 64
+
+/* One federation peer (docs/operations.md "Peers"); strings owned. */
+struct mds_config_peer {
+	char *origin;          /* the peer's feed origin */
+	char *address;         /* HOST:PORT */
+	char *keys[MDS_CONFIG_PEER_KEYS]; /* C2SP verifier keys (`mds keys show`) */
+	size_t n_keys;
+	char *tls_ca, *tls_cert, *tls_key;
+	char *token_file;      /* bearer token sent to the peer (its jwt/local auth); NULL = none */
+	int insecure;          /* plaintext */
+};
+
 /*
  * Authentication modes (docs/security.md):
  *   DEV    no authentication, every caller is an admin; only when asked for
@@ -23,19 +37,6 @@ enum mds_config_auth_mode {
 	MDS_CONFIG_AUTH_DEV = 0,
 	MDS_CONFIG_AUTH_JWT = 1,
 	MDS_CONFIG_AUTH_LOCAL = 2,
-};
-
-#define MDS_CONFIG_PEER_KEYS 8
-#define MDS_CONFIG_PEERS_MAX 64
-
-/* One federation peer (docs/operations.md "Peers"); strings owned. */
-struct mds_config_peer {
-	char *origin;          /* the peer's feed origin */
-	char *address;         /* HOST:PORT */
-	char *keys[MDS_CONFIG_PEER_KEYS]; /* C2SP verifier keys (`mds keys show`) */
-	size_t n_keys;
-	char *tls_ca, *tls_cert, *tls_key;
-	int insecure;          /* plaintext */
 };
 
 struct mds_config {
@@ -80,6 +81,10 @@ struct mds_config {
 	unsigned peer_stale_ms;  /* no verified checkpoint this long: stale; default 30000 */
 	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
 	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
+	char *peer_token_file;   /* token for peers without their own token-file */
+	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
+	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
+	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */
 	int explicit;          /* any setting came from a flag or file */
 };
 
