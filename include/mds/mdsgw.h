@@ -45,7 +45,10 @@
  * Threads
  *   A handle is thread-safe: any number of threads may call through one
  *   handle at once, except that mdsgw_close() must not race with any other
- *   call on the same handle. Callbacks run on the calling thread.
+ *   call on the same handle. Callbacks run on the calling thread. A grpc:
+ *   handle with a lookup cache runs one thread of its own (the feed
+ *   follower) from mdsgw_open to mdsgw_close, which joins it (within one
+ *   feed call's 2 s deadline at most).
  *
  * Providers (chosen by the config string given to mdsgw_open)
  *   lmdb:DIR[?params]  the island's LMDB environment in DIR, opened
