@@ -172,7 +172,7 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_b
 	return m;
 }
 
-/* A decimal millisecond count (at most 1 hour; anything else: 0 = no hint). */
+/* A decimal millisecond count (at most 1 hour; anything else: 0). */
 static uint32_t parse_ms(grpc_slice v)
 {
 	const unsigned char *p = GRPC_SLICE_START_PTR(v);
@@ -273,7 +273,11 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 				rc = exact;
 		} else if (grpc_slice_str_cmp(*k, "retry-after-ms") == 0 &&
 			   code == GRPC_STATUS_RESOURCE_EXHAUSTED) {
-			*retry_after_ms = parse_ms(*v);
+			/* 0 (a server that held the refusal until a token was due)
+			 * still says "rate limited, go again": at least 1 ms */
+			uint32_t ms = parse_ms(*v);
+
+			*retry_after_ms = ms ? ms : 1;
 		}
 	}
 	if (rc == MDSGW_EBUSY && *retry_after_ms && !has_key(&trail_md, "mds-error"))

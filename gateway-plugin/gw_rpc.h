@@ -33,7 +33,7 @@ void gw_rpc_close(struct gw_rpc *r);
  * for an answer that does not decode, MDSGW_ERATE for RESOURCE_EXHAUSTED
  * with a retry-after-ms hint and no island code (the gate's rate limit).
  * @retry_after_ms receives that hint of a RESOURCE_EXHAUSTED answer (0:
- * none).
+ * none; a hint of 0 or one that does not parse is reported as 1).
  */
 int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
