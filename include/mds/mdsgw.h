@@ -352,7 +352,8 @@ struct mdsgw_put {
  * MDSGW_ENOTFOUND (bucket), MDSGW_EINVAL, MDSGW_ENOSPC, MDSGW_EBUSY,
  * MDSGW_EUNAVAIL (mds unreachable, or lmdb: without mds=: refused, fail
  * closed), MDSGW_ETIMEDOUT (the deadline passed: the write may or may not
- * have been applied; re-read, or use conditions, to find out).
+ * have been applied; re-read, or use conditions, to find out),
+ * MDSGW_EREADONLY (global:).
  */
 int mdsgw_put(mdsgw_handle *h, const struct mdsgw_put *p, uint64_t *version_out,
 	      uint64_t *mtime_ns_out, int64_t deadline_ns, struct mdsgw_status *st);
@@ -395,7 +396,8 @@ struct mdsgw_reservation {
  * Returns 0, MDSGW_EQUOTA (a limit refuses: the message names the scope,
  * the limit, usage, reserved amount and what was asked), MDSGW_ENOTFOUND
  * (bucket), MDSGW_EINVAL, MDSGW_EUNAVAIL / MDSGW_ETIMEDOUT (as mdsgw_put:
- * fail closed; never retried), MDSGW_ENOTSUP (lmdb: without mds=).
+ * fail closed; never retried; also lmdb: without mds=), MDSGW_EREADONLY
+ * (global:).
  */
 int mdsgw_quota_reserve(mdsgw_handle *h, struct mdsgw_reservation *r, int64_t deadline_ns,
 			struct mdsgw_status *st);
