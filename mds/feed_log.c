@@ -319,6 +319,8 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 	case MDS_OP_COPY_OBJECT:
 	case MDS_OP_PUT_BLOB_FROM_URL:
 	case MDS_OP_COPY_FINISH:
+	case MDS_OP_COPY_PROGRESS:
+	case MDS_OP_ABORT_COPY:
 	case MDS_OP_COMPLETE_MULTIPART:
 	case MDS_OP_PUT_BLOCK_LIST:
 		lp->extra_ref = op->blob.id;
@@ -326,8 +328,6 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 			return 0;
 		lp->key_version = op->out_version;
 		return object_state(t, op, lp);
-	case MDS_OP_COPY_PROGRESS:
-	case MDS_OP_ABORT_COPY:
 	case MDS_OP_CREATE_MULTIPART:
 	case MDS_OP_UPLOAD_PART:
 	case MDS_OP_ABORT_MULTIPART:

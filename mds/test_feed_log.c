@@ -258,6 +258,61 @@ static void test_blob_ops_carry_object_state(void **state)
 	check_tree(f->s);
 }
 
+/* Copy reports that name the copy by id alone (progress, finish, abort)
+ * still carry the destination's record: a subscriber sees the copy end. */
+static void test_copy_reports_by_id_carry_destination(void **state)
+{
+	struct fx *f = *state;
+	struct mds_feed_leaf lf;
+	struct mds_object o;
+	char buf[8192], id[33], id2[33];
+	struct mds_op op;
+	uint64_t n;
+	static const enum mds_op_kind kinds[] = { MDS_OP_COPY_PROGRESS, MDS_OP_COPY_FINISH };
+
+	assert_int_equal(tu_team(f->s, "t"), 0);
+	assert_int_equal(tu_bucket(f->s, "data", "t"), 0);
+	for (int round = 0; round < 2; round++) {
+		char *cid = round ? id2 : id;
+
+		mds_op_init(&op, MDS_OP_PUT_BLOB_FROM_URL);
+		op.bucket = tu_s("data");
+		op.name = tu_s(round ? "pic2" : "pic");
+		op.blob.source_url = tu_s("https://other.blob.core.windows.net/c/src");
+		op.blob.size = 5000;
+		assert_int_equal(mds_store_exec(f->s, &op), 0);
+		memcpy(cid, op.blob_out.id, 33);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		mds_op_init(&op, kinds[i]);
+		op.blob.id = tu_s(id);
+		op.blob.size = i == 0 ? 1000 : 5000;
+		if (kinds[i] == MDS_OP_COPY_FINISH)
+			op.obj.locator = tu_s("copied-here");
+		assert_int_equal(mds_store_exec(f->s, &op), 0);
+		n = feed_size(f->s);
+		leaf_at(f->s, n - 1, &lf, buf, sizeof(buf));
+		assert_int_equal(lf.kind, kinds[i]);
+		assert_int_equal(lf.state, MDS_FEED_RECORD);
+		assert_true(lf.bucket.len == 4 && !memcmp(lf.bucket.p, "data", 4));
+		assert_true(lf.name.len == 3 && !memcmp(lf.name.p, "pic", 3));
+		assert_int_equal(mds_object_decode(lf.record.p, lf.record.len, &o), 0);
+		assert_int_equal(o.copy_progress, i == 0 ? 1000 : 5000);
+		assert_int_equal(o.copy_status, i == 0 ? MDS_COPY_PENDING : MDS_COPY_SUCCESS);
+	}
+	mds_op_init(&op, MDS_OP_ABORT_COPY);
+	op.blob.id = tu_s(id2);
+	assert_int_equal(mds_store_exec(f->s, &op), 0);
+	n = feed_size(f->s);
+	leaf_at(f->s, n - 1, &lf, buf, sizeof(buf));
+	assert_int_equal(lf.kind, MDS_OP_ABORT_COPY);
+	assert_int_equal(lf.state, MDS_FEED_RECORD);
+	assert_true(lf.name.len == 4 && !memcmp(lf.name.p, "pic2", 4));
+	assert_int_equal(mds_object_decode(lf.record.p, lf.record.len, &o), 0);
+	assert_int_equal(o.copy_status, MDS_COPY_ABORTED);
+	check_tree(f->s);
+}
+
 static void test_failed_ops_leave_no_leaf(void **state)
 {
 	struct fx *f = *state;
@@ -514,6 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_kind_appends_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ops_carry_object_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_reports_by_id_carry_destination, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_ops_leave_no_leaf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_rolls_back_leaf_and_mutation, setup,
 						teardown),
