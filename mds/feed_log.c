@@ -4,11 +4,17 @@
  *
  * The append runs on the writer thread inside the op's nested transaction,
  * after mds_ns_apply() succeeded: it reads back the state the op left (the
- * record after the change, or its absence), encodes the leaf into a buffer
- * the log owns (only the writer thread uses it, so no lock), stores it at
- * seq = current size, and folds its hash into the tree with
- * mds_merkle_append() over MDS_DB_FEED. Any failure is returned to
- * the writer, which rolls the op back: no mutation without its leaf.
+ * record after the change, or its absence), encodes the value (node
+ * hashes and leaf) into the batch buffer the log owns (only the writer
+ * thread uses it, so no lock), hashes the leaf and the nodes it completes
+ * against the in-memory frontier, and keeps it tentatively. Any failure
+ * is returned to the writer, which rolls the op back. The batch hooks
+ * then settle it: op_end drops the leaf of an op that did not stick (and
+ * restores the frontier), flush writes the batch's leaves in order into
+ * the batch's own transaction right before its commit (a failure there
+ * aborts the batch: no mutation without its leaf), end forgets them.
+ * Writing once per batch keeps the feed database out of every op's nested
+ * transaction, whose page copies were most of what the feed cost.
  */
 #include <stdlib.h>
 #include <string.h>
