@@ -11,6 +11,34 @@
 
 #include "mds/error.h"
 
+#define MDS_CONFIG_PEER_KEYS 8
+#define MDS_CONFIG_PEERS_MAX 64
+
+/* One federation peer (docs/operations.md "Peers"); strings owned. */
+struct mds_config_peer {
+	char *origin;          /* the peer's feed origin */
+	char *address;         /* HOST:PORT */
+	char *keys[MDS_CONFIG_PEER_KEYS]; /* C2SP verifier keys (`mds keys show`) */
+	size_t n_keys;
+	char *tls_ca, *tls_cert, *tls_key;
+	char *token_file;      /* bearer token sent to the peer (its jwt/local auth); NULL = none */
+	int insecure;          /* plaintext */
+};
+
+/*
+ * Authentication modes (docs/security.md):
+ *   DEV    no authentication, every caller is an admin; only when asked for
+ *          (--auth-mode dev / --dev), loopback only unless --insecure
+ *   JWT    bearer tokens from the configured provider (--jwt-issuer ...)
+ *   LOCAL  the embedded default: bearer tokens from a local issuer whose
+ *          key lives under DATA, with an admin token in DATA/admin.token
+ */
+enum mds_config_auth_mode {
+	MDS_CONFIG_AUTH_DEV = 0,
+	MDS_CONFIG_AUTH_JWT = 1,
+	MDS_CONFIG_AUTH_LOCAL = 2,
+};
+
 struct mds_config {
 	char *data;            /* store directory; default ./var/mds */
 	char *listen;          /* gRPC HOST:PORT; default 127.0.0.1:7420 */
@@ -28,7 +56,9 @@ struct mds_config {
 	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
 	int log_level;         /* enum mds_log_level */
 	/* governance (docs/security.md) */
-	int auth_mode;         /* 0 dev (default: every caller trusted; loopback), 1 jwt */
+	int auth_mode;         /* enum mds_config_auth_mode as given; read it through
+				* mds_config_auth_mode() */
+	int auth_mode_given;   /* --auth-mode (or --dev) was set */
 	char *jwt_issuers;     /* comma-separated trusted `iss` values */
 	char *jwt_audience;    /* required `aud` */
 	char *jwks_file;       /* the identity provider's key set (JWKS) */
@@ -45,6 +75,13 @@ struct mds_config {
 	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */
 	unsigned feed_cadence_ms;   /* at most one checkpoint per this; default 100 */
 	unsigned feed_heartbeat_ms; /* re-sign an idle head after this; default 10000 */
+	/* federation: peers followed into the global view */
+	struct mds_config_peer *peers; /* "peers" list (file) and --peer (flag) */
+	size_t n_peers;
+	unsigned peer_stale_ms;  /* no verified checkpoint this long: stale; default 30000 */
+	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
+	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
+	char *peer_token_file;   /* token for peers without their own token-file */
 	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
 	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
 	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */
@@ -73,8 +110,17 @@ int mds_config_set(struct mds_config *c, const char *key, const char *value,
 int mds_config_load_file(struct mds_config *c, const char *path, struct mds_status *st);
 
 /*
+ * mds_config_auth_mode - the mode in effect: the one given, else JWT when
+ * any provider setting (--jwt-issuer, --jwt-audience, --jwks-file,
+ * --jwks-url) is present, else LOCAL. Never DEV unless it was asked for.
+ */
+enum mds_config_auth_mode mds_config_auth_mode(const struct mds_config *c);
+
+/*
  * mds_config_check - cross-field rules: TLS needs cert and key, mTLS needs
- * a CA, a non-loopback gRPC address needs TLS or `insecure`.
+ * a CA, a non-loopback gRPC address needs TLS or `insecure`, dev mode
+ * needs loopback (or `insecure`), jwt mode needs its provider settings,
+ * local mode takes none of them.
  */
 int mds_config_check(const struct mds_config *c, struct mds_status *st);
 
