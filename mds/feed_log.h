@@ -78,7 +78,8 @@ struct mds_feed_log;
  * install its post-apply and batch hooks on @s: from now on every op the
  * writer applies successfully appends its leaf. Call before submitting ops.
  * *@out is owned by the caller; close it after mds_store_close(@s).
- * Returns 0, MDS_EINVAL (bad origin) or MDS_ENOMEM.
+ * Returns 0, MDS_EINVAL (bad origin), MDS_EVERSION (the store's feed has
+ * the older layout with a key per node), MDS_ENOMEM or a storage error.
  */
 int mds_feed_log_open(struct mds_store *s, const char *origin,
 		      struct mds_feed_log **out, struct mds_status *st);
