@@ -241,6 +241,20 @@ static void test_newest_leaf_kept_and_log_grows(void **state)
 	assert_int_equal(v.first, 12);
 	view_close(&v);
 	mds_feed_compactor_stop(c);
+	/* a new compactor (a restart) reports the stored first leaf at once */
+	c = compactor(f, 0, 0, 0);
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		mds_feed_compactor_metrics(c, m);
+		fclose(m);
+		assert_non_null(strstr(buf, "mds_feed_compaction_first_retained 12\n"));
+		assert_non_null(strstr(buf, "mds_feed_compaction_runs_total 0\n"));
+		free(buf);
+	}
+	mds_feed_compactor_stop(c);
 }
 
 /* ---- snapshots ------------------------------------------------------------ */

@@ -442,6 +442,37 @@ static void test_fault_inside_a_batch(void **state)
 	check_tree(f->s);
 }
 
+/* A feed written with the older layout (a 9-byte key per node and leaf)
+ * is refused when the log opens, not corrupted by appends. */
+static void test_old_layout_refused(void **state)
+{
+	struct fx *f = *state;
+	struct mds_feed_log *l;
+	struct mds_status st;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t key[9] = { 0, 0, 0, 0, 0, 0, 0, 0, 0xFF };
+	MDB_val k = { 9, key }, v = { 3, (void *)"old" };
+
+	assert_int_equal(tu_team(f->s, "t"), 0);
+	fx_close(f);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "feed", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(mds_store_open(&f->s, f->dir, NULL, &st), 0);
+	assert_int_equal(mds_feed_log_open(f->s, "island.example/feed", &l, &st), MDS_EVERSION);
+	assert_non_null(strstr(st.msg, "older layout"));
+	/* the store itself still serves */
+	assert_int_equal(tu_team(f->s, "u"), 0);
+}
+
 /* ---- SIGKILL: the child puts and deletes until killed ---- */
 
 static void child_main(const char *dir)
@@ -574,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_rolls_back_leaf_and_mutation, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fault_inside_a_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_layout_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_keeps_leaf_and_mutation_together,
 						setup, teardown),
 		cmocka_unit_test(test_leaf_decode_rejects_garbage),
