@@ -399,6 +399,8 @@ static int open_auth(const struct mds_config *c, const char *state_name, struct 
 	ac.jwks_file = c->jwks_file;
 	ac.state_file = c->auth_state_file ? c->auth_state_file : state;
 	ac.on_unknown_kid = refresher_kick;
+	/* verify each token once, not on every call (docs/security.md) */
+	ac.cache_entries = 4096;
 	ac.unknown_kid_arg = rf;
 	if (c->offline_window_ns)
 		ac.offline_window_s = (int64_t)(c->offline_window_ns / 1000000000u);

@@ -938,6 +938,14 @@ void mds_gate_metrics(struct mds_gate *g, FILE *f)
 		for (int k = MDS_AUTH_NO_KEYS; k <= MDS_AUTH_EXPIRED; k++)
 			fprintf(f, "mds_auth_key_set_state{state=\"%s\"} %d\n",
 				mds_auth_state_name((enum mds_auth_state)k), cur == (enum mds_auth_state)k);
+		uint64_t th, tm;
+
+		mds_auth_cache_stats(g->auth, &th, &tm);
+		fprintf(f, "# HELP mds_auth_token_cache_total bearer-token validations answered from the cache (hit) or verified (miss).\n"
+			   "# TYPE mds_auth_token_cache_total counter\n"
+			   "mds_auth_token_cache_total{result=\"hit\"} %llu\n"
+			   "mds_auth_token_cache_total{result=\"miss\"} %llu\n",
+			(unsigned long long)th, (unsigned long long)tm);
 		fprintf(f, "# HELP mds_auth_key_set_last_refresh_seconds time of the last good key-set refresh (Unix seconds; 0 = never).\n"
 			   "# TYPE mds_auth_key_set_last_refresh_seconds gauge\n"
 			   "mds_auth_key_set_last_refresh_seconds %lld\n", (long long)last);
