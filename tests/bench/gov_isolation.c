@@ -1,7 +1,7 @@
 /*
  * gov_isolation.c - does one team flooding the island starve another?
  *
- * Starts `mds serve` (dev mode, loopback) with a per-team rate limit on
+ * Starts `mds serve` (loopback) with a per-team rate limit on
  * team "flood" only, creates teams "quiet", "flood" and "free" (unlimited)
  * with one bucket and one object each, then measures, in one run, the quiet
  * team's HeadObject latency (one call in flight, sequential) in three
@@ -17,8 +17,16 @@
  * the machine's cores, so the flood also competes for CPU: the "unlimited"
  * phase shows what the limiter saves.
  *
+ * --auth local (the default, as `mds serve` runs without options): every
+ * client sends the island-admin token from DATA/admin.token, so each call
+ * pays bearer-token validation (or a cache lookup); --auth dev: no
+ * authentication at all. --serve-arg ARG (repeatable) passes ARG to
+ * `mds serve` (e.g. --refusal-hold-ms 0, --token-cache 0 to measure
+ * without pacing or the token cache).
+ *
  * usage: gov_isolation --mds PATH [--seconds S] [--flooders N]
- *                      [--limit "read=RATE/BURST"]
+ *                      [--limit "read=RATE/BURST"] [--auth local|dev]
+ *                      [--serve-arg ARG]...
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -63,6 +71,7 @@ static int free_port(void)
 }
 
 static char endpoint[64];
+static char token[8192];    /* bearer token; empty in dev mode */
 
 static struct mds_client *client(void)
 {
@@ -73,6 +82,7 @@ static struct mds_client *client(void)
 	memset(&o, 0, sizeof(o));
 	o.endpoint = endpoint;
 	o.timeout_ms = 5000;
+	o.token = token[0] ? token : NULL;
 	if (mds_client_open(&c, &o, &st) != 0) {
 		fprintf(stderr, "gov_isolation: %s\n", st.msg);
 		exit(1);
@@ -201,8 +211,12 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "flooders", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "serve-arg", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *auth = "local", *extra[16];
+	int n_extra = 0;
 	const char *mds = NULL, *limit = "read=1000/100";
 	double seconds = 5;
 	int flooders = 3, opt, port;
@@ -220,12 +234,16 @@ int main(int argc, char **argv)
 			flooders = atoi(optarg);
 		else if (opt == 'l')
 			limit = optarg;
+		else if (opt == 'a')
+			auth = optarg;
+		else if (opt == 'x' && n_extra < 16)
+			extra[n_extra++] = optarg;
 		else
 			return 2;
 	}
-	if (!mds || flooders < 1 || flooders > 64) {
+	if (!mds || flooders < 1 || flooders > 64 || (strcmp(auth, "local") && strcmp(auth, "dev"))) {
 		fprintf(stderr, "usage: gov_isolation --mds PATH [--seconds S] [--flooders N] "
-			"[--limit read=RATE/BURST]\n");
+			"[--limit read=RATE/BURST] [--auth local|dev] [--serve-arg ARG]...\n");
 		return 2;
 	}
 	if (!mkdtemp(dir))
@@ -240,11 +258,31 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		if (!freopen(log, "w", stderr))
 			_exit(127);
-		execl(mds, mds, "serve", "--data", data, "--listen", listen, "--http", "off",
-		      "--auth-mode", "dev", "--rate-limits", limits, (char *)NULL);
+		const char *av[40] = { mds, "serve", "--data", data, "--listen", listen, "--http",
+				       "off", "--rate-limits", limits, "--auth-mode", auth };
+		int n = 12;
+
+		for (int i = 0; i < n_extra; i++)
+			av[n++] = extra[i];
+		av[n] = NULL;
+		execv(mds, (char *const *)av);
 		_exit(127);
 	}
 	grpc_init();
+	if (!strcmp(auth, "local")) {
+		char tf[160];
+		FILE *f = NULL;
+
+		snprintf(tf, sizeof(tf), "%s/admin.token", data);
+		for (int i = 0; i < 200 && !(f = fopen(tf, "r")); i++)
+			usleep(50000);
+		if (!f || !fgets(token, sizeof(token), f)) {
+			fprintf(stderr, "gov_isolation: no admin token in %s\n", tf);
+			return 1;
+		}
+		fclose(f);
+		token[strcspn(token, "\n")] = 0;
+	}
 	c = client();
 	for (int i = 0; i < 100; i++) {
 		Mds__V1__GetStatusRequest rq = MDS__V1__GET_STATUS_REQUEST__INIT;
@@ -263,7 +301,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < flooders; i++)
 		pthread_create(&th[i], NULL, flooder, NULL);
 	printf("gov_isolation: HeadObject, quiet team 1 call in flight; %d flooders; "
-	       "limit flood:%s; %.0f s per phase\n", flooders, limit, seconds);
+	       "limit flood:%s; auth %s", flooders, limit, auth);
+	for (int i = 0; i < n_extra; i++)
+		printf(" %s", extra[i]);
+	printf("; %.0f s per phase\n", seconds);
 	phase("alone", c, seconds, NULL);
 	phase("flood", c, seconds, "flood-bkt");
 	phase("unlimited", c, seconds, "free-bkt");
