@@ -435,6 +435,20 @@ class GovTest(unittest.TestCase):
                                            scope="bucket/bkt-one", condition=cond),
                       self.pol.Binding, token=self.admin)
         try:
+            # explain sees the stored tags too, and agrees with the decision
+            ex = self.explain(ISS + "#tia", "read", "bkt-one", "tg/apollo")
+            self.assertEqual((ex.effect, ex.binding_id), ("allow", r.id))
+            self.assertIn("object tags: project=apollo", ex.trace)
+            ex = self.explain(ISS + "#tia", "delete", "bkt-one", "tg/zeus")
+            self.assertEqual(ex.effect, "default-deny")
+            self.assertIn("object tags: project=zeus", ex.trace)
+            ex = self.explain(ISS + "#tia", "read", "bkt-one", "tg/none")
+            self.assertEqual(ex.effect, "default-deny")
+            self.assertIn("has no object 'tg/none'", ex.trace)
+            p = self.ctl("policy", "explain", ISS + "#tia", "read", "bkt-one/tg/apollo")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("allow", p.stdout)
+            self.assertIn("project=apollo", p.stdout)
             self.head("bkt-one", "tg/apollo", token=tia)
             e = self.code_of(lambda: self.head("bkt-one", "tg/zeus", token=tia))
             self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
@@ -453,6 +467,8 @@ class GovTest(unittest.TestCase):
             self.assertTrue(self.exists("bkt-one", "tg/zeus"))
             # a retag by the admin changes the verdict at once
             put_tagged("tg/zeus", "apollo", token=self.admin)
+            self.assertEqual(self.explain(ISS + "#tia", "delete", "bkt-one", "tg/zeus").effect,
+                             "allow")
             self.head("bkt-one", "tg/zeus", token=tia)
             self.call("/mds.v1.Namespace/DeleteObject",
                       self.nsp.DeleteObjectRequest(bucket="bkt-one", name="tg/zeus"),
