@@ -103,7 +103,7 @@ static const char usage_serve[] =
 	"  --token-cache N       remember N bearer-token validations, so each token's\n"
 	"                        signature is checked once (default 4096; 0 = none)\n"
 	"  --refusal-hold-ms N   answer a call refused by its rate limit after\n"
-	"                        max(retry-after, N ms), at most 1 s, so clients that\n"
+	"                        max(retry-after, N ms), at most 250 ms, so clients that\n"
 	"                        resend at once cannot flood (default 20; 0 = at once)\n"
 	"  --admins LIST         jwt: principals (iss#sub) or group:NAME with admin on\n"
 	"                        the island, from the config (to create the first bindings)\n"

@@ -143,9 +143,10 @@ struct mds_server {
 	atomic_uint_fast64_t n_held;  /* refusals answered after a pause */
 };
 
-/* A paced refusal waits max(retry-after, hold) but never longer than this,
- * and at most this many wait at once (beyond: answered at once). */
-#define HOLD_MAX_NS (1000u * 1000000u)
+/* A paced refusal waits max(retry-after, hold) but never longer than this
+ * nor than half the time left before the call's deadline, and at most this
+ * many wait at once (beyond: answered at once). */
+#define HOLD_MAX_NS (250u * 1000000u)
 #define HOLD_MAX_CALLS 8192
 
 static uint64_t mono_ns(void)
@@ -684,8 +685,9 @@ static const char *md_value(const grpc_metadata_array *md, const char *key, char
 
 /*
  * Refusal pacing (rpc_pacer.h): a call refused by its team's rate limit is
- * answered after max(retry-after, --refusal-hold-ms), at most HOLD_MAX_NS,
- * from the pacer's thread; its retry-after-ms then counts what is left
+ * answered after max(retry-after, --refusal-hold-ms), at most HOLD_MAX_NS
+ * and at most half the time left before the call's deadline, from the
+ * pacer's thread; its retry-after-ms then counts what is left
  * (at least 1). A client honouring retry-after loses nothing; one that
  * resends at once can only make (calls in flight) / (pause) attempts per
  * second, so its refusals no longer cost the island a gRPC round each.
@@ -695,11 +697,21 @@ static int hold_refusal(struct call *c, uint32_t retry_ms, const char *msg)
 {
 	struct mds_server *s = c->w->s;
 	uint64_t now = mds_pacer_now_ns(), hold = (uint64_t)retry_ms * 1000000u;
+	gpr_timespec left = gpr_time_sub(c->deadline, gpr_now(c->deadline.clock_type));
 
 	if (hold < s->hold_min_ns)
 		hold = s->hold_min_ns;
 	if (hold > HOLD_MAX_NS)
 		hold = HOLD_MAX_NS;
+	/* the client must still get the refusal and its hint, not a timeout */
+	if (gpr_time_cmp(left, gpr_time_from_nanos(2 * (int64_t)hold, GPR_TIMESPAN)) < 0) {
+		int64_t half_ns = left.tv_sec > 0 || left.tv_nsec > 0
+			? (left.tv_sec * 1000000000 + left.tv_nsec) / 2 : 0;
+
+		if (half_ns < 1000000)
+			return MDS_EBUSY;     /* under 1 ms: answer at once */
+		hold = (uint64_t)half_ns;
+	}
 	c->held_msg = strdup(msg);
 	if (!c->held_msg)
 		return MDS_ENOMEM;
