@@ -24,9 +24,13 @@
  * `mds serve` (e.g. --refusal-hold-ms 0, --token-cache 0 to measure
  * without pacing or the token cache).
  *
+ * --rounds R repeats the three phases R times and pools each phase's
+ * latencies over the rounds (the shared machine's load drifts; pooling
+ * makes every phase see the same drift).
+ *
  * usage: gov_isolation --mds PATH [--seconds S] [--flooders N]
  *                      [--limit "read=RATE/BURST"] [--auth local|dev]
- *                      [--serve-arg ARG]...
+ *                      [--serve-arg ARG]... [--rounds R]
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -164,15 +168,22 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void phase(const char *label, struct mds_client *c, double seconds, const char *bucket)
+/* One phase's latencies, pooled over every round (--rounds), so that a
+ * slow drift of the shared machine's load hits every phase alike. */
+struct pool {
+	const char *label;
+	double *lat;
+	size_t n, cap;
+	double secs;
+	unsigned long ok, refused;
+};
+
+static void phase(struct pool *p, struct mds_client *c, double seconds, const char *bucket)
 {
-	size_t cap = 1 << 20, n = 0;
-	double *lat = malloc(cap * sizeof(double)), t0, end;
+	double t0, end;
 	unsigned long ok0, ref0;
 	struct mds_client_status cs;
 
-	if (!lat)
-		exit(1);
 	if (bucket) {
 		atomic_store(&flood_bucket, bucket);
 		atomic_store(&flood_on, 1);
@@ -182,26 +193,39 @@ static void phase(const char *label, struct mds_client *c, double seconds, const
 	ref0 = atomic_load(&flood_refused);
 	t0 = now_s();
 	end = t0 + seconds;
-	while (now_s() < end && n < cap) {
+	while (now_s() < end) {
 		double a = now_s();
 
 		if (head(c, "quiet-bkt", &cs) != 0) {
 			fprintf(stderr, "gov_isolation: quiet call failed: %s\n", cs.msg);
 			exit(1);
 		}
-		lat[n++] = (now_s() - a) * 1e6;
+		if (p->n == p->cap) {
+			p->cap = p->cap ? 2 * p->cap : 1 << 16;
+			p->lat = realloc(p->lat, p->cap * sizeof(double));
+			if (!p->lat)
+				exit(1);
+		}
+		p->lat[p->n++] = (now_s() - a) * 1e6;
 	}
-	t0 = now_s() - t0;
+	p->secs += now_s() - t0;
+	p->ok += atomic_load(&flood_ok) - ok0;
+	p->refused += atomic_load(&flood_refused) - ref0;
 	atomic_store(&flood_on, 0);
 	usleep(100000);
-	qsort(lat, n, sizeof(double), cmp_double);
+}
+
+static void report(struct pool *p)
+{
+	size_t n = p->n;
+
+	qsort(p->lat, n, sizeof(double), cmp_double);
 	printf("%-10s quiet: %7.0f calls/s  p50 %7.1f us  p99 %7.1f us  p99.9 %8.1f us | "
 	       "flood: %8.0f ok/s %8.0f refused/s\n",
-	       label, (double)n / t0, lat[n / 2], lat[(size_t)((double)n * 0.99)],
-	       lat[(size_t)((double)n * 0.999)],
-	       (double)(atomic_load(&flood_ok) - ok0) / t0,
-	       (double)(atomic_load(&flood_refused) - ref0) / t0);
-	free(lat);
+	       p->label, (double)n / p->secs, p->lat[n / 2], p->lat[(size_t)((double)n * 0.99)],
+	       p->lat[(size_t)((double)n * 0.999)], (double)p->ok / p->secs,
+	       (double)p->refused / p->secs);
+	free(p->lat);
 }
 
 int main(int argc, char **argv)
@@ -213,10 +237,13 @@ int main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "auth", required_argument, NULL, 'a' },
 		{ "serve-arg", required_argument, NULL, 'x' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *auth = "local", *extra[16];
-	int n_extra = 0;
+	int n_extra = 0, rounds = 1;
+	struct pool pools[3] = { { .label = "alone" }, { .label = "flood" },
+				 { .label = "unlimited" } };
 	const char *mds = NULL, *limit = "read=1000/100";
 	double seconds = 5;
 	int flooders = 3, opt, port;
@@ -236,14 +263,18 @@ int main(int argc, char **argv)
 			limit = optarg;
 		else if (opt == 'a')
 			auth = optarg;
+		else if (opt == 'r')
+			rounds = atoi(optarg);
 		else if (opt == 'x' && n_extra < 16)
 			extra[n_extra++] = optarg;
 		else
 			return 2;
 	}
-	if (!mds || flooders < 1 || flooders > 64 || (strcmp(auth, "local") && strcmp(auth, "dev"))) {
+	if (!mds || flooders < 1 || flooders > 64 || rounds < 1 ||
+	    (strcmp(auth, "local") && strcmp(auth, "dev"))) {
 		fprintf(stderr, "usage: gov_isolation --mds PATH [--seconds S] [--flooders N] "
-			"[--limit read=RATE/BURST] [--auth local|dev] [--serve-arg ARG]...\n");
+			"[--limit read=RATE/BURST] [--auth local|dev] [--serve-arg ARG]... "
+			"[--rounds R]\n");
 		return 2;
 	}
 	if (!mkdtemp(dir))
@@ -304,10 +335,14 @@ int main(int argc, char **argv)
 	       "limit flood:%s; auth %s", flooders, limit, auth);
 	for (int i = 0; i < n_extra; i++)
 		printf(" %s", extra[i]);
-	printf("; %.0f s per phase\n", seconds);
-	phase("alone", c, seconds, NULL);
-	phase("flood", c, seconds, "flood-bkt");
-	phase("unlimited", c, seconds, "free-bkt");
+	printf("; %d round(s) of %.1f s per phase\n", rounds, seconds);
+	for (int i = 0; i < rounds; i++) {
+		phase(&pools[0], c, seconds, NULL);
+		phase(&pools[1], c, seconds, "flood-bkt");
+		phase(&pools[2], c, seconds, "free-bkt");
+	}
+	for (int i = 0; i < 3; i++)
+		report(&pools[i]);
 	atomic_store(&flood_stop, 1);
 	for (int i = 0; i < flooders; i++)
 		pthread_join(th[i], NULL);
