@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -176,11 +177,45 @@ struct pool {
 	size_t n, cap;
 	double secs;
 	unsigned long ok, refused;
+	double server_cpu, client_cpu;   /* CPU seconds used during the phase */
 };
+
+static pid_t server_pid;
+
+/* CPU seconds (user + system) used so far by the server process. */
+static double server_cpu_s(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)server_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')');   /* fields after the command name */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds used so far by this process (the quiet client and flooders). */
+static double client_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static void phase(struct pool *p, struct mds_client *c, double seconds, const char *bucket)
 {
-	double t0, end;
+	double t0, end, scpu0, ccpu0;
 	unsigned long ok0, ref0;
 	struct mds_client_status cs;
 
@@ -191,6 +226,8 @@ static void phase(struct pool *p, struct mds_client *c, double seconds, const ch
 	}
 	ok0 = atomic_load(&flood_ok);
 	ref0 = atomic_load(&flood_refused);
+	scpu0 = server_cpu_s();
+	ccpu0 = client_cpu_s();
 	t0 = now_s();
 	end = t0 + seconds;
 	while (now_s() < end) {
@@ -209,6 +246,8 @@ static void phase(struct pool *p, struct mds_client *c, double seconds, const ch
 		p->lat[p->n++] = (now_s() - a) * 1e6;
 	}
 	p->secs += now_s() - t0;
+	p->server_cpu += server_cpu_s() - scpu0;
+	p->client_cpu += client_cpu_s() - ccpu0;
 	p->ok += atomic_load(&flood_ok) - ok0;
 	p->refused += atomic_load(&flood_refused) - ref0;
 	atomic_store(&flood_on, 0);
@@ -221,10 +260,10 @@ static void report(struct pool *p)
 
 	qsort(p->lat, n, sizeof(double), cmp_double);
 	printf("%-10s quiet: %7.0f calls/s  p50 %7.1f us  p99 %7.1f us  p99.9 %8.1f us | "
-	       "flood: %8.0f ok/s %8.0f refused/s\n",
+	       "flood: %8.0f ok/s %8.0f refused/s | cpu: server %5.2f client %5.2f cores\n",
 	       p->label, (double)n / p->secs, p->lat[n / 2], p->lat[(size_t)((double)n * 0.99)],
 	       p->lat[(size_t)((double)n * 0.999)], (double)p->ok / p->secs,
-	       (double)p->refused / p->secs);
+	       (double)p->refused / p->secs, p->server_cpu / p->secs, p->client_cpu / p->secs);
 	free(p->lat);
 }
 
@@ -285,7 +324,7 @@ int main(int argc, char **argv)
 	snprintf(limits, sizeof(limits), "flood:%s", limit);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(log, sizeof(log), "%s/mds.log", dir);
-	pid = fork();
+	pid = server_pid = fork();
 	if (pid == 0) {
 		if (!freopen(log, "w", stderr))
 			_exit(127);
