@@ -13,14 +13,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "feed_compact.h"
 #include "feed_log.h"
 #include "nametree.h"
 #include "ns_internal.h"
+#include "feed_util.h"
 
+/* A leaf kept for the batch's flush: its value in the batch buffer. */
+struct kept {
+	size_t off, len;
+};
+
+/* Writer-thread state: only the writer's hooks touch it. */
 struct mds_feed_log {
 	char origin[MDS_FEED_ORIGIN_MAX + 1];
-	uint8_t *buf;   /* leaf encoding buffer, writer thread only */
-	size_t cap;
+	size_t origin_len;
+	EVP_MD_CTX *md; /* reused for every hash (no allocation per hash) */
+	/* The frontier (compact range) of the log including the batch's kept
+	 * leaves, so an append reads no sibling. Checked against the store
+	 * at the first append of each batch; invalid after a failed batch. */
+	struct mds_merkle_compact frontier;
+	int frontier_ok;
+	/* The batch being applied: the values of its leaves, back to back,
+	 * written by flush() into the batch's transaction. The last one is
+	 * tentative until op_end() says whether its op stuck. */
+	int in_batch;
+	uint8_t *buf;
+	size_t len, cap;
+	struct kept *kept;
+	size_t n_kept, cap_kept;
+	int tentative;
+	uint64_t undo_size;            /* the frontier before the tentative leaf */
+	unsigned undo_slot;
+	uint8_t undo_hash[MDS_MERKLE_HASH_LEN];
 };
 
 static void be64_put(uint8_t *p, uint64_t v)
@@ -54,50 +81,77 @@ static uint32_t be32_get(const uint8_t *p)
 /* ---- node storage over kv ------------------------------------------------ */
 
 /*
- * Leaves and nodes share one database (MDS_DB_FEED), keyed by sequence
- * number then a tag: node (level, index) under the seq of the leaf whose
- * append completed it, ((index + 1) << level) - 1, with tag = level; the
- * leaf itself under its seq with tag FEED_TAG_LEAF, written last. So one
- * append writes keys in increasing order at the right edge of one B-tree
- * (MDB_APPEND, pages fill up) and touches one leaf page: every page an op
- * touches is copied by LMDB's nested transaction, which is most of what
- * the feed costs the writer.
+ * One key per leaf: seq (8 bytes BE) -> u8 n || n node hashes || leaf
+ * bytes. The n hashes are the nodes the leaf's append completed: level 0
+ * (its leaf hash) up to level n - 1, where n - 1 is the number of trailing
+ * one bits of seq; node (level, index) therefore lives in the value of
+ * seq = ((index + 1) << level) - 1 at offset 1 + 32 * level. One append
+ * is one put at the right edge of one B-tree (MDB_APPEND: pages fill up):
+ * every page an op touches is copied by LMDB's nested transaction, and
+ * each put costs a descent, so the fewer the better. Compaction
+ * (feed_compact.c) rewrites a value without its leaf bytes; the key and
+ * the hashes stay, so the size and every node remain readable.
  */
-#define FEED_TAG_LEAF 0xFF
+#define NODES_MAX 64
 
-static struct mds_str feed_key(uint8_t k[9], uint64_t seq, uint8_t tag)
+static struct mds_str seq_key(uint8_t k[8], uint64_t seq)
 {
 	be64_put(k, seq);
-	k[8] = tag;
-	return (struct mds_str){ (const char *)k, 9 };
+	return (struct mds_str){ (const char *)k, 8 };
 }
 
-static struct mds_str node_key(uint8_t k[9], unsigned level, uint64_t index)
+/* Number of node hashes stored with leaf @seq. */
+static unsigned nodes_at(uint64_t seq)
 {
-	return feed_key(k, ((index + 1) << level) - 1, (uint8_t)level);
+	return 1u + (unsigned)__builtin_ctzll(~seq);
+}
+
+/* The value of @seq split into its hashes and its leaf bytes. */
+static int value_get(struct mds_txn *t, uint64_t seq, const uint8_t **hashes, unsigned *n,
+		     struct mds_str *leaf)
+{
+	uint8_t k[8];
+	struct mds_str v;
+	int rc = mds_kv_get(t, MDS_DB_FEED, seq_key(k, seq), &v);
+
+	if (rc)
+		return rc;
+	if (v.len < 1 || (uint8_t)v.p[0] != nodes_at(seq) ||
+	    v.len < 1 + (size_t)MDS_MERKLE_HASH_LEN * (uint8_t)v.p[0])
+		return MDS_ECORRUPT;
+	*n = (uint8_t)v.p[0];
+	*hashes = (const uint8_t *)v.p + 1;
+	*leaf = (struct mds_str){ v.p + 1 + MDS_MERKLE_HASH_LEN * *n,
+				  v.len - 1 - MDS_MERKLE_HASH_LEN * *n };
+	return 0;
 }
 
 static int node_put(void *ctx, unsigned level, uint64_t index,
 		    const uint8_t hash[MDS_MERKLE_HASH_LEN])
 {
-	uint8_t k[9];
-
-	return mds_kv_append(ctx, MDS_DB_FEED, node_key(k, level, index),
-			  (struct mds_str){ (const char *)hash, MDS_MERKLE_HASH_LEN });
+	(void)ctx;
+	(void)level;
+	(void)index;
+	(void)hash;
+	return MDS_EINVAL;   /* nodes are written with their leaf (mds_feed_log_append) */
 }
 
 static int node_get(void *ctx, unsigned level, uint64_t index,
 		    uint8_t hash_out[MDS_MERKLE_HASH_LEN])
 {
-	uint8_t k[9];
-	struct mds_str v;
-	int rc = mds_kv_get(ctx, MDS_DB_FEED, node_key(k, level, index), &v);
+	const uint8_t *h;
+	struct mds_str leaf;
+	unsigned n;
+	int rc;
 
+	if (level >= NODES_MAX || index >= (UINT64_MAX >> level))
+		return MDS_ENOTFOUND;
+	rc = value_get(ctx, ((index + 1) << level) - 1, &h, &n, &leaf);
 	if (rc)
 		return rc;
-	if (v.len != MDS_MERKLE_HASH_LEN)
+	if (level >= n)
 		return MDS_ECORRUPT;
-	memcpy(hash_out, v.p, MDS_MERKLE_HASH_LEN);
+	memcpy(hash_out, h + MDS_MERKLE_HASH_LEN * level, MDS_MERKLE_HASH_LEN);
 	return 0;
 }
 
@@ -126,17 +180,38 @@ int mds_feed_log_size(struct mds_txn *t, uint64_t *size)
 	}
 	if (rc)
 		return rc;
-	if (k.len != 9 || (uint8_t)k.p[8] != FEED_TAG_LEAF)
-		return MDS_ECORRUPT;   /* the last key of an append is its leaf */
+	if (k.len != 8)
+		return MDS_ECORRUPT;   /* not this layout (docs/storage-format.md) */
 	*size = be64_get((const uint8_t *)k.p) + 1;
 	return 0;
 }
 
 int mds_feed_log_leaf(struct mds_txn *t, uint64_t seq, struct mds_str *leaf)
 {
-	uint8_t k[9];
+	const uint8_t *h;
+	unsigned n;
+	int rc = value_get(t, seq, &h, &n, leaf);
 
-	return mds_kv_get(t, MDS_DB_FEED, feed_key(k, seq, FEED_TAG_LEAF), leaf);
+	if (rc == 0 && leaf->len == 0)
+		rc = MDS_ENOTFOUND;    /* compacted: only its hashes remain */
+	return rc;
+}
+
+int mds_feed_log_drop_leaf(struct mds_txn *t, uint64_t seq)
+{
+	uint8_t k[8], keep[1 + NODES_MAX * MDS_MERKLE_HASH_LEN];
+	const uint8_t *h;
+	struct mds_str leaf;
+	unsigned n;
+	int rc = value_get(t, seq, &h, &n, &leaf);
+
+	if (rc || leaf.len == 0)
+		return rc;
+	/* copy first: the put must not read from the page it rewrites */
+	keep[0] = (uint8_t)n;
+	memcpy(keep + 1, h, (size_t)n * MDS_MERKLE_HASH_LEN);
+	return mds_kv_put(t, MDS_DB_FEED, seq_key(k, seq),
+			  (struct mds_str){ (const char *)keep, 1 + (size_t)n * MDS_MERKLE_HASH_LEN });
 }
 
 /* ---- encoding ------------------------------------------------------------- */
@@ -272,20 +347,30 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 	}
 }
 
+/* Room for @need more bytes in the batch buffer, and one more kept leaf. */
 static int buf_reserve(struct mds_feed_log *l, size_t need)
 {
-	uint8_t *nb;
-	size_t cap = l->cap ? l->cap : 4096;
+	if (l->len + need > l->cap) {
+		size_t cap = l->cap ? l->cap : 64 * 1024;
+		uint8_t *nb;
 
-	if (need <= l->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	nb = realloc(l->buf, cap);
-	if (!nb)
-		return MDS_ENOMEM;
-	l->buf = nb;
-	l->cap = cap;
+		while (cap < l->len + need)
+			cap *= 2;
+		nb = realloc(l->buf, cap);
+		if (!nb)
+			return MDS_ENOMEM;
+		l->buf = nb;
+		l->cap = cap;
+	}
+	if (l->n_kept == l->cap_kept) {
+		size_t cap = l->cap_kept ? 2 * l->cap_kept : 256;
+		struct kept *nk = realloc(l->kept, cap * sizeof(*nk));
+
+		if (!nk)
+			return MDS_ENOMEM;
+		l->kept = nk;
+		l->cap_kept = cap;
+	}
 	return 0;
 }
 
@@ -297,23 +382,76 @@ static uint8_t *put_str(uint8_t *p, struct mds_str s)
 	return p + 4 + s.len;
 }
 
+/*
+ * First append of a batch: the store holds no leaf of this batch yet, so
+ * its size is where the batch's leaves start. The frontier is rebuilt
+ * when it is not for that size (first batch, or a batch that failed).
+ */
+static int batch_begin(struct mds_feed_log *l, struct mds_txn *t)
+{
+	struct mds_merkle_store ms;
+	uint64_t size;
+	int rc = mds_feed_log_size(t, &size);
+
+	if (rc)
+		return rc;
+	if (!l->frontier_ok || l->frontier.size != size) {
+		l->frontier_ok = 0;
+		mds_feed_log_merkle(t, &ms);
+		rc = mds_merkle_compact_from_store(&ms, size, &l->frontier);
+		if (rc)
+			return rc;
+		l->frontier_ok = 1;
+	}
+	l->in_batch = 1;
+	l->len = 0;
+	l->n_kept = 0;
+	l->tentative = 0;
+	return 0;
+}
+
+/* SHA-256(@prefix || @a || @b) with the log's reused context. */
+static int hash3(struct mds_feed_log *l, uint8_t prefix, const void *a, size_t na,
+		 const void *b, size_t nb, uint8_t out[MDS_MERKLE_HASH_LEN])
+{
+	unsigned int dl;
+
+	if (EVP_DigestInit_ex2(l->md, NULL, NULL) != 1 ||
+	    EVP_DigestUpdate(l->md, &prefix, 1) != 1 ||
+	    EVP_DigestUpdate(l->md, a, na) != 1 ||
+	    (nb && EVP_DigestUpdate(l->md, b, nb) != 1) ||
+	    EVP_DigestFinal_ex(l->md, out, &dl) != 1)
+		return MDS_ENOMEM;
+	return 0;
+}
+
 int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op *op)
 {
 	struct leaf_parts lp;
 	struct mds_str fields[8];
-	struct mds_merkle_store ms;
-	uint8_t key[9], hash[MDS_MERKLE_HASH_LEN], *p;
+	uint8_t *v, *p, *h;
 	uint64_t seq;
-	size_t need = 2 + 24 + 1 + 4;
+	unsigned n, pc;
+	size_t need = 2 + 24 + 1 + 4, leaf_len;
 	int rc;
 
-	rc = mds_feed_log_size(t, &seq);
-	if (rc)
+	/* Applying another island's state (global view, kinds 80-89) is not
+	 * a mutation of this island: no leaf. */
+	if (op->kind >= MDS_OP_GLOBAL_APPLY && op->kind <= 89)
+		return 0;
+	if (op->kind == MDS_OP_FEED_COMPACT)
+		return mds_feed_compact_apply(t, op);   /* upkeep, not a mutation: no leaf */
+	if (!l->in_batch && (rc = batch_begin(l, t)) != 0)
 		goto out_fail;
+	seq = l->frontier.size;
+	if (seq >= MDS_MERKLE_SIZE_MAX) {
+		rc = MDS_EINVAL;
+		goto out_fail;
+	}
 	rc = leaf_parts_fill(t, op, &lp);
 	if (rc)
 		goto out_fail;
-	fields[0] = (struct mds_str){ l->origin, strlen(l->origin) };
+	fields[0] = (struct mds_str){ l->origin, l->origin_len };
 	fields[1] = op->team;
 	fields[2] = op->bucket;
 	fields[3] = op->name;
@@ -328,10 +466,16 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 		need += 4 + fields[i].len;
 	}
 	need += lp.record.len;
+	n = nodes_at(seq);
+	need += 1 + (size_t)n * MDS_MERKLE_HASH_LEN;
 	rc = buf_reserve(l, need);
 	if (rc)
 		goto out_fail;
-	p = l->buf;
+	/* value = n || n node hashes || leaf; the leaf is encoded at its
+	 * final place (copying lp.record out of the txn's pages), then hashed */
+	v = l->buf + l->len;
+	h = v + 1;
+	p = h + (size_t)n * MDS_MERKLE_HASH_LEN;
 	*p++ = MDS_FEED_LEAF_VERSION;
 	*p++ = (uint8_t)op->kind;
 	be64_put(p, seq);
@@ -343,25 +487,122 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	*p++ = lp.state;
 	if (lp.state == MDS_FEED_RECORD)
 		p = put_str(p, lp.record);
-	/* Hash before any put: lp.record may point into the txn's pages,
-	 * which the buffer copied. */
-	rc = mds_merkle_hash_leaf(l->buf, (size_t)(p - l->buf), hash);
+	leaf_len = (size_t)(p - (h + (size_t)n * MDS_MERKLE_HASH_LEN));
+	v[0] = (uint8_t)n;
+	rc = hash3(l, 0x00, h + (size_t)n * MDS_MERKLE_HASH_LEN, leaf_len, NULL, 0, h);
+	/* level k + 1 = H(left sibling || level k); the left siblings are the
+	 * frontier's smallest subtrees, one per trailing one bit of seq */
+	pc = (unsigned)__builtin_popcountll(seq);
+	for (unsigned k = 0; rc == 0 && k + 1 < n; k++)
+		rc = hash3(l, 0x01, l->frontier.hash[pc - 1 - k], MDS_MERKLE_HASH_LEN,
+			   h + (size_t)k * MDS_MERKLE_HASH_LEN, MDS_MERKLE_HASH_LEN,
+			   h + (size_t)(k + 1) * MDS_MERKLE_HASH_LEN);
 	if (rc)
 		goto out_fail;
-	/* nodes first, then the leaf: keys (seq, level...) < (seq, leaf) */
-	mds_feed_log_merkle(t, &ms);
-	rc = mds_merkle_append(&ms, seq, hash);
-	if (rc)
-		goto out_fail;
-	rc = mds_kv_append(t, MDS_DB_FEED, feed_key(key, seq, FEED_TAG_LEAF),
-			   (struct mds_str){ (const char *)l->buf, (size_t)(p - l->buf) });
-	if (rc)
-		goto out_fail;
+	/* keep it, tentatively: op_end() drops it if the op is rolled back */
+	l->kept[l->n_kept].off = l->len;
+	l->kept[l->n_kept].len = (size_t)(p - v);
+	l->n_kept++;
+	l->len += (size_t)(p - v);
+	l->tentative = 1;
+	l->undo_size = seq;
+	l->undo_slot = pc - (n - 1);
+	memcpy(l->undo_hash, l->frontier.hash[l->undo_slot], MDS_MERKLE_HASH_LEN);
+	memcpy(l->frontier.hash[l->undo_slot], h + (size_t)(n - 1) * MDS_MERKLE_HASH_LEN,
+	       MDS_MERKLE_HASH_LEN);
+	l->frontier.size = seq + 1;
 	return 0;
 
 out_fail:
 	return mds_status_set(&op->status, rc, "cannot append the change feed leaf: %s",
 			      mds_strerror(rc));
+}
+
+/* ---- batch hooks (kv.h) ------------------------------------------------------ */
+
+static void on_op_end(void *arg, struct mds_op *op, int stuck)
+{
+	struct mds_feed_log *l = arg;
+
+	(void)op;
+	if (!l->tentative)
+		return;      /* the op appended nothing (failed before, or upkeep) */
+	l->tentative = 0;
+	if (stuck)
+		return;
+	l->n_kept--;
+	l->len = l->kept[l->n_kept].off;
+	l->frontier.size = l->undo_size;
+	memcpy(l->frontier.hash[l->undo_slot], l->undo_hash, MDS_MERKLE_HASH_LEN);
+}
+
+/* The batch's leaves, in order, at the right edge of the feed database. */
+static int on_flush(void *arg, struct mds_txn *t, struct mds_status *st)
+{
+	struct mds_feed_log *l = arg;
+	uint64_t seq = l->frontier.size - l->n_kept;
+	uint8_t key[8];
+
+	for (size_t i = 0; i < l->n_kept; i++, seq++) {
+		int rc = mds_kv_append(t, MDS_DB_FEED, seq_key(key, seq),
+				       (struct mds_str){ (const char *)l->buf + l->kept[i].off,
+							 l->kept[i].len });
+
+		if (rc)
+			return mds_status_set(st, rc,
+					      "cannot write the change feed's leaf %llu: %s; nothing of the batch was stored",
+					      (unsigned long long)seq, mds_strerror(rc));
+	}
+	return 0;
+}
+
+static void on_end(void *arg, int committed)
+{
+	struct mds_feed_log *l = arg;
+
+	if (!committed)
+		l->frontier_ok = 0;   /* rebuilt from the store by the next batch */
+	l->in_batch = 0;
+	l->len = 0;
+	l->n_kept = 0;
+	l->tentative = 0;
+}
+
+static const struct mds_str *leaf_field(const struct mds_feed_leaf *lf, int i)
+{
+	const struct mds_str *f[8] = { &lf->origin, &lf->team, &lf->bucket, &lf->name,
+				       &lf->scope, &lf->principal, &lf->reservation, &lf->extra };
+
+	return f[i];
+}
+
+size_t mds_feed_leaf_encoded_size(const struct mds_feed_leaf *lf)
+{
+	size_t n = 2 + 24 + 8 * 4 + 1;
+
+	for (int i = 0; i < 8; i++)
+		n += leaf_field(lf, i)->len;
+	if (lf->state == MDS_FEED_RECORD)
+		n += 4 + lf->record.len;
+	return n;
+}
+
+size_t mds_feed_leaf_encode(const struct mds_feed_leaf *lf, uint8_t *buf)
+{
+	uint8_t *p = buf;
+
+	*p++ = MDS_FEED_LEAF_VERSION;
+	*p++ = lf->kind;
+	be64_put(p, lf->seq);
+	be64_put(p + 8, lf->time_ns);
+	be64_put(p + 16, lf->key_version);
+	p += 24;
+	for (int i = 0; i < 8; i++)
+		p = put_str(p, *leaf_field(lf, i));
+	*p++ = lf->state;
+	if (lf->state == MDS_FEED_RECORD)
+		p = put_str(p, lf->record);
+	return (size_t)(p - buf);
 }
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -423,6 +664,8 @@ static int hook(void *arg, struct mds_txn *t, struct mds_op *op)
 	return mds_feed_log_append(arg, t, op);
 }
 
+static const struct mds_batch_hooks hooks = { on_op_end, on_flush, on_end };
+
 int mds_feed_log_open(struct mds_store *s, const char *origin,
 		      struct mds_feed_log **out, struct mds_status *st)
 {
@@ -441,7 +684,14 @@ int mds_feed_log_open(struct mds_store *s, const char *origin,
 	if (!l)
 		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log");
 	memcpy(l->origin, origin, n + 1);
+	l->origin_len = n;
+	l->md = EVP_MD_CTX_new();
+	if (!l->md || EVP_DigestInit_ex(l->md, mds_feed_sha256(), NULL) != 1) {
+		mds_feed_log_close(l);
+		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log's digest");
+	}
 	mds_store_set_post_apply(s, hook, l);
+	mds_store_set_batch_hooks(s, &hooks);
 	*out = l;
 	return 0;
 }
@@ -450,6 +700,8 @@ void mds_feed_log_close(struct mds_feed_log *l)
 {
 	if (!l)
 		return;
+	EVP_MD_CTX_free(l->md);
 	free(l->buf);
+	free(l->kept);
 	free(l);
 }

@@ -35,6 +35,10 @@ enum mds_db {
 	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
 	MDS_DB_POLICY,        /* binding id(8 BE) -> role binding (policy.h) */
 	MDS_DB_FEED,          /* seq(8 BE) 0xFF -> feed leaf | seq(8 BE) level(1) -> Merkle hash */
+	MDS_DB_GV_PEERS,      /* origin -> the view's cursor of that island (global_view.h) */
+	MDS_DB_GV_BUCKETS,    /* origin 0x00 bucket -> name tree root, usage, team */
+	MDS_DB_GV_USAGE,      /* team 0x00 origin -> bytes, objects, buckets */
+	MDS_DB_GV_EVIDENCE,   /* origin 0x00 n(8 BE) -> fork / tamper evidence */
 	MDS_DB__COUNT
 };
 
@@ -95,5 +99,30 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op);
  */
 typedef int (*mds_post_apply_fn)(void *arg, struct mds_txn *t, struct mds_op *op);
 void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *arg);
+
+/*
+ * Batch hooks, for a post-apply hook that defers its writes to the end of
+ * the batch (the feed log writes each batch's leaves with one cursor into
+ * the batch's transaction instead of into every op's nested one). All run
+ * on the writer thread, with the post-apply hook's @arg:
+ *   op_end(arg, op, stuck)  after each op's nested transaction ended:
+ *                           stuck = 1 if it was committed into the batch,
+ *                           0 if it was rolled back (drop what was kept);
+ *   flush(arg, t)           once, just before the batch commits, in the
+ *                           batch's own transaction @t; a non-zero return
+ *                           (and a message in *@st) aborts the whole batch
+ *                           and fails every op in it: nothing is stored;
+ *   end(arg, committed)     after the batch ended; committed = 1 if it is
+ *                           durable.
+ * So the writes are in the same durable transaction as the mutations: a
+ * crash or a failed commit loses both or neither. Install before the
+ * first op (with mds_store_set_post_apply); NULL fields are skipped.
+ */
+struct mds_batch_hooks {
+	void (*op_end)(void *arg, struct mds_op *op, int stuck);
+	int (*flush)(void *arg, struct mds_txn *t, struct mds_status *st);
+	void (*end)(void *arg, int committed);
+};
+void mds_store_set_batch_hooks(struct mds_store *s, const struct mds_batch_hooks *h);
 
 #endif /* MDS_KV_H */

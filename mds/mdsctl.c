@@ -43,6 +43,8 @@ static const char usage_top[] =
 	"  blob blocks BUCKET NAME | blob copy-status COPY_ID\n"
 	"  policy bind SUBJECT ROLE SCOPE [--deny] [--condition EXPR] | policy unbind ID\n"
 	"  policy ls | policy explain PRINCIPAL ACTION [BUCKET[/NAME] | team/T] [--group G]\n"
+	"  global ls BUCKET [--prefix P] [--origin O]... | global get BUCKET NAME\n"
+	"  global usage [TEAM] | feed status | peers | peers reset ORIGIN\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
@@ -121,6 +123,8 @@ static const struct option long_opts[] = {
 	{ "deny", no_argument, NULL, O_DENY },
 	{ "condition", required_argument, NULL, O_CONDITION },
 	{ "group", required_argument, NULL, O_GROUP },
+	{ "prefix", required_argument, NULL, O_PREFIX },
+	{ "origin", required_argument, NULL, O_ORIGIN },
 	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
 	{ "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' },
@@ -850,6 +854,14 @@ static int print_help(const char *cmd)
 		fputs(mdsctl_policy_help, stdout);
 		return 0;
 	}
+	if (cmd && !strcmp(cmd, "global")) {
+		fputs(mdsctl_global_help, stdout);
+		return 0;
+	}
+	if (cmd && (!strcmp(cmd, "peers") || !strcmp(cmd, "feed"))) {
+		fputs(mdsctl_peers_help, stdout);
+		return 0;
+	}
 	for (size_t i = 0; cmd && i < sizeof(usage_cmds) / sizeof(usage_cmds[0]); i++)
 		if (!strcmp(cmd, usage_cmds[i].cmd)) {
 			fputs(usage_cmds[i].text, stdout);
@@ -915,6 +927,12 @@ int main(int argc, char **argv)
 				return mdsctl_usage_err("at most 16 --group options%s", "");
 			c.groups[c.n_groups++] = optarg;
 			break;
+		case O_PREFIX: c.prefix = optarg; break;
+		case O_ORIGIN:
+			if (c.n_origins == 16)
+				return mdsctl_usage_err("at most 16 --origin options%s", "");
+			c.origins[c.n_origins++] = optarg;
+			break;
 		case O_TOKEN_FILE: token_file = optarg; break;
 		case O_TOKEN: token_arg = optarg; break;
 		default:
@@ -935,7 +953,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "status") && strcmp(cmd, "quota") &&
 	    strcmp(cmd, "usage") && strcmp(cmd, "upload") && strcmp(cmd, "blob") &&
-	    strcmp(cmd, "policy"))
+	    strcmp(cmd, "policy") && strcmp(cmd, "global") && strcmp(cmd, "peers") &&
+	    strcmp(cmd, "feed"))
 		return mdsctl_usage_err("unknown command '%s'", cmd);
 	if (mdsctl_token(&c, token_arg, token_file, token, sizeof(token)) != 0)
 		return 1;
@@ -961,6 +980,12 @@ int main(int argc, char **argv)
 		rc = !strcmp(cmd, "upload") ? mdsctl_cmd_upload(&c) : mdsctl_cmd_blob(&c);
 	else if (!strcmp(cmd, "policy"))
 		rc = mdsctl_cmd_policy(&c);
+	else if (!strcmp(cmd, "global"))
+		rc = mdsctl_cmd_global(&c);
+	else if (!strcmp(cmd, "peers"))
+		rc = mdsctl_cmd_peers(&c);
+	else if (!strcmp(cmd, "feed"))
+		rc = mdsctl_cmd_feed(&c);
 	else
 		rc = cmd_status(&c);
 	mds_client_close(c.cl);

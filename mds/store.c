@@ -63,6 +63,10 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_STAGED] = "staged_blocks",
 	[MDS_DB_POLICY] = "policy",
 	[MDS_DB_FEED] = "feed",
+	[MDS_DB_GV_PEERS] = "gv_peers",
+	[MDS_DB_GV_BUCKETS] = "gv_buckets",
+	[MDS_DB_GV_USAGE] = "gv_usage",
+	[MDS_DB_GV_EVIDENCE] = "gv_evidence",
 };
 
 struct mds_store {
@@ -85,6 +89,7 @@ struct mds_store {
 	int refusing;   /* shutdown: submit says MDS_ESHUTDOWN */
 	mds_post_apply_fn post_apply;  /* set before the first op; writer reads it */
 	void *post_apply_arg;
+	struct mds_batch_hooks batch_hooks;   /* same; called with post_apply_arg */
 
 	/* stats: written by the writer under mu, read under mu */
 	struct mds_store_stats stats;
@@ -493,6 +498,16 @@ void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *a
 	pthread_mutex_unlock(&s->mu);
 }
 
+void mds_store_set_batch_hooks(struct mds_store *s, const struct mds_batch_hooks *h)
+{
+	pthread_mutex_lock(&s->mu);
+	if (h)
+		s->batch_hooks = *h;
+	else
+		memset(&s->batch_hooks, 0, sizeof(s->batch_hooks));
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void complete(struct mds_op *op)
 {
 	op->done(op);
@@ -530,6 +545,8 @@ static int apply_one(struct mds_store *s, MDB_txn *parent, struct mds_op *op)
 		rc = lmdb_err(txn_commit(t.txn));
 	else
 		mdb_txn_abort(t.txn);
+	if (s->post_apply && s->batch_hooks.op_end)
+		s->batch_hooks.op_end(s->post_apply_arg, op, rc == 0);
 	if (rc) {
 		if (op->status.code == 0 || op->status.code != rc)
 			mds_status_set(&op->status, rc, "%s", mds_strerror(rc));
@@ -604,6 +621,23 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uin
 		mdb_txn_abort(parent);
 		goto out_complete;
 	}
+	if (s->post_apply && s->batch_hooks.flush) {
+		struct mds_txn bt = { .txn = parent, .s = s, .now_ns = mds_store_now_ns(s),
+				      .write = 1 };
+		struct mds_status fst;
+
+		mds_status_clear(&fst);
+		rc = s->batch_hooks.flush(s->post_apply_arg, &bt, &fst);
+		if (rc) {
+			mdb_txn_abort(parent);
+			ok = 0;
+			for (op = batch; op; op = op->next_)
+				if (op->status.code == 0)
+					mds_status_set(&op->status, rc, "%s", fst.msg[0] ? fst.msg
+						       : mds_strerror(rc));
+			goto out_complete;
+		}
+	}
 	t0 = mono_ns();
 	rc = txn_commit(parent);
 	dt = mono_ns() - t0;
@@ -621,6 +655,8 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uin
 	}
 
 out_complete:
+	if (s->post_apply && s->batch_hooks.end)
+		s->batch_hooks.end(s->post_apply_arg, ok && rc == 0);
 	pthread_mutex_lock(&s->mu);
 	for (op = batch; op; op = op->next_)
 		if (op->status.code)

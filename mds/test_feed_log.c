@@ -5,6 +5,7 @@
  * mutation without its leaf; roots and proofs over the stored tree verify.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -321,6 +322,71 @@ static void test_fault_rolls_back_leaf_and_mutation(void **state)
 	check_tree(f->s);
 }
 
+/*
+ * The leaves of a batch are kept by the log and written when the batch
+ * commits. The Nth LMDB call fails while 16 puts are in flight (so in one
+ * or two batches): whichever op or batch it hits, exactly the ops that
+ * succeeded have leaves, in a tree that still folds right.
+ */
+struct aop {
+	struct mds_op op;
+	char name[32];
+};
+
+static pthread_mutex_t a_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t a_cv = PTHREAD_COND_INITIALIZER;
+static unsigned a_pending;
+
+static void a_done(struct mds_op *op)
+{
+	(void)op;
+	pthread_mutex_lock(&a_mu);
+	a_pending--;
+	pthread_cond_signal(&a_cv);
+	pthread_mutex_unlock(&a_mu);
+}
+
+static void test_fault_inside_a_batch(void **state)
+{
+	struct fx *f = *state;
+	struct aop ops[16];
+
+	assert_int_equal(tu_team(f->s, "t"), 0);
+	assert_int_equal(tu_bucket(f->s, "data", "t"), 0);
+	for (unsigned long n = 1; n <= 240; n += 3) {
+		uint64_t before = feed_size(f->s), ok = 0;
+
+		pthread_mutex_lock(&a_mu);
+		a_pending = 16;
+		pthread_mutex_unlock(&a_mu);
+		mds_store_fault_arm(n, n % 2 ? MDB_MAP_FULL : EIO);
+		for (int i = 0; i < 16; i++) {
+			mds_op_init(&ops[i].op, MDS_OP_OBJECT_PUT);
+			snprintf(ops[i].name, sizeof(ops[i].name), "b%lu-%d", n, i);
+			ops[i].op.bucket = tu_s("data");
+			ops[i].op.name = tu_s(ops[i].name);
+			ops[i].op.obj.size = (uint64_t)i;
+			ops[i].op.obj.etag = tu_s("\"e\"");
+			ops[i].op.done = a_done;
+			assert_int_equal(mds_store_submit(f->s, &ops[i].op), 0);
+		}
+		pthread_mutex_lock(&a_mu);
+		while (a_pending)
+			pthread_cond_wait(&a_cv, &a_mu);
+		pthread_mutex_unlock(&a_mu);
+		mds_store_fault_arm(0, 0);
+		for (int i = 0; i < 16; i++) {
+			ok += ops[i].op.status.code == 0;
+			assert_int_equal(object_exists(f->s, ops[i].name), ops[i].op.status.code == 0);
+		}
+		assert_int_equal(feed_size(f->s), before + ok);
+		/* the log goes on: a put after the fault gets the next leaf */
+		assert_int_equal(tu_put(f->s, "data", tu_s("after"), n, NULL), 0);
+		assert_int_equal(feed_size(f->s), before + ok + 1);
+	}
+	check_tree(f->s);
+}
+
 /* ---- SIGKILL: the child puts and deletes until killed ---- */
 
 static void child_main(const char *dir)
@@ -451,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_ops_leave_no_leaf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_rolls_back_leaf_and_mutation, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fault_inside_a_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_keeps_leaf_and_mutation_together,
 						setup, teardown),
 		cmocka_unit_test(test_leaf_decode_rejects_garbage),

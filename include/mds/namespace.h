@@ -198,6 +198,17 @@ enum mds_op_kind {
 	MDS_OP_RETENTION_SET = 70,     /* PutObjectRetention: bucket, name, retention_mode, retain_until_ns, bypass_governance */
 	MDS_OP_LEGAL_HOLD_SET = 71,    /* PutObjectLegalHold: bucket, name, legal_hold */
 	MDS_OP_CLOCK_CONFIRM = 72,     /* admin: the wall clock is right; retain_until_ns = the admin's time (0 = the server's) */
+
+	/* Global view (80-89): another island's verified state, op->global
+	 * (mds/global_view.h). Not local mutations: the change feed records
+	 * no leaf for them. */
+	MDS_OP_GLOBAL_APPLY = 80,      /* verified entries of one checkpoint + the new cursor */
+	MDS_OP_GLOBAL_REPLACE = 81,    /* snapshot bootstrap: replace the island's view */
+	MDS_OP_PEER_STATE = 82,        /* freeze a forked island's view (evidence) or reset it */
+
+	/* Change feed upkeep (90-99): no leaf; the feed log's post-apply hook
+	 * does the work (mds/feed_compact.h), a no-op without a feed. */
+	MDS_OP_FEED_COMPACT = 90,      /* feed_retain: delete leaf bytes below the retention bound */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -322,6 +333,7 @@ struct mds_blob_out {
 };
 
 typedef void (*mds_op_done_fn)(struct mds_op *op);
+struct mds_gv_update;
 
 struct mds_op {
 	/* in: set by the caller, borrowed until done */
@@ -359,6 +371,17 @@ struct mds_op {
 		struct mds_str condition;
 		int deny;
 	} policy;
+	/* global view (kinds 80-89): struct mds_gv_update (mds/global_view.h); borrowed */
+	const struct mds_gv_update *global;
+	/* FEED_COMPACT (mds/feed_compact.h): keep every leaf of the last
+	 * retain_leaves and every leaf written at or after keep_after_ns;
+	 * delete at most max_leaves older ones. out_version = leaves removed,
+	 * out_mtime_ns = the first retained leaf after the op. */
+	struct {
+		uint64_t retain_leaves;
+		uint64_t keep_after_ns;
+		uint32_t max_leaves;
+	} feed_retain;
 
 	/* out: valid when done runs */
 	struct mds_status status;
