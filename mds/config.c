@@ -307,6 +307,8 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 100, 3600000, &c->peer_idle_ms);
 	} else if (!strcmp(key, "peer-backoff-max-ms")) {
 		rc = parse_uint(v, 10, 3600000, &c->peer_backoff_max_ms);
+	} else if (!strcmp(key, "peer-batch-max")) {
+		rc = parse_uint(v, 0, 10000000, &c->peer_batch_max);
 	} else if (!strcmp(key, "feed-retain")) {
 		rc = v ? mds_units_parse_duration(v, &c->feed_retain_ns) : MDS_EINVAL;
 	} else if (!strcmp(key, "feed-retain-leaves")) {

@@ -85,6 +85,7 @@ struct mds_config {
 	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
 	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
 	char *peer_token_file;   /* token for peers without their own token-file */
+	unsigned peer_batch_max; /* 0 = one transaction per checkpoint; N = slices of N leaves */
 	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
 	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
 	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */

@@ -122,6 +122,9 @@ static const char usage_serve[] =
 	"  --peer-backoff-max-ms N  longest reconnect delay (default 10000)\n"
 	"  --peer-token-file F   bearer token sent to peers (a principal with list on\n"
 	"                        the peer island); per peer: \"token-file\" in \"peers\"\n"
+	"  --peer-batch-max N    apply a checkpoint of more than N leaves in verified\n"
+	"                        slices of N (bounded memory); 0 = one transaction per\n"
+	"                        checkpoint (default)\n"
 	"  --feed-retain DUR     keep feed leaves younger than DUR (default 7d) ...\n"
 	"  --feed-retain-leaves N  ... and at least the N newest (default 1000000);\n"
 	"                        older leaf bytes are deleted (Merkle nodes stay)\n"
@@ -230,6 +233,7 @@ static const struct option serve_opts[] = {
 	{ "peer-idle-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-backoff-max-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-token-file", required_argument, NULL, OPT_VAL },
+	{ "peer-batch-max", required_argument, NULL, OPT_VAL },
 	{ "feed-retain", required_argument, NULL, OPT_VAL },
 	{ "feed-retain-leaves", required_argument, NULL, OPT_VAL },
 	{ "feed-compact-every", required_argument, NULL, OPT_VAL },
@@ -551,7 +555,7 @@ static int start_feed(const struct mds_config *c, struct mds_store *store,
  * peer that cannot be reached only leaves its part of the view stale.
  */
 static int start_federation(const struct mds_config *c, struct mds_store *store,
-			    struct mds_federation **out)
+			    const char *self, struct mds_federation **out)
 {
 	struct mds_fed_peer_opts *po = NULL;
 	struct mds_federation_opts fo;
@@ -561,6 +565,12 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 	*out = NULL;
 	if (c->n_peers == 0)
 		return 0;
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (self[0] && !strcmp(c->peers[i].origin, self)) {
+			mds_log(MDS_LOG_ERROR, "federation",
+				"error=\"peer '%s' is this island's own feed origin\"", self);
+			return MDS_EINVAL;
+		}
 	po = calloc(c->n_peers, sizeof(*po));
 	if (!po)
 		return MDS_ENOMEM;
@@ -582,6 +592,7 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 	fo.stale_ms = c->peer_stale_ms;
 	fo.idle_ms = c->peer_idle_ms;
 	fo.backoff_max_ms = c->peer_backoff_max_ms;
+	fo.batch_max = c->peer_batch_max;
 	mds_status_clear(&st);
 	rc = mds_federation_start(store, &fo, out, &st);
 	free(po);
@@ -712,7 +723,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (start_feed(&c, store, &feed, &pub, origin) != 0)
 		goto out;
-	if (start_federation(&c, store, &fed) != 0)
+	if (start_federation(&c, store, origin, &fed) != 0)
 		goto out;
 	if (feed && start_compactor(&c, store, &compactor) != 0)
 		goto out;

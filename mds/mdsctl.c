@@ -44,7 +44,7 @@ static const char usage_top[] =
 	"  policy bind SUBJECT ROLE SCOPE [--deny] [--condition EXPR] | policy unbind ID\n"
 	"  policy ls | policy explain PRINCIPAL ACTION [BUCKET[/NAME] | team/T] [--group G]\n"
 	"  global ls BUCKET [--prefix P] [--origin O]... | global get BUCKET NAME\n"
-	"  global usage [TEAM] | feed status | peers | peers reset ORIGIN\n"
+	"  global usage [TEAM] | feed status | peers | peers reset|evidence ORIGIN\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
