@@ -102,6 +102,11 @@ static const char usage_serve[] =
 	"  --rate-limits SPEC    per-team token buckets, e.g.\n"
 	"                        'team-a:read=500/1000,write=100/200,list=50/50;*:read=1000'\n"
 	"                        (RATE per second / BURST; '*' = every other team)\n"
+	"  --token-cache N       remember N bearer-token validations, so each token's\n"
+	"                        signature is checked once (default 4096; 0 = none)\n"
+	"  --refusal-hold-ms N   answer a call refused by its rate limit after\n"
+	"                        max(retry-after, N ms), at most 250 ms, so clients that\n"
+	"                        resend at once cannot flood (default 20; 0 = at once)\n"
 	"  --admins LIST         jwt: principals (iss#sub) or group:NAME with admin on\n"
 	"                        the island, from the config (to create the first bindings)\n"
 	"  --feed-origin NAME    origin of the change feed (default: the name given to\n"
@@ -217,6 +222,8 @@ static const struct option serve_opts[] = {
 	{ "jwks-refresh", required_argument, NULL, OPT_VAL },
 	{ "gateway-identities", required_argument, NULL, OPT_VAL },
 	{ "rate-limits", required_argument, NULL, OPT_VAL },
+	{ "refusal-hold-ms", required_argument, NULL, OPT_VAL },
+	{ "token-cache", required_argument, NULL, OPT_VAL },
 	{ "admins", required_argument, NULL, OPT_VAL },
 	{ "feed-origin", required_argument, NULL, OPT_VAL },
 	{ "feed-cadence-ms", required_argument, NULL, OPT_VAL },
@@ -426,6 +433,8 @@ static int open_auth(const struct mds_config *c, const char *state_name, struct 
 	ac.jwks_file = c->jwks_file;
 	ac.state_file = c->auth_state_file ? c->auth_state_file : state;
 	ac.on_unknown_kid = refresher_kick;
+	/* verify each token once, not on every call (docs/security.md) */
+	ac.cache_entries = c->token_cache;
 	ac.unknown_kid_arg = rf;
 	if (c->offline_window_ns)
 		ac.offline_window_s = (int64_t)(c->offline_window_ns / 1000000000u);
@@ -731,6 +740,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.auth = auth;
 	sv.gateways = c.gateways;
 	sv.rate_limits = c.rate_limits;
+	sv.refusal_hold_ms = c.refusal_hold_ms;
 	sv.admins = c.admins;
 	sv.listen = c.listen;
 	sv.threads = c.threads;
