@@ -6,7 +6,7 @@
  * blocked). The first signal stops gracefully: refuse new calls, let
  * in-flight calls finish (the writer completes its batch), close the store,
  * exit 0. A second signal exits at once with status 1, and so does a stop
- * still not done 2 x grace + 10 s after the first; LMDB keeps the store
+ * still not done grace + 10 s after the first; LMDB keeps the store
  * consistent (the last durable transaction is intact).
  *
  * Exit codes: 0 ok, 1 failure (or check found problems), 2 usage.
@@ -808,7 +808,7 @@ static int cmd_serve(int argc, char **argv)
 		sig = 0;
 	mds_log(MDS_LOG_INFO, "stopping", "signal=%d grace_ms=%u", sig, c.grace_ms);
 	if (pthread_create(&second, NULL, second_signal,
-			   (void *)(uintptr_t)(2ul * c.grace_ms + 10000ul)) == 0)
+			   (void *)(uintptr_t)(c.grace_ms + 10000ul)) == 0)
 		pthread_detach(second);
 	mds_server_stop(srv, c.grace_ms);
 	ret = 0;
