@@ -5,8 +5,9 @@
  * wait for SIGTERM/SIGINT in the main thread (every other thread has them
  * blocked). The first signal stops gracefully: refuse new calls, let
  * in-flight calls finish (the writer completes its batch), close the store,
- * exit 0. A second signal exits at once with status 1; LMDB keeps the
- * store consistent (the last durable transaction is intact).
+ * exit 0. A second signal exits at once with status 1, and so does a stop
+ * still not done grace + 10 s after the first; LMDB keeps the store
+ * consistent (the last durable transaction is intact).
  *
  * Exit codes: 0 ok, 1 failure (or check found problems), 2 usage.
  */
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,14 +181,32 @@ static int write_port_file(const char *path, int grpc_port, int http_port)
 
 static sigset_t stop_signals;
 
+/*
+ * Runs once the graceful stop began: a second signal exits at once, and so
+ * does a stop that is still not done @arg milliseconds later (a call that
+ * never finishes, a peer stream stuck on a partitioned link). Both exit
+ * with status 1 and leave the store consistent (LMDB: every acknowledged
+ * commit is durable, an unfinished batch was never acknowledged).
+ */
 static void *second_signal(void *arg)
 {
+	unsigned long limit_ms = (unsigned long)(uintptr_t)arg;
+	struct timespec ts = { (time_t)(limit_ms / 1000), (long)(limit_ms % 1000) * 1000000L };
 	int sig;
 
-	(void)arg;
-	if (sigwait(&stop_signals, &sig) == 0) {
-		mds_log(MDS_LOG_WARN, "exit_now", "signal=%d reason=\"second signal\"", sig);
-		_exit(1);
+	for (;;) {
+		sig = sigtimedwait(&stop_signals, NULL, &ts);
+		if (sig > 0) {
+			mds_log(MDS_LOG_WARN, "exit_now", "signal=%d reason=\"second signal\"", sig);
+			_exit(1);
+		}
+		if (errno == EAGAIN) {
+			mds_log(MDS_LOG_ERROR, "exit_now",
+				"reason=\"shutdown still not done after %lu ms\" note=\"the store is consistent; look for calls or peer streams that do not end\"",
+				limit_ms);
+			_exit(1);
+		}
+		/* EINTR: wait again */
 	}
 	return NULL;
 }
@@ -787,7 +807,8 @@ static int cmd_serve(int argc, char **argv)
 	if (sigwait(&stop_signals, &sig) != 0)
 		sig = 0;
 	mds_log(MDS_LOG_INFO, "stopping", "signal=%d grace_ms=%u", sig, c.grace_ms);
-	if (pthread_create(&second, NULL, second_signal, NULL) == 0)
+	if (pthread_create(&second, NULL, second_signal,
+			   (void *)(uintptr_t)(c.grace_ms + 10000ul)) == 0)
 		pthread_detach(second);
 	mds_server_stop(srv, c.grace_ms);
 	ret = 0;
