@@ -64,7 +64,10 @@ class Island:
         f = self.ch.unary_unary("/mds.v1." + method,
                                 request_serializer=lambda m: m.SerializeToString(),
                                 response_deserializer=resp_cls.FromString)
-        return f(req, timeout=timeout)
+        # wait_for_ready: a call made while the channel reconnects (island
+        # restarted) waits for the connection within its deadline instead of
+        # failing at once with UNAVAILABLE for the whole reconnect backoff
+        return f(req, timeout=timeout, wait_for_ready=True)
 
     def stream(self, method, req, resp_cls, timeout=30.0):
         f = self.ch.unary_stream("/mds.v1." + method,
