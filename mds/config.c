@@ -33,6 +33,9 @@ int mds_config_init(struct mds_config *c)
 	c->grace_ms = 5000;
 	c->feed_cadence_ms = 100;
 	c->feed_heartbeat_ms = 10000;
+	c->peer_stale_ms = 30000;
+	c->peer_idle_ms = 30000;
+	c->peer_backoff_max_ms = 10000;
 	c->log_level = MDS_LOG_INFO;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
@@ -61,6 +64,18 @@ void mds_config_release(struct mds_config *c)
 	free(c->rate_limits);
 	free(c->admins);
 	free(c->feed_origin);
+	for (size_t i = 0; i < c->n_peers; i++) {
+		struct mds_config_peer *p = &c->peers[i];
+
+		free(p->origin);
+		free(p->address);
+		for (size_t k = 0; k < p->n_keys; k++)
+			free(p->keys[k]);
+		free(p->tls_ca);
+		free(p->tls_cert);
+		free(p->tls_key);
+	}
+	free(c->peers);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -88,6 +103,123 @@ static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 	if (*end || n < lo || n > hi)
 		return MDS_EINVAL;
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* A new, zeroed peer at the end of c->peers (NULL: too many / no memory). */
+static struct mds_config_peer *peer_new(struct mds_config *c)
+{
+	struct mds_config_peer *np;
+
+	if (c->n_peers == MDS_CONFIG_PEERS_MAX)
+		return NULL;
+	np = realloc(c->peers, (c->n_peers + 1) * sizeof(*np));
+	if (!np)
+		return NULL;
+	c->peers = np;
+	memset(&np[c->n_peers], 0, sizeof(*np));
+	return &np[c->n_peers++];
+}
+
+static int peer_add_key(struct mds_config_peer *p, const char *k, size_t len)
+{
+	if (len == 0 || p->n_keys == MDS_CONFIG_PEER_KEYS)
+		return MDS_EINVAL;
+	p->keys[p->n_keys] = strndup(k, len);
+	if (!p->keys[p->n_keys])
+		return MDS_ENOMEM;
+	p->n_keys++;
+	return 0;
+}
+
+/* --peer ORIGIN=ADDRESS=KEY[,KEY...] (plaintext; verifier keys have no '='). */
+static int peer_from_flag(struct mds_config *c, const char *v, struct mds_status *st)
+{
+	const char *a = v ? strchr(v, '=') : NULL, *k = a ? strchr(a + 1, '=') : NULL;
+	struct mds_config_peer *p;
+
+	if (!a || !k || a == v || k == a + 1 || !k[1])
+		return mds_status_set(st, MDS_EINVAL, "--peer wants ORIGIN=ADDRESS=KEY[,KEY...], "
+				      "got '%s'", v ? v : "");
+	p = peer_new(c);
+	if (!p)
+		return mds_status_set(st, MDS_EINVAL, "too many peers (at most %d)",
+				      MDS_CONFIG_PEERS_MAX);
+	p->insecure = 1;
+	p->origin = strndup(v, (size_t)(a - v));
+	p->address = strndup(a + 1, (size_t)(k - a - 1));
+	if (!p->origin || !p->address)
+		return mds_status_set(st, MDS_ENOMEM, "out of memory");
+	for (const char *s = k + 1; *s;) {
+		const char *e = strchr(s, ',');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+
+		if (peer_add_key(p, s, len))
+			return mds_status_set(st, MDS_EINVAL, "--peer '%s': 1 to %d non-empty keys",
+					      p->origin, MDS_CONFIG_PEER_KEYS);
+		s += len + (e ? 1 : 0);
+	}
+	return 0;
+}
+
+/* One element of the "peers" list of a config file. */
+static int peer_from_json(struct mds_config *c, json_t *o, size_t i, struct mds_status *st)
+{
+	struct mds_config_peer *p;
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(o))
+		return mds_status_set(st, MDS_EINVAL, "peers[%zu] must be an object", i);
+	p = peer_new(c);
+	if (!p)
+		return mds_status_set(st, MDS_EINVAL, "too many peers (at most %d)",
+				      MDS_CONFIG_PEERS_MAX);
+	json_object_foreach(o, key, val) {
+		char **dst = NULL;
+
+		if (!strcmp(key, "origin"))
+			dst = &p->origin;
+		else if (!strcmp(key, "address"))
+			dst = &p->address;
+		else if (!strcmp(key, "tls-ca"))
+			dst = &p->tls_ca;
+		else if (!strcmp(key, "tls-cert"))
+			dst = &p->tls_cert;
+		else if (!strcmp(key, "tls-key"))
+			dst = &p->tls_key;
+		if (dst) {
+			if (!json_is_string(val) || !json_string_value(val)[0])
+				return mds_status_set(st, MDS_EINVAL, "peers[%zu].%s must be a non-empty string",
+						      i, key);
+			if (set_str(dst, json_string_value(val)))
+				return mds_status_set(st, MDS_ENOMEM, "out of memory");
+		} else if (!strcmp(key, "insecure")) {
+			if (!json_is_boolean(val))
+				return mds_status_set(st, MDS_EINVAL, "peers[%zu].insecure must be a boolean", i);
+			p->insecure = json_is_true(val);
+		} else if (!strcmp(key, "keys")) {
+			size_t k;
+			json_t *kv;
+
+			if (!json_is_array(val))
+				return mds_status_set(st, MDS_EINVAL, "peers[%zu].keys must be a list", i);
+			json_array_foreach(val, k, kv) {
+				if (!json_is_string(kv) ||
+				    peer_add_key(p, json_string_value(kv), strlen(json_string_value(kv))))
+					return mds_status_set(st, MDS_EINVAL,
+							      "peers[%zu].keys: 1 to %d non-empty strings",
+							      i, MDS_CONFIG_PEER_KEYS);
+			}
+		} else {
+			return mds_status_set(st, MDS_EINVAL, "peers[%zu]: unknown setting '%s'", i, key);
+		}
+	}
+	if (!p->origin || !p->address || p->n_keys == 0)
+		return mds_status_set(st, MDS_EINVAL, "peers[%zu] needs origin, address and keys", i);
+	if (!p->insecure && !p->tls_ca)
+		return mds_status_set(st, MDS_EINVAL, "peers[%zu] ('%s'): give tls-ca or insecure",
+				      i, p->origin);
 	return 0;
 }
 
@@ -149,6 +281,16 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 1, 60000, &c->feed_cadence_ms);
 	} else if (!strcmp(key, "feed-heartbeat-ms")) {
 		rc = parse_uint(v, 1, 3600000, &c->feed_heartbeat_ms);
+	} else if (!strcmp(key, "peer")) {
+		rc = peer_from_flag(c, v, st);
+		if (rc)
+			return rc;
+	} else if (!strcmp(key, "peer-stale-ms")) {
+		rc = parse_uint(v, 100, 86400000, &c->peer_stale_ms);
+	} else if (!strcmp(key, "peer-idle-ms")) {
+		rc = parse_uint(v, 100, 3600000, &c->peer_idle_ms);
+	} else if (!strcmp(key, "peer-backoff-max-ms")) {
+		rc = parse_uint(v, 10, 3600000, &c->peer_backoff_max_ms);
 	} else if (!strcmp(key, "batch-window-us")) {
 		rc = parse_uint(v, 0, 100000, &c->batch_window_us);
 	} else if (!strcmp(key, "map-size")) {
@@ -206,6 +348,28 @@ int mds_config_load_file(struct mds_config *c, const char *path, struct mds_stat
 		char buf[64];
 		const char *v;
 
+		if (!strcmp(key, "peers")) {
+			size_t i;
+			json_t *po;
+
+			if (!json_is_array(val)) {
+				rc = mds_status_set(st, MDS_EINVAL, "config '%s': 'peers' must be a list",
+						    path);
+				goto out;
+			}
+			json_array_foreach(val, i, po) {
+				rc = peer_from_json(c, po, i, st);
+				if (rc) {
+					char msg[MDS_STATUS_MSG_MAX];
+
+					snprintf(msg, sizeof(msg), "%s", st ? st->msg : "");
+					mds_status_set(st, rc, "config '%s': %s", path, msg);
+					goto out;
+				}
+			}
+			c->explicit = 1;
+			continue;
+		}
 		if (json_is_string(val)) {
 			v = json_string_value(val);
 		} else if (json_is_integer(val)) {

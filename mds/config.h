@@ -11,6 +11,19 @@
 
 #include "mds/error.h"
 
+#define MDS_CONFIG_PEER_KEYS 8
+#define MDS_CONFIG_PEERS_MAX 64
+
+/* One federation peer (docs/operations.md "Peers"); strings owned. */
+struct mds_config_peer {
+	char *origin;          /* the peer's feed origin */
+	char *address;         /* HOST:PORT */
+	char *keys[MDS_CONFIG_PEER_KEYS]; /* C2SP verifier keys (`mds keys show`) */
+	size_t n_keys;
+	char *tls_ca, *tls_cert, *tls_key;
+	int insecure;          /* plaintext */
+};
+
 struct mds_config {
 	char *data;            /* store directory; default ./var/mds */
 	char *listen;          /* gRPC HOST:PORT; default 127.0.0.1:7420 */
@@ -45,6 +58,12 @@ struct mds_config {
 	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */
 	unsigned feed_cadence_ms;   /* at most one checkpoint per this; default 100 */
 	unsigned feed_heartbeat_ms; /* re-sign an idle head after this; default 10000 */
+	/* federation: peers followed into the global view */
+	struct mds_config_peer *peers; /* "peers" list (file) and --peer (flag) */
+	size_t n_peers;
+	unsigned peer_stale_ms;  /* no verified checkpoint this long: stale; default 30000 */
+	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
+	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
 	int explicit;          /* any setting came from a flag or file */
 };
 

@@ -307,6 +307,10 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	size_t need = 2 + 24 + 1 + 4;
 	int rc;
 
+	/* Applying another island's state (global view, kinds 80-89) is not
+	 * a mutation of this island: no leaf. */
+	if (op->kind >= MDS_OP_GLOBAL_APPLY && op->kind <= 89)
+		return 0;
 	rc = mds_feed_log_size(t, &seq);
 	if (rc)
 		goto out_fail;

@@ -26,6 +26,7 @@
 #include "feed_keys.h"
 #include "feed_log.h"
 #include "feed_publisher.h"
+#include "federation.h"
 #include "http.h"
 #include "jwks_fetch.h"
 #include "log.h"
@@ -97,6 +98,13 @@ static const char usage_serve[] =
 	"                        `mds keys init`, else \"mds\"); \"off\" records no feed\n"
 	"  --feed-cadence-ms N   sign a new checkpoint at most every N ms (default 100)\n"
 	"  --feed-heartbeat-ms N re-sign an unchanged head every N ms (default 10000)\n"
+	"  --peer ORIGIN=ADDRESS=KEY[,KEY...]  follow a peer island's signed feed into the\n"
+	"                        global view (plaintext; repeatable; TLS peers: \"peers\" in\n"
+	"                        the --config file, docs/operations.md)\n"
+	"  --peer-stale-ms N     a peer without a verified checkpoint for N ms is stale\n"
+	"                        (default 30000)\n"
+	"  --peer-idle-ms N      reconnect a peer stream silent for N ms (default 30000)\n"
+	"  --peer-backoff-max-ms N  longest reconnect delay (default 10000)\n"
 	"                        Checkpoints are signed only once `mds keys init` ran.\n"
 	"  -h, --help            this text\n";
 
@@ -193,6 +201,10 @@ static const struct option serve_opts[] = {
 	{ "feed-origin", required_argument, NULL, OPT_VAL },
 	{ "feed-cadence-ms", required_argument, NULL, OPT_VAL },
 	{ "feed-heartbeat-ms", required_argument, NULL, OPT_VAL },
+	{ "peer", required_argument, NULL, OPT_VAL },
+	{ "peer-stale-ms", required_argument, NULL, OPT_VAL },
+	{ "peer-idle-ms", required_argument, NULL, OPT_VAL },
+	{ "peer-backoff-max-ms", required_argument, NULL, OPT_VAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -428,7 +440,8 @@ static void feed_report(int code, const char *msg)
  * "off"); checkpoints are signed once the data directory has a key.
  */
 static int start_feed(const struct mds_config *c, struct mds_store *store,
-		      struct mds_feed_log **feed, struct mds_feed_publisher **pub)
+		      struct mds_feed_log **feed, struct mds_feed_publisher **pub,
+		      char origin[MDS_NOTE_NAME_MAX + 1])
 {
 	struct mds_note_signer *keys[2];
 	struct mds_feed_publisher_opts po;
@@ -444,6 +457,7 @@ static int start_feed(const struct mds_config *c, struct mds_store *store,
 	have_key = mds_feed_keys_load(c->data, (uint64_t)time(NULL), keys, &n, name, &st) == 0;
 	for (size_t i = 0; i < n; i++)
 		mds_note_signer_free(keys[i]);
+	snprintf(origin, MDS_NOTE_NAME_MAX + 1, "%s", c->feed_origin ? c->feed_origin : name);
 	rc = mds_feed_log_open(store, c->feed_origin ? c->feed_origin : name, feed, &st);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "feed", "error=\"%s\"", st.msg);
@@ -472,6 +486,52 @@ static int start_feed(const struct mds_config *c, struct mds_store *store,
 	return 0;
 }
 
+/*
+ * Federation: one subscriber thread per configured peer, following its
+ * signed feed into the global view. Nothing here is in a write path; a
+ * peer that cannot be reached only leaves its part of the view stale.
+ */
+static int start_federation(const struct mds_config *c, struct mds_store *store,
+			    struct mds_federation **out)
+{
+	struct mds_fed_peer_opts *po = NULL;
+	struct mds_federation_opts fo;
+	struct mds_status st;
+	int rc;
+
+	*out = NULL;
+	if (c->n_peers == 0)
+		return 0;
+	po = calloc(c->n_peers, sizeof(*po));
+	if (!po)
+		return MDS_ENOMEM;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		po[i].origin = c->peers[i].origin;
+		po[i].address = c->peers[i].address;
+		po[i].keys = (const char *const *)c->peers[i].keys;
+		po[i].n_keys = c->peers[i].n_keys;
+		po[i].tls_ca = c->peers[i].tls_ca;
+		po[i].tls_cert = c->peers[i].tls_cert;
+		po[i].tls_key = c->peers[i].tls_key;
+		po[i].insecure = c->peers[i].insecure;
+	}
+	memset(&fo, 0, sizeof(fo));
+	fo.peers = po;
+	fo.n_peers = c->n_peers;
+	fo.stale_ms = c->peer_stale_ms;
+	fo.idle_ms = c->peer_idle_ms;
+	fo.backoff_max_ms = c->peer_backoff_max_ms;
+	mds_status_clear(&st);
+	rc = mds_federation_start(store, &fo, out, &st);
+	free(po);
+	if (rc) {
+		mds_log(MDS_LOG_ERROR, "federation", "code=%s error=\"%s\"", mds_error_name(rc), st.msg);
+		return rc;
+	}
+	mds_log(MDS_LOG_INFO, "federation", "peers=%zu stale_ms=%u", c->n_peers, c->peer_stale_ms);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct mds_config c;
@@ -485,6 +545,8 @@ static int cmd_serve(int argc, char **argv)
 	struct refresher rf = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	struct mds_feed_log *feed = NULL;
 	struct mds_feed_publisher *pub = NULL;
+	struct mds_federation *fed = NULL;
+	char origin[MDS_NOTE_NAME_MAX + 1] = "";
 	pthread_t second;
 	int rc, sig, ret = 1;
 
@@ -538,7 +600,9 @@ static int cmd_serve(int argc, char **argv)
 			mds_error_name(rc), st.msg[0] ? st.msg : mds_strerror(rc));
 		goto out;
 	}
-	if (start_feed(&c, store, &feed, &pub) != 0)
+	if (start_feed(&c, store, &feed, &pub, origin) != 0)
+		goto out;
+	if (start_federation(&c, store, &fed) != 0)
 		goto out;
 
 	if (c.auth_mode == 1) {
@@ -562,6 +626,8 @@ static int cmd_serve(int argc, char **argv)
 	sv.require_client_cert = c.tls_client_auth;
 	sv.data_dir = c.data;
 	sv.feed = pub;
+	sv.federation = fed;
+	sv.origin = origin;
 	rc = mds_server_start(&srv, store, &sv, &st);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "grpc_listen", "listen=%s error=\"%s\"", c.listen, st.msg);
@@ -603,6 +669,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	mds_http_stop(http);
 	mds_server_free(srv);
+	mds_federation_stop(fed);
 	mds_feed_publisher_stop(pub);
 	if (store) {
 		mds_store_close(store);

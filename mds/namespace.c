@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "global_view.h"
 #include "kv.h"
 #include "mds/quota.h"
 #include "policy.h"
@@ -504,6 +505,8 @@ static int ns_apply_kind(struct mds_txn *t, struct mds_op *op)
 		return mds_retention_apply(t, op);
 	case MDS_OP_POLICY_BIND ... MDS_OP_POLICY_UNBIND:
 		return mds_policy_apply(t, op);
+	case MDS_OP_GLOBAL_APPLY ... MDS_OP_PEER_STATE:
+		return mds_gv_apply(t, op);
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
 }
@@ -857,6 +860,15 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 		}
 		c.problems += bp;
 		entries += blob_entries;
+	}
+	{
+		/* The global view's name trees share the objects database. */
+		long gp = mds_gv_check(t, &c, &entries);
+
+		if (gp < 0) {
+			rc = (int)gp;
+			goto out_err;
+		}
 	}
 	rc = mds_kv_count(t, MDS_DB_OBJECTS, &db_entries);
 	if (rc)

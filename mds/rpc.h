@@ -130,6 +130,15 @@ struct mds_feed_publisher *mds_server_feed(struct mds_server *s);
 extern const struct mds_rpc_method mds_rpc_feed_methods[];
 extern const size_t mds_rpc_feed_count;
 
+/* The Global service (rpc_global.c) and what it reads (server.c). */
+extern const struct mds_rpc_method mds_rpc_global_methods[];
+extern const size_t mds_rpc_global_count;
+struct mds_federation;
+/* The subscriber threads, or NULL when no peer is configured. */
+struct mds_federation *mds_server_federation(struct mds_server *s);
+/* This island's own feed origin (never NULL; "" when the feed is off). */
+const char *mds_server_origin(struct mds_server *s);
+
 /* Strings from protobuf-c (NUL-terminated, never NULL) as mds_str. */
 static inline struct mds_str mds_rpc_str(const char *s)
 {

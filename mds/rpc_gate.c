@@ -121,6 +121,13 @@ static const struct route routes[] = {
 	{ "GetEntries", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 	{ "GetInclusionProof", MDS_ACT_LIST, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 	{ "Subscribe", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	/* Global view (rpc_global.c): other islands' namespaces, so reads on
+	 * the island; resetting a forked peer's view is an admin's act. */
+	{ "GlobalListObjects", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
+	{ "GlobalGetObject", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "GlobalUsage", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "Peers", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
+	{ "ResetPeer", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
 };
 
 static const struct route *find_route(const char *method)

@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "rpc.h"
+#include "federation.h"
 #include "rpc_gate.h"
 #include "rpc_quota.h"
 #include "rpc_blob.h"
@@ -1069,7 +1070,7 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	s->mtls = s->tls && o->require_client_cert;
 	s->n_methods = mds_rpc_namespace_count + mds_rpc_admin_count + mds_rpc_quota_count +
 		       mds_rpc_blob_count + mds_rpc_policy_count +
-		       mds_rpc_feed_count;
+		       mds_rpc_feed_count + mds_rpc_global_count;
 	s->methods = calloc(s->n_methods, sizeof(*s->methods));
 	s->handles = calloc(s->n_methods, sizeof(*s->handles));
 	s->stats = calloc(s->n_methods + 1, sizeof(*s->stats));
@@ -1090,6 +1091,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		s->methods[k++] = &mds_rpc_policy_methods[i];
 	for (size_t i = 0; i < mds_rpc_feed_count; i++)
 		s->methods[k++] = &mds_rpc_feed_methods[i];
+	for (size_t i = 0; i < mds_rpc_global_count; i++)
+		s->methods[k++] = &mds_rpc_global_methods[i];
 
 	pthread_mutex_init(&s->resp_mu, NULL);
 	pthread_cond_init(&s->resp_cv, NULL);
@@ -1264,6 +1267,16 @@ struct mds_feed_publisher *mds_server_feed(struct mds_server *s)
 	return s->o->feed;
 }
 
+struct mds_federation *mds_server_federation(struct mds_server *s)
+{
+	return s->o->federation;
+}
+
+const char *mds_server_origin(struct mds_server *s)
+{
+	return s->o->origin ? s->o->origin : "";
+}
+
 /* ---- metrics ------------------------------------------------------------ */
 
 int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
@@ -1367,6 +1380,7 @@ int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
 		ss.readers_used, ss.readers_max,
 		(unsigned long long)ss.stale_readers_reaped, atomic_load(&s->serving));
 	mds_gate_metrics(s->gate, f);
+	mds_federation_metrics(s->o->federation, f);
 	if (fclose(f) != 0) {
 		free(*out);
 		*out = NULL;

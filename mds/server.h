@@ -39,6 +39,9 @@ struct mds_server_opts {
 	const char *admins;        /* comma-separated subjects with admin on the island */
 	struct mds_feed_publisher *feed; /* signed checkpoints for the Feed service
 					  * (borrowed; must outlive the server); NULL = none */
+	struct mds_federation *federation; /* peers for the Global service (borrowed;
+					    * must outlive the server); NULL = none */
+	const char *origin;        /* this island's feed origin (borrowed); NULL = none */
 };
 
 /*

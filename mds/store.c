@@ -63,6 +63,10 @@ static const char *const db_names[MDS_DB__COUNT] = {
 	[MDS_DB_STAGED] = "staged_blocks",
 	[MDS_DB_POLICY] = "policy",
 	[MDS_DB_FEED] = "feed",
+	[MDS_DB_GV_PEERS] = "gv_peers",
+	[MDS_DB_GV_BUCKETS] = "gv_buckets",
+	[MDS_DB_GV_USAGE] = "gv_usage",
+	[MDS_DB_GV_EVIDENCE] = "gv_evidence",
 };
 
 struct mds_store {

@@ -236,6 +236,7 @@ static void test_every_method_routed(void **state)
 		{ mds_rpc_blob_methods, mds_rpc_blob_count },
 		{ mds_rpc_policy_methods, mds_rpc_policy_count },
 		{ mds_rpc_feed_methods, mds_rpc_feed_count },
+		{ mds_rpc_global_methods, mds_rpc_global_count },
 	};
 	size_t n = 0;
 

@@ -198,6 +198,13 @@ enum mds_op_kind {
 	MDS_OP_RETENTION_SET = 70,     /* PutObjectRetention: bucket, name, retention_mode, retain_until_ns, bypass_governance */
 	MDS_OP_LEGAL_HOLD_SET = 71,    /* PutObjectLegalHold: bucket, name, legal_hold */
 	MDS_OP_CLOCK_CONFIRM = 72,     /* admin: the wall clock is right; retain_until_ns = the admin's time (0 = the server's) */
+
+	/* Global view (80-89): another island's verified state, op->global
+	 * (mds/global_view.h). Not local mutations: the change feed records
+	 * no leaf for them. */
+	MDS_OP_GLOBAL_APPLY = 80,      /* verified entries of one checkpoint + the new cursor */
+	MDS_OP_GLOBAL_REPLACE = 81,    /* snapshot bootstrap: replace the island's view */
+	MDS_OP_PEER_STATE = 82,        /* freeze a forked island's view (evidence) or reset it */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -322,6 +329,7 @@ struct mds_blob_out {
 };
 
 typedef void (*mds_op_done_fn)(struct mds_op *op);
+struct mds_gv_update;
 
 struct mds_op {
 	/* in: set by the caller, borrowed until done */
@@ -359,6 +367,8 @@ struct mds_op {
 		struct mds_str condition;
 		int deny;
 	} policy;
+	/* global view (kinds 80-89): struct mds_gv_update (mds/global_view.h); borrowed */
+	const struct mds_gv_update *global;
 
 	/* out: valid when done runs */
 	struct mds_status status;
