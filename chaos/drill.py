@@ -77,6 +77,7 @@ class Drill:
         for i in islands or range(1, self.c.n + 1):
             self.c.start_load(i, os.path.join(self.ops, "i%d.ops.jsonl" % i), "--rate", str(rate),
                               "--seed", str(self.rnd.randrange(1 << 30)), *extra)
+        time.sleep(1.0)    # warm-up (interpreter start, first connection): in no phase
 
     def sample_lag(self, period=0.25):
         """Samples every island's Peers (lag_ms per peer) until stopped."""
@@ -296,29 +297,88 @@ def first_ack_after(path, t):
 
 
 def drill_tamper(d):
-    """wanem flips bits in and replays old chunks of island 2's feed on its
-    way to island 1 (link i1-i2, direction u2c): island 1 must alarm for
-    peer i2 and never apply the bad data; no other pair may alarm."""
+    """wanem damages island 2's feed on its way to island 1 only (link
+    i1-i2, direction u2c, sparing each connection's first 2 KiB so the
+    damage lands in the stream's payload): first it flips a bit in every
+    chunk, then it replays old chunks. Island 1 must alarm for peer i2 and
+    never apply the bad data; no other pair may reject anything. A view
+    frozen by the alarm (FORKED) is reset by the operator (Global.ResetPeer)
+    after the damage stops, as the runbook says, and must then converge."""
     c = d.c
     d.setup_namespace()
     d.start_loads(d.dur(40, 100))
     d.phase("before")
-    time.sleep(1)
-    c.wan(1, 2, "tamper-dir=u2c", "tamper-after=8k", "corrupt=5%", "replay-old=2%")
+    time.sleep(d.dur(4, 30))
+    c.wan(1, 2, "tamper-dir=u2c", "tamper-after=2k", "corrupt=100%")
     d.phase("tamper")
-    time.sleep(d.dur(10, 300))
+    time.sleep(d.dur(6, 150))
+    c.wan(1, 2, "corrupt=0")
+    # replay-old needs a stream that carries data again (history to replay):
+    # wait until i1 follows i2 again, then replay old chunks
+    t0 = time.time()
+    while time.time() < t0 + d.dur(40, 120) and peer_state(c, 1, 2) != "PEER_LIVE":
+        if peer_state(c, 1, 2) == "PEER_FORKED":
+            reset_frozen(d, 1, 2)
+        time.sleep(0.2)
+    d.extra.append(("i1 followed i2 again after the bit flips", "%.1f s" % (time.time() - t0)))
+    c.wan(1, 2, "replay-old=100%")
+    time.sleep(d.dur(4, 150))
     st = c.link(1, 2)["stats"]
     c.wan(1, 2, "corrupt=0", "replay-old=0")
     c.stop_loads()
     d.phase("settle")
     injected = st["corrupted"] + st["replayed_old"]
-    d.extra.append(("injected on i1-i2 (u2c)", "%d bit flips, %d old chunks replayed" %
-                    (st["corrupted"], st["replayed_old"])))
+    d.extra.append(("injected on i1-i2 (u2c)", "%d chunks with a bit flipped, %d old chunks "
+                    "replayed" % (st["corrupted"], st["replayed_old"])))
     if injected == 0:
         d.fail("wanem injected nothing on link i1-i2: the drill proved nothing")
     with open(d.injections, "w") as f:
         json.dump([{"island": "i1", "peer": "i2", "injected": injected}], f)
+    rejects = peer_events(c)
+    d.extra.append(("rejected batches (island<-peer)", ", ".join(
+        "%s<-%s: %d" % (k[0], k[1], v) for k, v in sorted(rejects.items())) or "none"))
+    for (x, y), v in rejects.items():
+        if (x, y) != ("i1", "i2"):
+            d.fail("%s rejected %d batches from %s, where nothing was injected" % (x, v, y))
+    reset_frozen(d, 1, 2)
     return d.check("tamper")
+
+
+def peer_events(c, kinds=("peer_reject", "peer_tamper", "peer_fork")):
+    """(island, origin) -> count of the subscriber's reject/alarm log lines."""
+    import re
+    out = {}
+    pat = re.compile(r'event=(\S+) origin="([^"]+)"')
+    for i in range(1, c.n + 1):
+        try:
+            with open(os.path.join(c.state, "i%d" % i, "log"), errors="replace") as f:
+                for line in f:
+                    m = pat.search(line)
+                    if m and m.group(1) in kinds:
+                        k = ("i%d" % i, m.group(2))
+                        out[k] = out.get(k, 0) + 1
+        except OSError:
+            pass
+    return out
+
+
+def peer_state(c, i, j):
+    for p in c.island(i).peers().peers:
+        if p.origin == "i%d" % j:
+            return mdsapi.state_name(p.state)
+    return None
+
+
+def reset_frozen(d, i, j):
+    """If island @i froze its view of island @j (FORKED), reset it the way
+    the runbook tells an operator to, once the cause is gone."""
+    isl = d.c.island(i)
+    for p in isl.peers().peers:
+        if p.origin == "i%d" % j and mdsapi.state_name(p.state) == "PEER_FORKED":
+            d.extra.append(("i%d's view of i%d" % (i, j), "FORKED (frozen: %s); reset by operator"
+                            % p.last_error[:80]))
+            isl.unary("Global/ResetPeer", mdsapi.pb["global"].ResetPeerRequest(origin="i%d" % j),
+                      mdsapi.pb["global"].ResetPeerResponse)
 
 
 def drill_key_rotation(d):
