@@ -393,6 +393,7 @@ def drill_key_rotation(d):
     c.isolate(2)
     d.phase("partition")
     overlap = d.dur(2, 30)
+    t_rot = time.time()
     r = subprocess.run([c.mds, "keys", "rotate", "--overlap-s", str(overlap), "--data", c.data(2)],
                        capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
@@ -410,7 +411,35 @@ def drill_key_rotation(d):
     c.stop_loads()
     c.heal()
     d.phase("healed")
+    signers = note_key_ids(c.island(2).checkpoint().note, "i2")
+    new_id, old_id = keys[0].split("+")[1], keys[1].split("+")[1]
+    past = time.time() - t_rot - overlap
+    d.extra.append(("i2 checkpoint signed by, %.0f s after the overlap" % past, ", ".join(signers)))
+    if new_id not in signers:
+        d.fail("i2's checkpoint after the rotation is not signed by the new key %s: %s" %
+               (new_id, signers))
+    if old_id in signers:
+        # mds/feed_publisher.c re-reads its keys when key.pem changes and
+        # otherwise at most every 60 s: the old key may sign up to 60 s
+        # past the end of its overlap window
+        if past > 61:
+            d.fail("i2 still signs with its old key %s %.0f s after the overlap ended" %
+                   (old_id, past))
+        else:
+            d.extra.append(("note", "old key still signing %.0f s past its overlap (the publisher "
+                            "re-checks keys every 60 s)" % past))
     return d.check("partition")
+
+
+def note_key_ids(note, name):
+    """Key ids (hex) of the signature lines of signed note @note by @name."""
+    import base64
+    out = []
+    for line in note.decode().split("\n\n", 1)[1].splitlines():
+        parts = line.split(" ")
+        if len(parts) == 3 and parts[0] == "\u2014" and parts[1] == name:
+            out.append(base64.b64decode(parts[2])[:4].hex())
+    return out
 
 
 DRILLS = {
