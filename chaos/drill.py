@@ -171,17 +171,30 @@ def drill_slow_wan(d):
 
 
 def drill_long_partition(d):
-    """One island cut off for longer than its peers keep their feeds; after
-    heal it must bootstrap their views from signed snapshots."""
+    """Island 1 cut off longer than its peers keep their feeds (islands run
+    with a short --feed-retain); after heal it must bootstrap its views of
+    them from signed snapshots and converge."""
     c = d.c
     d.setup_namespace()
     d.start_loads(d.dur(50, 150))
     d.phase("before")
     time.sleep(d.dur(3, 30))
+    cursors = {p.origin: (p.applied_size, p.applied_root) for p in c.island(1).peers().peers}
     c.isolate(1)
     d.phase("partition")
     time.sleep(d.dur(12, 600))
     c.stop_loads()
+    # the drill means something only if the peers dropped leaves island 1 needs
+    for j in range(2, c.n + 1):
+        size, root = cursors.get("i%d" % j, (0, b""))
+        ev = next(iter(c.island(j).stream("Feed/Subscribe", mdsapi.pb["feed"].SubscribeRequest(
+            have_size=size, have_root=root), mdsapi.pb["feed"].SubscribeEvent, timeout=10)))
+        if ev.HasField("compacted"):
+            d.extra.append(("i%d compacted past i1's cursor" % j, "first retained %d > cursor %d" %
+                            (ev.compacted.first_retained, size)))
+        else:
+            d.fail("i%d still serves leaves from i1's cursor %d: retention did not bite, "
+                   "the drill proved nothing" % (j, size))
     c.heal()
     d.phase("healed")
     return d.check("partition")
@@ -489,9 +502,12 @@ def main():
     os.makedirs(work, exist_ok=True)
     log("%s (%s) seed=%d workdir=%s" % (a.drill, "long" if a.long else "short", a.seed, work))
     tmpfs = {1: "3m"} if a.drill == "disk_full" else None
+    serve_args = []
+    if a.drill == "long_partition":
+        serve_args = ["--feed-retain", "2s" if not a.long else "60s", "--feed-retain-leaves", "100"]
     rc = 2
     cl = Cluster(work, a.mds, a.wanem, a.wanemctl, n=a.islands, loopback=a.loopback,
-                 federate=fed, tmpfs=tmpfs,
+                 federate=fed, tmpfs=tmpfs, serve_args=serve_args,
                  prefix="mdsdr")
     try:
         cl.up()
