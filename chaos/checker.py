@@ -225,12 +225,12 @@ class Checker:
                 t = time.time()
                 conv = t - (t_heal if t_heal else start)
                 self.report["convergence_s"] = round(conv, 3)
-                self.rows.append(("convergence after heal", "%.2f s" % conv))
+                self.rows.append(("convergence after heal (damage end)", "%.2f s" % conv))
                 return True
             if time.time() > deadline:
                 self.violate("cursor", "not converged within %.0f s: %s" %
                              (self.a.converge_timeout, why))
-                self.rows.append(("convergence after heal", "NOT within %.0f s" %
+                self.rows.append(("convergence after heal (damage end)", "NOT within %.0f s" %
                                   self.a.converge_timeout))
                 return False
             time.sleep(0.1)
