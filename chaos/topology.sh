@@ -23,7 +23,7 @@
 # CMD is run once per island through `sh -c` (inside its namespace) with
 # {i} {name} {addr} {port} {data} {peers} replaced; {peers} is
 # "iJ=HOST:PORT,..." for the WAN path to every other island. The default
-# is the island server: build/mds/mds serve --data {data} --listen {addr}:{port} --http {addr}:7421 --insecure.
+# is the island server: build/mds/mds serve --data {data} --listen {addr}:{port} --http {addr}:7421 --insecure --auth-mode dev.
 #
 # Partitions, between islands A and B (numbers):
 #   full A B      nothing passes between A and B, either way;
@@ -143,7 +143,7 @@ cmd_up() {
 	elif ! can_netns; then
 		MODE=loopback; reason="cannot create network namespaces here"
 	fi
-	[ -n "$CMD" ] || CMD="$ROOT/build/mds/mds serve --data {data} --listen {addr}:{port} --http {addr}:7421 --insecure"
+	[ -n "$CMD" ] || CMD="$ROOT/build/mds/mds serve --data {data} --listen {addr}:{port} --http {addr}:7421 --insecure --auth-mode dev"
 	mkdir -p "$STATE"
 	trap 'rc=$?; if [ $rc -ne 0 ]; then log "up failed, tearing down"; cmd_down; fi' EXIT
 	printf 'MODE=%s\nN=%s\nPREFIX=%s\nSUBNET=%s\nPORT=%s\nREASON=%q\n' \

@@ -36,7 +36,11 @@ int mds_config_init(struct mds_config *c)
 	c->peer_stale_ms = 30000;
 	c->peer_idle_ms = 30000;
 	c->peer_backoff_max_ms = 10000;
+	c->feed_retain_ns = 7ull * 86400u * 1000000000u;
+	c->feed_retain_leaves = 1000000;
+	c->feed_compact_every_ns = 60ull * 1000000000u;
 	c->log_level = MDS_LOG_INFO;
+	c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
 		mds_config_release(c);
@@ -74,8 +78,10 @@ void mds_config_release(struct mds_config *c)
 		free(p->tls_ca);
 		free(p->tls_cert);
 		free(p->tls_key);
+		free(p->token_file);
 	}
 	free(c->peers);
+	free(c->peer_token_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -188,6 +194,8 @@ static int peer_from_json(struct mds_config *c, json_t *o, size_t i, struct mds_
 			dst = &p->tls_cert;
 		else if (!strcmp(key, "tls-key"))
 			dst = &p->tls_key;
+		else if (!strcmp(key, "token-file"))
+			dst = &p->token_file;
 		if (dst) {
 			if (!json_is_string(val) || !json_string_value(val)[0])
 				return mds_status_set(st, MDS_EINVAL, "peers[%zu].%s must be a non-empty string",
@@ -263,6 +271,8 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		s = &c->admins;
 	else if (!strcmp(key, "feed-origin"))
 		s = &c->feed_origin;
+	else if (!strcmp(key, "peer-token-file"))
+		s = &c->peer_token_file;
 	if (s) {
 		if (!v || !*v)
 			return mds_status_set(st, MDS_EINVAL, "'%s' needs a value", key);
@@ -291,6 +301,16 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 100, 3600000, &c->peer_idle_ms);
 	} else if (!strcmp(key, "peer-backoff-max-ms")) {
 		rc = parse_uint(v, 10, 3600000, &c->peer_backoff_max_ms);
+	} else if (!strcmp(key, "feed-retain")) {
+		rc = v ? mds_units_parse_duration(v, &c->feed_retain_ns) : MDS_EINVAL;
+	} else if (!strcmp(key, "feed-retain-leaves")) {
+		rc = v ? mds_units_parse_count(v, &c->feed_retain_leaves) : MDS_EINVAL;
+		if (rc == 0 && c->feed_retain_leaves == 0)
+			rc = MDS_EINVAL;   /* the newest leaf is always kept */
+	} else if (!strcmp(key, "feed-compact-every")) {
+		rc = v ? mds_units_parse_duration(v, &c->feed_compact_every_ns) : MDS_EINVAL;
+		if (rc == 0 && c->feed_compact_every_ns < 10000000u)
+			rc = MDS_EINVAL;   /* at least 10 ms */
 	} else if (!strcmp(key, "batch-window-us")) {
 		rc = parse_uint(v, 0, 100000, &c->batch_window_us);
 	} else if (!strcmp(key, "map-size")) {
@@ -301,11 +321,22 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 			rc = MDS_EINVAL;
 	} else if (!strcmp(key, "auth-mode")) {
 		if (v && !strcmp(v, "dev"))
-			c->auth_mode = 0;
+			c->auth_mode = MDS_CONFIG_AUTH_DEV;
 		else if (v && !strcmp(v, "jwt"))
-			c->auth_mode = 1;
+			c->auth_mode = MDS_CONFIG_AUTH_JWT;
+		else if (v && !strcmp(v, "local"))
+			c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
 		else
 			rc = MDS_EINVAL;
+		c->auth_mode_given = rc == 0;
+	} else if (!strcmp(key, "dev")) {
+		int on = 0;
+
+		rc = parse_bool(v, &on);
+		if (rc == 0 && on) {
+			c->auth_mode = MDS_CONFIG_AUTH_DEV;
+			c->auth_mode_given = 1;
+		}
 	} else if (!strcmp(key, "jwks-refresh")) {
 		rc = v ? mds_units_parse_duration(v, &c->jwks_refresh_ns) : MDS_EINVAL;
 		if (rc == 0 && c->jwks_refresh_ns < 1000000000u)
@@ -396,8 +427,18 @@ out:
 	return rc;
 }
 
+enum mds_config_auth_mode mds_config_auth_mode(const struct mds_config *c)
+{
+	if (c->auth_mode_given)
+		return (enum mds_config_auth_mode)c->auth_mode;
+	if (c->jwt_issuers || c->jwt_audience || c->jwks_file || c->jwks_url)
+		return MDS_CONFIG_AUTH_JWT;
+	return MDS_CONFIG_AUTH_LOCAL;
+}
+
 int mds_config_check(const struct mds_config *c, struct mds_status *st)
 {
+	enum mds_config_auth_mode mode = mds_config_auth_mode(c);
 	char host[256];
 	int port;
 
@@ -414,11 +455,16 @@ int mds_config_check(const struct mds_config *c, struct mds_status *st)
 		return mds_status_set(st, MDS_EINVAL,
 				      "refusing plaintext gRPC on non-loopback '%s': "
 				      "give --tls-cert/--tls-key, or --insecure", c->listen);
-	if (c->auth_mode == 0 && !c->insecure && !mds_host_is_loopback(host))
+	if (mode == MDS_CONFIG_AUTH_DEV && !c->insecure && !mds_host_is_loopback(host))
 		return mds_status_set(st, MDS_EINVAL,
 				      "refusing --auth-mode dev (no authentication) on non-loopback "
 				      "'%s': use --auth-mode jwt, or --insecure", c->listen);
-	if (c->auth_mode == 1 && (!c->jwt_issuers || !c->jwt_audience ||
+	if (mode == MDS_CONFIG_AUTH_LOCAL && (c->jwt_issuers || c->jwt_audience || c->jwks_file ||
+					      c->jwks_url || c->auth_state_file))
+		return mds_status_set(st, MDS_EINVAL, "--auth-mode local makes its own issuer: "
+				      "--jwt-issuer, --jwt-audience, --jwks-file/--jwks-url and "
+				      "--auth-state-file need --auth-mode jwt");
+	if (mode == MDS_CONFIG_AUTH_JWT && (!c->jwt_issuers || !c->jwt_audience ||
 				  (!c->jwks_file && !c->jwks_url)))
 		return mds_status_set(st, MDS_EINVAL, "--auth-mode jwt needs --jwt-issuer, "
 				      "--jwt-audience and --jwks-file or --jwks-url");

@@ -21,7 +21,22 @@ struct mds_config_peer {
 	char *keys[MDS_CONFIG_PEER_KEYS]; /* C2SP verifier keys (`mds keys show`) */
 	size_t n_keys;
 	char *tls_ca, *tls_cert, *tls_key;
+	char *token_file;      /* bearer token sent to the peer (its jwt/local auth); NULL = none */
 	int insecure;          /* plaintext */
+};
+
+/*
+ * Authentication modes (docs/security.md):
+ *   DEV    no authentication, every caller is an admin; only when asked for
+ *          (--auth-mode dev / --dev), loopback only unless --insecure
+ *   JWT    bearer tokens from the configured provider (--jwt-issuer ...)
+ *   LOCAL  the embedded default: bearer tokens from a local issuer whose
+ *          key lives under DATA, with an admin token in DATA/admin.token
+ */
+enum mds_config_auth_mode {
+	MDS_CONFIG_AUTH_DEV = 0,
+	MDS_CONFIG_AUTH_JWT = 1,
+	MDS_CONFIG_AUTH_LOCAL = 2,
 };
 
 struct mds_config {
@@ -41,7 +56,9 @@ struct mds_config {
 	unsigned batch_window_us; /* writer waits this long to grow a small batch; default 0 */
 	int log_level;         /* enum mds_log_level */
 	/* governance (docs/security.md) */
-	int auth_mode;         /* 0 dev (default: every caller trusted; loopback), 1 jwt */
+	int auth_mode;         /* enum mds_config_auth_mode as given; read it through
+				* mds_config_auth_mode() */
+	int auth_mode_given;   /* --auth-mode (or --dev) was set */
 	char *jwt_issuers;     /* comma-separated trusted `iss` values */
 	char *jwt_audience;    /* required `aud` */
 	char *jwks_file;       /* the identity provider's key set (JWKS) */
@@ -64,6 +81,10 @@ struct mds_config {
 	unsigned peer_stale_ms;  /* no verified checkpoint this long: stale; default 30000 */
 	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
 	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
+	char *peer_token_file;   /* token for peers without their own token-file */
+	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
+	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
+	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */
 	int explicit;          /* any setting came from a flag or file */
 };
 
@@ -89,8 +110,17 @@ int mds_config_set(struct mds_config *c, const char *key, const char *value,
 int mds_config_load_file(struct mds_config *c, const char *path, struct mds_status *st);
 
 /*
+ * mds_config_auth_mode - the mode in effect: the one given, else JWT when
+ * any provider setting (--jwt-issuer, --jwt-audience, --jwks-file,
+ * --jwks-url) is present, else LOCAL. Never DEV unless it was asked for.
+ */
+enum mds_config_auth_mode mds_config_auth_mode(const struct mds_config *c);
+
+/*
  * mds_config_check - cross-field rules: TLS needs cert and key, mTLS needs
- * a CA, a non-loopback gRPC address needs TLS or `insecure`.
+ * a CA, a non-loopback gRPC address needs TLS or `insecure`, dev mode
+ * needs loopback (or `insecure`), jwt mode needs its provider settings,
+ * local mode takes none of them.
  */
 int mds_config_check(const struct mds_config *c, struct mds_status *st);
 

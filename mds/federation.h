@@ -50,6 +50,8 @@ struct mds_fed_peer_opts {
 	const char *tls_ca;          /* PEM roots; with tls_cert/tls_key: mTLS */
 	const char *tls_cert;
 	const char *tls_key;
+	const char *token_file;      /* bearer token for the peer's auth; re-read per
+				      * connection (rotation); NULL = none */
 	int insecure;                /* plaintext (loopback, tests) */
 };
 

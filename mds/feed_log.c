@@ -13,14 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "feed_compact.h"
 #include "feed_log.h"
 #include "nametree.h"
 #include "ns_internal.h"
+#include "feed_util.h"
 
+/* Writer-thread state: only the writer's post-apply hook touches it. */
 struct mds_feed_log {
 	char origin[MDS_FEED_ORIGIN_MAX + 1];
-	uint8_t *buf;   /* leaf encoding buffer, writer thread only */
+	size_t origin_len;
+	uint8_t *buf;   /* value encoding buffer */
 	size_t cap;
+	EVP_MD_CTX *md; /* reused for every hash (no allocation per hash) */
+	/* The frontier (compact range) after the last append, so an append
+	 * needs no sibling reads. Trusted only while frontier.size equals the
+	 * log's size in the transaction (an append whose op or batch was
+	 * rolled back leaves it ahead); otherwise rebuilt from the store. */
+	struct mds_merkle_compact frontier;
+	int frontier_ok;
 };
 
 static void be64_put(uint8_t *p, uint64_t v)
@@ -54,50 +67,77 @@ static uint32_t be32_get(const uint8_t *p)
 /* ---- node storage over kv ------------------------------------------------ */
 
 /*
- * Leaves and nodes share one database (MDS_DB_FEED), keyed by sequence
- * number then a tag: node (level, index) under the seq of the leaf whose
- * append completed it, ((index + 1) << level) - 1, with tag = level; the
- * leaf itself under its seq with tag FEED_TAG_LEAF, written last. So one
- * append writes keys in increasing order at the right edge of one B-tree
- * (MDB_APPEND, pages fill up) and touches one leaf page: every page an op
- * touches is copied by LMDB's nested transaction, which is most of what
- * the feed costs the writer.
+ * One key per leaf: seq (8 bytes BE) -> u8 n || n node hashes || leaf
+ * bytes. The n hashes are the nodes the leaf's append completed: level 0
+ * (its leaf hash) up to level n - 1, where n - 1 is the number of trailing
+ * one bits of seq; node (level, index) therefore lives in the value of
+ * seq = ((index + 1) << level) - 1 at offset 1 + 32 * level. One append
+ * is one put at the right edge of one B-tree (MDB_APPEND: pages fill up):
+ * every page an op touches is copied by LMDB's nested transaction, and
+ * each put costs a descent, so the fewer the better. Compaction
+ * (feed_compact.c) rewrites a value without its leaf bytes; the key and
+ * the hashes stay, so the size and every node remain readable.
  */
-#define FEED_TAG_LEAF 0xFF
+#define NODES_MAX 64
 
-static struct mds_str feed_key(uint8_t k[9], uint64_t seq, uint8_t tag)
+static struct mds_str seq_key(uint8_t k[8], uint64_t seq)
 {
 	be64_put(k, seq);
-	k[8] = tag;
-	return (struct mds_str){ (const char *)k, 9 };
+	return (struct mds_str){ (const char *)k, 8 };
 }
 
-static struct mds_str node_key(uint8_t k[9], unsigned level, uint64_t index)
+/* Number of node hashes stored with leaf @seq. */
+static unsigned nodes_at(uint64_t seq)
 {
-	return feed_key(k, ((index + 1) << level) - 1, (uint8_t)level);
+	return 1u + (unsigned)__builtin_ctzll(~seq);
+}
+
+/* The value of @seq split into its hashes and its leaf bytes. */
+static int value_get(struct mds_txn *t, uint64_t seq, const uint8_t **hashes, unsigned *n,
+		     struct mds_str *leaf)
+{
+	uint8_t k[8];
+	struct mds_str v;
+	int rc = mds_kv_get(t, MDS_DB_FEED, seq_key(k, seq), &v);
+
+	if (rc)
+		return rc;
+	if (v.len < 1 || (uint8_t)v.p[0] != nodes_at(seq) ||
+	    v.len < 1 + (size_t)MDS_MERKLE_HASH_LEN * (uint8_t)v.p[0])
+		return MDS_ECORRUPT;
+	*n = (uint8_t)v.p[0];
+	*hashes = (const uint8_t *)v.p + 1;
+	*leaf = (struct mds_str){ v.p + 1 + MDS_MERKLE_HASH_LEN * *n,
+				  v.len - 1 - MDS_MERKLE_HASH_LEN * *n };
+	return 0;
 }
 
 static int node_put(void *ctx, unsigned level, uint64_t index,
 		    const uint8_t hash[MDS_MERKLE_HASH_LEN])
 {
-	uint8_t k[9];
-
-	return mds_kv_append(ctx, MDS_DB_FEED, node_key(k, level, index),
-			  (struct mds_str){ (const char *)hash, MDS_MERKLE_HASH_LEN });
+	(void)ctx;
+	(void)level;
+	(void)index;
+	(void)hash;
+	return MDS_EINVAL;   /* nodes are written with their leaf (mds_feed_log_append) */
 }
 
 static int node_get(void *ctx, unsigned level, uint64_t index,
 		    uint8_t hash_out[MDS_MERKLE_HASH_LEN])
 {
-	uint8_t k[9];
-	struct mds_str v;
-	int rc = mds_kv_get(ctx, MDS_DB_FEED, node_key(k, level, index), &v);
+	const uint8_t *h;
+	struct mds_str leaf;
+	unsigned n;
+	int rc;
 
+	if (level >= NODES_MAX || index >= (UINT64_MAX >> level))
+		return MDS_ENOTFOUND;
+	rc = value_get(ctx, ((index + 1) << level) - 1, &h, &n, &leaf);
 	if (rc)
 		return rc;
-	if (v.len != MDS_MERKLE_HASH_LEN)
+	if (level >= n)
 		return MDS_ECORRUPT;
-	memcpy(hash_out, v.p, MDS_MERKLE_HASH_LEN);
+	memcpy(hash_out, h + MDS_MERKLE_HASH_LEN * level, MDS_MERKLE_HASH_LEN);
 	return 0;
 }
 
@@ -126,17 +166,38 @@ int mds_feed_log_size(struct mds_txn *t, uint64_t *size)
 	}
 	if (rc)
 		return rc;
-	if (k.len != 9 || (uint8_t)k.p[8] != FEED_TAG_LEAF)
-		return MDS_ECORRUPT;   /* the last key of an append is its leaf */
+	if (k.len != 8)
+		return MDS_ECORRUPT;   /* not this layout (docs/storage-format.md) */
 	*size = be64_get((const uint8_t *)k.p) + 1;
 	return 0;
 }
 
 int mds_feed_log_leaf(struct mds_txn *t, uint64_t seq, struct mds_str *leaf)
 {
-	uint8_t k[9];
+	const uint8_t *h;
+	unsigned n;
+	int rc = value_get(t, seq, &h, &n, leaf);
 
-	return mds_kv_get(t, MDS_DB_FEED, feed_key(k, seq, FEED_TAG_LEAF), leaf);
+	if (rc == 0 && leaf->len == 0)
+		rc = MDS_ENOTFOUND;    /* compacted: only its hashes remain */
+	return rc;
+}
+
+int mds_feed_log_drop_leaf(struct mds_txn *t, uint64_t seq)
+{
+	uint8_t k[8], keep[1 + NODES_MAX * MDS_MERKLE_HASH_LEN];
+	const uint8_t *h;
+	struct mds_str leaf;
+	unsigned n;
+	int rc = value_get(t, seq, &h, &n, &leaf);
+
+	if (rc || leaf.len == 0)
+		return rc;
+	/* copy first: the put must not read from the page it rewrites */
+	keep[0] = (uint8_t)n;
+	memcpy(keep + 1, h, (size_t)n * MDS_MERKLE_HASH_LEN);
+	return mds_kv_put(t, MDS_DB_FEED, seq_key(k, seq),
+			  (struct mds_str){ (const char *)keep, 1 + (size_t)n * MDS_MERKLE_HASH_LEN });
 }
 
 /* ---- encoding ------------------------------------------------------------- */
@@ -297,27 +358,82 @@ static uint8_t *put_str(uint8_t *p, struct mds_str s)
 	return p + 4 + s.len;
 }
 
+/*
+ * The log's size in @t into *@seq, with l->frontier valid for it. Only
+ * this hook appends, and the frontier is advanced only after an append
+ * succeeded, so the store can only be at or behind the frontier: behind
+ * when an op or a batch was rolled back after its append. A frontier of
+ * size n is therefore still right iff leaf n - 1 exists in @t (one point
+ * read instead of a cursor); otherwise it is rebuilt from the store.
+ */
+static int frontier_check(struct mds_feed_log *l, struct mds_txn *t, uint64_t *seq)
+{
+	struct mds_merkle_store ms;
+	struct mds_str v;
+	uint8_t k[8];
+	int rc;
+
+	if (l->frontier_ok && l->frontier.size > 0) {
+		rc = mds_kv_get(t, MDS_DB_FEED, seq_key(k, l->frontier.size - 1), &v);
+		if (rc == 0) {
+			*seq = l->frontier.size;
+			return *seq >= MDS_MERKLE_SIZE_MAX ? MDS_EINVAL : 0;
+		}
+		if (rc != MDS_ENOTFOUND)
+			return rc;
+	}
+	l->frontier_ok = 0;
+	rc = mds_feed_log_size(t, seq);
+	if (rc)
+		return rc;
+	if (*seq >= MDS_MERKLE_SIZE_MAX)
+		return MDS_EINVAL;
+	mds_feed_log_merkle(t, &ms);
+	rc = mds_merkle_compact_from_store(&ms, *seq, &l->frontier);
+	if (rc)
+		return rc;
+	l->frontier_ok = 1;
+	return 0;
+}
+
+/* SHA-256(@prefix || @a || @b) with the log's reused context. */
+static int hash3(struct mds_feed_log *l, uint8_t prefix, const void *a, size_t na,
+		 const void *b, size_t nb, uint8_t out[MDS_MERKLE_HASH_LEN])
+{
+	unsigned int dl;
+
+	if (EVP_DigestInit_ex2(l->md, NULL, NULL) != 1 ||
+	    EVP_DigestUpdate(l->md, &prefix, 1) != 1 ||
+	    EVP_DigestUpdate(l->md, a, na) != 1 ||
+	    (nb && EVP_DigestUpdate(l->md, b, nb) != 1) ||
+	    EVP_DigestFinal_ex(l->md, out, &dl) != 1)
+		return MDS_ENOMEM;
+	return 0;
+}
+
 int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op *op)
 {
 	struct leaf_parts lp;
 	struct mds_str fields[8];
-	struct mds_merkle_store ms;
-	uint8_t key[9], hash[MDS_MERKLE_HASH_LEN], *p;
+	uint8_t key[8], *p, *h;
 	uint64_t seq;
-	size_t need = 2 + 24 + 1 + 4;
+	unsigned n, pc;
+	size_t need = 2 + 24 + 1 + 4, leaf_len;
 	int rc;
 
 	/* Applying another island's state (global view, kinds 80-89) is not
 	 * a mutation of this island: no leaf. */
 	if (op->kind >= MDS_OP_GLOBAL_APPLY && op->kind <= 89)
 		return 0;
-	rc = mds_feed_log_size(t, &seq);
+	if (op->kind == MDS_OP_FEED_COMPACT)
+		return mds_feed_compact_apply(t, op);   /* upkeep, not a mutation: no leaf */
+	rc = frontier_check(l, t, &seq);
 	if (rc)
 		goto out_fail;
 	rc = leaf_parts_fill(t, op, &lp);
 	if (rc)
 		goto out_fail;
-	fields[0] = (struct mds_str){ l->origin, strlen(l->origin) };
+	fields[0] = (struct mds_str){ l->origin, l->origin_len };
 	fields[1] = op->team;
 	fields[2] = op->bucket;
 	fields[3] = op->name;
@@ -332,10 +448,16 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 		need += 4 + fields[i].len;
 	}
 	need += lp.record.len;
+	n = nodes_at(seq);
+	need += 1 + (size_t)n * MDS_MERKLE_HASH_LEN;
 	rc = buf_reserve(l, need);
 	if (rc)
 		goto out_fail;
-	p = l->buf;
+	/* value = n || n node hashes || leaf; the leaf is encoded first, at
+	 * its final place, then hashed (lp.record may point into the txn's
+	 * pages, which the buffer copied before any put) */
+	h = l->buf + 1;
+	p = h + (size_t)n * MDS_MERKLE_HASH_LEN;
 	*p++ = MDS_FEED_LEAF_VERSION;
 	*p++ = (uint8_t)op->kind;
 	be64_put(p, seq);
@@ -347,25 +469,69 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	*p++ = lp.state;
 	if (lp.state == MDS_FEED_RECORD)
 		p = put_str(p, lp.record);
-	/* Hash before any put: lp.record may point into the txn's pages,
-	 * which the buffer copied. */
-	rc = mds_merkle_hash_leaf(l->buf, (size_t)(p - l->buf), hash);
+	leaf_len = (size_t)(p - (h + (size_t)n * MDS_MERKLE_HASH_LEN));
+	l->buf[0] = (uint8_t)n;
+	rc = hash3(l, 0x00, h + (size_t)n * MDS_MERKLE_HASH_LEN, leaf_len, NULL, 0, h);
+	/* level k + 1 = H(left sibling || level k); the left siblings are the
+	 * frontier's smallest subtrees, one per trailing one bit of seq */
+	pc = (unsigned)__builtin_popcountll(seq);
+	for (unsigned k = 0; rc == 0 && k + 1 < n; k++)
+		rc = hash3(l, 0x01, l->frontier.hash[pc - 1 - k], MDS_MERKLE_HASH_LEN,
+			   h + (size_t)k * MDS_MERKLE_HASH_LEN, MDS_MERKLE_HASH_LEN,
+			   h + (size_t)(k + 1) * MDS_MERKLE_HASH_LEN);
 	if (rc)
 		goto out_fail;
-	/* nodes first, then the leaf: keys (seq, level...) < (seq, leaf) */
-	mds_feed_log_merkle(t, &ms);
-	rc = mds_merkle_append(&ms, seq, hash);
-	if (rc)
-		goto out_fail;
-	rc = mds_kv_append(t, MDS_DB_FEED, feed_key(key, seq, FEED_TAG_LEAF),
+	rc = mds_kv_append(t, MDS_DB_FEED, seq_key(key, seq),
 			   (struct mds_str){ (const char *)l->buf, (size_t)(p - l->buf) });
 	if (rc)
 		goto out_fail;
+	/* the new frontier: the merged subtrees become one */
+	memcpy(l->frontier.hash[pc - (n - 1)], h + (size_t)(n - 1) * MDS_MERKLE_HASH_LEN,
+	       MDS_MERKLE_HASH_LEN);
+	l->frontier.size = seq + 1;
 	return 0;
 
 out_fail:
+	l->frontier_ok = 0;
 	return mds_status_set(&op->status, rc, "cannot append the change feed leaf: %s",
 			      mds_strerror(rc));
+}
+
+static const struct mds_str *leaf_field(const struct mds_feed_leaf *lf, int i)
+{
+	const struct mds_str *f[8] = { &lf->origin, &lf->team, &lf->bucket, &lf->name,
+				       &lf->scope, &lf->principal, &lf->reservation, &lf->extra };
+
+	return f[i];
+}
+
+size_t mds_feed_leaf_encoded_size(const struct mds_feed_leaf *lf)
+{
+	size_t n = 2 + 24 + 8 * 4 + 1;
+
+	for (int i = 0; i < 8; i++)
+		n += leaf_field(lf, i)->len;
+	if (lf->state == MDS_FEED_RECORD)
+		n += 4 + lf->record.len;
+	return n;
+}
+
+size_t mds_feed_leaf_encode(const struct mds_feed_leaf *lf, uint8_t *buf)
+{
+	uint8_t *p = buf;
+
+	*p++ = MDS_FEED_LEAF_VERSION;
+	*p++ = lf->kind;
+	be64_put(p, lf->seq);
+	be64_put(p + 8, lf->time_ns);
+	be64_put(p + 16, lf->key_version);
+	p += 24;
+	for (int i = 0; i < 8; i++)
+		p = put_str(p, *leaf_field(lf, i));
+	*p++ = lf->state;
+	if (lf->state == MDS_FEED_RECORD)
+		p = put_str(p, lf->record);
+	return (size_t)(p - buf);
 }
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -445,6 +611,12 @@ int mds_feed_log_open(struct mds_store *s, const char *origin,
 	if (!l)
 		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log");
 	memcpy(l->origin, origin, n + 1);
+	l->origin_len = n;
+	l->md = EVP_MD_CTX_new();
+	if (!l->md || EVP_DigestInit_ex(l->md, mds_feed_sha256(), NULL) != 1) {
+		mds_feed_log_close(l);
+		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log's digest");
+	}
 	mds_store_set_post_apply(s, hook, l);
 	*out = l;
 	return 0;
@@ -454,6 +626,7 @@ void mds_feed_log_close(struct mds_feed_log *l)
 {
 	if (!l)
 		return;
+	EVP_MD_CTX_free(l->md);
 	free(l->buf);
 	free(l);
 }

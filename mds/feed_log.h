@@ -14,11 +14,13 @@
  *   - a leaf carries absolute state (the record after the change, or a
  *     tombstone), never a delta.
  *
- * Database MDS_DB_FEED (kv.h, docs/storage-format.md), keys in append order:
- *   seq (8 bytes BE) level (1)   -> 32-byte hash of node (level, index),
- *                                   where seq = ((index + 1) << level) - 1
- *                                   is the leaf whose append completed it
- *   seq (8 bytes BE) 0xFF        -> leaf bytes
+ * Database MDS_DB_FEED (kv.h, docs/storage-format.md), one key per leaf,
+ * in append order:
+ *   seq (8 bytes BE) -> u8 n, n x 32-byte hashes, leaf bytes
+ * The n hashes are the Merkle nodes the leaf's append completed, levels 0
+ * (the leaf hash) to n - 1 (n - 1 = trailing one bits of seq): node
+ * (level, index) is stored with seq = ((index + 1) << level) - 1. A
+ * compacted leaf (feed_compact.h) keeps its key and hashes, not its bytes.
  * The tree size is the last key's seq + 1 (one cursor step).
  *
  * Leaf encoding, version 1 (all integers big-endian; see
@@ -95,12 +97,33 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 int mds_feed_log_size(struct mds_txn *t, uint64_t *size);
 
 /* mds_feed_log_leaf - leaf @seq in @t: *@leaf borrows from @t (valid until
- * the transaction ends). MDS_ENOTFOUND beyond the log. */
+ * the transaction ends). MDS_ENOTFOUND beyond the log or when the leaf was
+ * compacted. */
 int mds_feed_log_leaf(struct mds_txn *t, uint64_t seq, struct mds_str *leaf);
 
+/*
+ * mds_feed_log_drop_leaf - delete the bytes of leaf @seq in the write
+ * transaction @t, keeping its key and node hashes (compaction). 0 also
+ * when already dropped; MDS_ENOTFOUND beyond the log.
+ */
+int mds_feed_log_drop_leaf(struct mds_txn *t, uint64_t seq);
+
 /* mds_feed_log_merkle - fill @ms (caller-owned) with node callbacks reading
- * and writing @t (borrowed; @ms is valid while @t is). */
+ * @t (borrowed; @ms is valid while @t is). Read-only: put answers
+ * MDS_EINVAL, nodes are written with their leaf by mds_feed_log_append. */
 void mds_feed_log_merkle(struct mds_txn *t, struct mds_merkle_store *ms);
+
+/* mds_feed_leaf_encoded_size - the bytes mds_feed_leaf_encode() writes. */
+size_t mds_feed_leaf_encoded_size(const struct mds_feed_leaf *lf);
+
+/*
+ * mds_feed_leaf_encode - write @lf (borrowed; its version field is ignored,
+ * MDS_FEED_LEAF_VERSION is written) in the leaf encoding into @buf
+ * (caller-owned, at least mds_feed_leaf_encoded_size(@lf) bytes). The
+ * record is written only when state is MDS_FEED_RECORD. Returns the
+ * bytes written. Snapshot entries use it (feed_snapshot.h).
+ */
+size_t mds_feed_leaf_encode(const struct mds_feed_leaf *lf, uint8_t *buf);
 
 /*
  * mds_feed_leaf_decode - parse leaf bytes @p (borrowed, @n bytes; untrusted)

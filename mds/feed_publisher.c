@@ -38,6 +38,8 @@ struct mds_feed_publisher {
 	void (*report)(int code, const char *msg);
 	struct mds_reader *r;          /* signing thread only */
 
+	/* keys: the signing thread reloads them, GetSnapshot signs with them */
+	pthread_mutex_t keys_mu;
 	struct mds_note_signer *keys[2];
 	size_t n_keys;
 	struct timespec key_mtime;
@@ -51,7 +53,13 @@ struct mds_feed_publisher {
 	char *note;
 	size_t note_len;
 	uint64_t last_sign_mono;
+	uint64_t last_sign_wall_ms;
+	uint64_t head_size;            /* log size at the last round */
 	uint64_t n_signed, n_failed;
+	/* called after each publication, under notify_mu (never under mu) */
+	pthread_mutex_t notify_mu;
+	void (*notify)(void *arg);
+	void *notify_arg;
 	int stopping;
 	int thread_started;
 	pthread_t thread;
@@ -203,6 +211,9 @@ int mds_feed_publisher_tick(struct mds_feed_publisher *p, struct mds_status *st)
 		mds_status_set(st, rc, "cannot read the feed size: %s", mds_strerror(rc));
 		goto out;
 	}
+	pthread_mutex_lock(&p->mu);
+	p->head_size = size;
+	pthread_mutex_unlock(&p->mu);
 	if (p->have_last && size == p->last.size && p->last_sign_mono &&
 	    now - p->last_sign_mono < p->heartbeat_ns)
 		goto out;   /* rc = 0: nothing due */
@@ -234,16 +245,20 @@ int mds_feed_publisher_tick(struct mds_feed_publisher *p, struct mds_status *st)
 	}
 	mds_reader_end(p->r);
 	began = 0;
+	pthread_mutex_lock(&p->keys_mu);
 	rc = keys_refresh(p, 0, st);
 	if (rc) {
 		if (p->report)
 			p->report(rc, st->msg);
-		if (p->n_keys == 0)
+		if (p->n_keys == 0) {
+			pthread_mutex_unlock(&p->keys_mu);
 			goto out;
+		}
 	}
 	rc = mds_checkpoint_sign(&next, p->have_last ? &p->last : NULL,
 				 (const uint8_t (*)[32])proof, n_proof, p->keys, p->n_keys, &note,
 				 &len, st);
+	pthread_mutex_unlock(&p->keys_mu);
 	if (rc)
 		goto out;
 	rc = last_store(p, note, len, st);
@@ -256,10 +271,15 @@ int mds_feed_publisher_tick(struct mds_feed_publisher *p, struct mds_status *st)
 	p->last = next;
 	p->have_last = 1;
 	p->last_sign_mono = now;
+	p->last_sign_wall_ms = (uint64_t)wall.tv_sec * 1000u + (uint64_t)wall.tv_nsec / 1000000u;
 	p->n_signed++;
 	pthread_mutex_unlock(&p->mu);
 	note = NULL;
 	rc = 1;
+	pthread_mutex_lock(&p->notify_mu);
+	if (p->notify)
+		p->notify(p->notify_arg);
+	pthread_mutex_unlock(&p->notify_mu);
 out:
 	if (began)
 		mds_reader_end(p->r);
@@ -324,6 +344,8 @@ int mds_feed_publisher_start(struct mds_store *s, const struct mds_feed_publishe
 	p->heartbeat_ns = (uint64_t)(o->heartbeat_ms ? o->heartbeat_ms : 10000) * 1000000u;
 	p->report = o->report;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->keys_mu, NULL);
+	pthread_mutex_init(&p->notify_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cv, &ca);
@@ -368,6 +390,12 @@ out_free:
 int mds_feed_publisher_latest(struct mds_feed_publisher *p, char **note, size_t *len,
 			      struct mds_checkpoint *cp)
 {
+	return mds_feed_publisher_latest_gen(p, note, len, cp, NULL);
+}
+
+int mds_feed_publisher_latest_gen(struct mds_feed_publisher *p, char **note, size_t *len,
+				  struct mds_checkpoint *cp, uint64_t *gen)
+{
 	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
@@ -383,6 +411,8 @@ int mds_feed_publisher_latest(struct mds_feed_publisher *p, char **note, size_t 
 			*len = p->note_len;
 			if (cp)
 				*cp = p->last;
+			if (gen)
+				*gen = p->n_signed;
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -396,6 +426,77 @@ void mds_feed_publisher_stats(struct mds_feed_publisher *p, uint64_t *signed_out
 	*signed_out = p->n_signed;
 	*failed_out = p->n_failed;
 	pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t mds_feed_publisher_generation(struct mds_feed_publisher *p)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&p->mu);
+	g = p->n_signed;
+	pthread_mutex_unlock(&p->mu);
+	return g;
+}
+
+void mds_feed_publisher_set_notify(struct mds_feed_publisher *p, void (*fn)(void *arg),
+				   void *arg)
+{
+	pthread_mutex_lock(&p->notify_mu);
+	p->notify = fn;
+	p->notify_arg = arg;
+	pthread_mutex_unlock(&p->notify_mu);
+}
+
+int mds_feed_publisher_sign_text(struct mds_feed_publisher *p, const char *text, size_t len,
+				 char **note, size_t *note_len, struct mds_status *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->keys_mu);
+	if (p->n_keys == 0)
+		rc = mds_status_set(st, MDS_ENOTFOUND, "no feed key to sign with");
+	else
+		rc = mds_note_sign(text, len, p->keys, p->n_keys, note, note_len, st);
+	pthread_mutex_unlock(&p->keys_mu);
+	return rc;
+}
+
+const char *mds_feed_publisher_origin(const struct mds_feed_publisher *p)
+{
+	return p->origin;
+}
+
+void mds_feed_publisher_metrics(struct mds_feed_publisher *p, FILE *f)
+{
+	uint64_t head, size = 0, wall = 0, n_signed, n_failed;
+
+	pthread_mutex_lock(&p->mu);
+	head = p->head_size;
+	if (p->have_last) {
+		size = p->last.size;
+		wall = p->last_sign_wall_ms;
+	}
+	n_signed = p->n_signed;
+	n_failed = p->n_failed;
+	pthread_mutex_unlock(&p->mu);
+	fprintf(f,
+		"# HELP mds_feed_log_size leaves in the change feed at the last signing round.\n"
+		"# TYPE mds_feed_log_size gauge\n"
+		"mds_feed_log_size %llu\n"
+		"# HELP mds_feed_checkpoint_size size of the newest signed checkpoint.\n"
+		"# TYPE mds_feed_checkpoint_size gauge\n"
+		"mds_feed_checkpoint_size %llu\n"
+		"# HELP mds_feed_checkpoint_timestamp_seconds wall time the newest checkpoint was signed (0: none since start).\n"
+		"# TYPE mds_feed_checkpoint_timestamp_seconds gauge\n"
+		"mds_feed_checkpoint_timestamp_seconds %.3f\n"
+		"# HELP mds_feed_notes_signed_total checkpoints signed since start (heartbeats included).\n"
+		"# TYPE mds_feed_notes_signed_total counter\n"
+		"mds_feed_notes_signed_total %llu\n"
+		"# HELP mds_feed_sign_failed_total signing rounds that failed.\n"
+		"# TYPE mds_feed_sign_failed_total counter\n"
+		"mds_feed_sign_failed_total %llu\n",
+		(unsigned long long)head, (unsigned long long)size, (double)wall / 1000.0,
+		(unsigned long long)n_signed, (unsigned long long)n_failed);
 }
 
 void mds_feed_publisher_stop(struct mds_feed_publisher *p)
@@ -415,6 +516,8 @@ void mds_feed_publisher_stop(struct mds_feed_publisher *p)
 	free(p->note);
 	free(p->data_dir);
 	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->keys_mu);
+	pthread_mutex_destroy(&p->notify_mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);
 }

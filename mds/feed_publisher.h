@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mds/store.h"
 #include "feed/note.h"
@@ -65,6 +66,41 @@ int mds_feed_publisher_tick(struct mds_feed_publisher *p, struct mds_status *st)
  */
 int mds_feed_publisher_latest(struct mds_feed_publisher *p, char **note, size_t *len,
 			      struct mds_checkpoint *cp);
+
+/* mds_feed_publisher_latest_gen - mds_feed_publisher_latest(), and *@gen
+ * (may be NULL) the number of notes signed up to that one: it changes
+ * with every signature, heartbeats included. */
+int mds_feed_publisher_latest_gen(struct mds_feed_publisher *p, char **note, size_t *len,
+				  struct mds_checkpoint *cp, uint64_t *gen);
+
+/* mds_feed_publisher_generation - notes signed so far (see _latest_gen). */
+uint64_t mds_feed_publisher_generation(struct mds_feed_publisher *p);
+
+/*
+ * mds_feed_publisher_set_notify - call @fn(@arg) on the signing thread
+ * after every note is published (follow streams wake on it); NULL
+ * removes it. When this returns, no call of the previous @fn is running.
+ * @fn must not call back into the publisher's notify functions.
+ */
+void mds_feed_publisher_set_notify(struct mds_feed_publisher *p, void (*fn)(void *arg),
+				   void *arg);
+
+/*
+ * mds_feed_publisher_sign_text - sign @text (borrowed, @len bytes, the
+ * note text rules of mds_note_sign) with the feed's current keys (both
+ * during a rotation's overlap). *@note (NUL-terminated, owned by the
+ * caller, free()) and *@note_len. Thread-safe. Returns 0, MDS_ENOTFOUND
+ * (no key), or mds_note_sign()'s errors.
+ */
+int mds_feed_publisher_sign_text(struct mds_feed_publisher *p, const char *text, size_t len,
+				 char **note, size_t *note_len, struct mds_status *st);
+
+/* mds_feed_publisher_origin - the checkpoint origin (borrowed from @p). */
+const char *mds_feed_publisher_origin(const struct mds_feed_publisher *p);
+
+/* mds_feed_publisher_metrics - Prometheus lines (log size, newest
+ * checkpoint's size and time, notes signed, failed rounds) to @f. */
+void mds_feed_publisher_metrics(struct mds_feed_publisher *p, FILE *f);
 
 /* mds_feed_publisher_stats - notes signed since start, failed rounds. */
 void mds_feed_publisher_stats(struct mds_feed_publisher *p, uint64_t *signed_out,

@@ -24,14 +24,17 @@
 #include "auth.h"
 #include "config.h"
 #include "feed_keys.h"
+#include "feed_compact.h"
 #include "feed_log.h"
 #include "feed_publisher.h"
 #include "federation.h"
 #include "http.h"
 #include "jwks_fetch.h"
+#include "local_issuer.h"
 #include "log.h"
 #include "mds/namespace.h"
 #include "mds/store.h"
+#include "rpc_gate.h"
 #include "server.h"
 
 #ifndef MDS_VERSION
@@ -73,8 +76,15 @@ static const char usage_serve[] =
 	"                        (group commit; default 0 = commit what is queued)\n"
 	"  --log-level LEVEL     debug, info, warn or error (default info)\n"
 	"  --port-file FILE      write {\"grpc\":PORT,\"http\":PORT} once listening\n"
-	"  --auth-mode MODE      dev (default: no authentication, every caller is an\n"
-	"                        admin; loopback only unless --insecure) or jwt\n"
+	"  --auth-mode MODE      local (default): bearer tokens from a local issuer\n"
+	"                        whose key is made under DATA on first start, with an\n"
+	"                        island-admin token in DATA/admin.token (mdsctl reads\n"
+	"                        ./var/mds/admin.token by default);\n"
+	"                        jwt: tokens from your identity provider (implied by\n"
+	"                        --jwt-issuer/--jwks-file/--jwks-url);\n"
+	"                        dev: NO authentication, every caller is an admin\n"
+	"                        (loopback only unless --insecure; warns at start)\n"
+	"  --dev                 same as --auth-mode dev\n"
 	"  --jwt-issuer LIST     jwt: trusted token issuers (comma-separated)\n"
 	"  --jwt-audience AUD    jwt: the audience tokens must name\n"
 	"  --jwks-file FILE      jwt: the identity provider's key set\n"
@@ -105,6 +115,12 @@ static const char usage_serve[] =
 	"                        (default 30000)\n"
 	"  --peer-idle-ms N      reconnect a peer stream silent for N ms (default 30000)\n"
 	"  --peer-backoff-max-ms N  longest reconnect delay (default 10000)\n"
+	"  --peer-token-file F   bearer token sent to peers (a principal with list on\n"
+	"                        the peer island); per peer: \"token-file\" in \"peers\"\n"
+	"  --feed-retain DUR     keep feed leaves younger than DUR (default 7d) ...\n"
+	"  --feed-retain-leaves N  ... and at least the N newest (default 1000000);\n"
+	"                        older leaf bytes are deleted (Merkle nodes stay)\n"
+	"  --feed-compact-every DUR  how often compaction runs (default 1m)\n"
 	"                        Checkpoints are signed only once `mds keys init` ran.\n"
 	"  -h, --help            this text\n";
 
@@ -187,6 +203,7 @@ static const struct option serve_opts[] = {
 	{ "log-level", required_argument, NULL, OPT_VAL },
 	{ "port-file", required_argument, NULL, OPT_VAL },
 	{ "auth-mode", required_argument, NULL, OPT_VAL },
+	{ "dev", no_argument, NULL, OPT_BOOL },
 	{ "jwt-issuer", required_argument, NULL, OPT_VAL },
 	{ "jwt-audience", required_argument, NULL, OPT_VAL },
 	{ "jwks-file", required_argument, NULL, OPT_VAL },
@@ -205,6 +222,10 @@ static const struct option serve_opts[] = {
 	{ "peer-stale-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-idle-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-backoff-max-ms", required_argument, NULL, OPT_VAL },
+	{ "peer-token-file", required_argument, NULL, OPT_VAL },
+	{ "feed-retain", required_argument, NULL, OPT_VAL },
+	{ "feed-retain-leaves", required_argument, NULL, OPT_VAL },
+	{ "feed-compact-every", required_argument, NULL, OPT_VAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -379,7 +400,8 @@ static void refresher_stop(struct refresher *rf)
 }
 
 /* jwt mode: the token authority, its key set loaded (persisted or fresh). */
-static int open_auth(const struct mds_config *c, struct refresher *rf, struct mds_auth **out)
+static int open_auth(const struct mds_config *c, const char *state_name, struct refresher *rf,
+		     struct mds_auth **out)
 {
 	struct mds_auth_config ac;
 	struct mds_status st;
@@ -392,7 +414,7 @@ static int open_auth(const struct mds_config *c, struct refresher *rf, struct md
 		return MDS_ENOMEM;
 	for (char *t = strtok_r(issuers, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
 		iss[n++] = t;
-	snprintf(state, sizeof(state), "%s/jwks.state", c->data);
+	snprintf(state, sizeof(state), "%s/%s", c->data, state_name);
 	mds_auth_config_init(&ac);
 	ac.issuers = iss;
 	ac.n_issuers = n;
@@ -427,6 +449,34 @@ static int open_auth(const struct mds_config *c, struct refresher *rf, struct md
 		c->gateways ? c->gateways : "", c->jwks_url ? c->jwks_url : c->jwks_file,
 		(long long)rf->every_s, mds_auth_state_name(mds_auth_get_state(*out, NULL)));
 	return 0;
+}
+
+static void compact_report(int code, const char *msg, uint64_t removed)
+{
+	if (code)
+		mds_log(MDS_LOG_ERROR, "feed_compact", "code=%s error=\"%s\"",
+			mds_error_name(code), msg);
+	else
+		mds_log(MDS_LOG_INFO, "feed_compact", "removed=%llu", (unsigned long long)removed);
+}
+
+/* Leaf retention (feed_compact.h), whenever the feed is recorded. */
+static int start_compactor(const struct mds_config *c, struct mds_store *store,
+			   struct mds_feed_compactor **out)
+{
+	struct mds_feed_compactor_opts co;
+	struct mds_status st;
+	int rc;
+
+	memset(&co, 0, sizeof(co));
+	co.retain_ns = c->feed_retain_ns;
+	co.retain_leaves = c->feed_retain_leaves;
+	co.interval_ns = c->feed_compact_every_ns;
+	co.report = compact_report;
+	rc = mds_feed_compactor_start(store, &co, out, &st);
+	if (rc)
+		mds_log(MDS_LOG_ERROR, "feed_compact", "error=\"%s\"", st.msg);
+	return rc;
 }
 
 static void feed_report(int code, const char *msg)
@@ -514,6 +564,8 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 		po[i].tls_cert = c->peers[i].tls_cert;
 		po[i].tls_key = c->peers[i].tls_key;
 		po[i].insecure = c->peers[i].insecure;
+		po[i].token_file = c->peers[i].token_file ? c->peers[i].token_file
+							  : c->peer_token_file;
 	}
 	memset(&fo, 0, sizeof(fo));
 	fo.peers = po;
@@ -532,6 +584,49 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 	return 0;
 }
 
+/*
+ * The embedded default (--auth-mode local): make or load the local issuer
+ * under DATA, write a fresh admin token, and point the jwt settings at it
+ * (issuer, audience, key set file; the admin principal joins --admins).
+ * From here on the island runs exactly as in jwt mode.
+ */
+static int setup_local_auth(struct mds_config *c)
+{
+	struct mds_local_issuer li;
+	struct mds_status st;
+	char *admins = NULL, exp[32];
+	time_t t;
+	struct tm tm;
+	int rc;
+
+	mds_status_clear(&st);
+	rc = mds_local_issuer_setup(c->data, (int64_t)time(NULL), MDS_LOCAL_TOKEN_TTL_S, &li, &st);
+	if (rc != 0) {
+		mds_log(MDS_LOG_ERROR, "auth_local", "data=\"%s\" error=\"%s\"", c->data, st.msg);
+		return rc;
+	}
+	if (asprintf(&admins, "%s%s%s", c->admins ? c->admins : "", c->admins ? "," : "",
+		     MDS_LOCAL_ADMIN) < 0)
+		return MDS_ENOMEM;
+	free(c->admins);
+	c->admins = admins;
+	if (mds_config_set(c, "jwt-issuer", MDS_LOCAL_ISSUER, &st) != 0 ||
+	    mds_config_set(c, "jwt-audience", MDS_LOCAL_AUDIENCE, &st) != 0 ||
+	    mds_config_set(c, "jwks-file", li.jwks_file, &st) != 0)
+		return MDS_ENOMEM;
+	t = (time_t)li.token_exp;
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	mds_log(MDS_LOG_INFO, "auth_local",
+		"issuer=%s kid=%s key=\"%s\" key_state=%s admin=\"%s\" token_file=\"%s\" "
+		"token_expires=%s note=\"callers need a bearer token; the island-admin token "
+		"is in token_file (mode 0600): mdsctl reads ./var/mds/admin.token by default, "
+		"else --token-file; --auth-mode dev turns authentication off\"",
+		MDS_LOCAL_ISSUER, li.kid, li.key_file, li.key_created ? "created" : "loaded",
+		MDS_LOCAL_ADMIN, li.token_file, exp);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct mds_config c;
@@ -547,7 +642,9 @@ static int cmd_serve(int argc, char **argv)
 	struct mds_feed_publisher *pub = NULL;
 	struct mds_federation *fed = NULL;
 	char origin[MDS_NOTE_NAME_MAX + 1] = "";
+	struct mds_feed_compactor *compactor = NULL;
 	pthread_t second;
+	enum mds_config_auth_mode mode;
 	int rc, sig, ret = 1;
 
 	if (mds_config_init(&c) != 0) {
@@ -560,6 +657,7 @@ static int cmd_serve(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	}
 	mds_log_min_level = c.log_level;
+	mode = mds_config_auth_mode(&c);
 
 	/* Signals are taken by sigwait in this thread only. */
 	sigemptyset(&stop_signals);
@@ -574,13 +672,14 @@ static int cmd_serve(int argc, char **argv)
 	if (!c.explicit)
 		mds_log(MDS_LOG_INFO, "embedded_default",
 			"note=\"no options given: data under ./var/mds, plaintext gRPC on "
-			"loopback only; see mds serve --help for TLS and other addresses\"");
+			"loopback only, bearer tokens from a local issuer; see mds serve --help "
+			"for TLS, other addresses and authentication\"");
 	else if (!c.tls_cert && c.insecure)
 		mds_log(MDS_LOG_WARN, "plaintext", "listen=%s note=\"gRPC without TLS (--insecure)\"",
 			c.listen);
 
 	/* before the store starts its writer thread (jwks_fetch.h) */
-	if (c.auth_mode == 1 && c.jwks_url && mds_jwks_fetch_global_init(&st) != 0) {
+	if (mode == MDS_CONFIG_AUTH_JWT && c.jwks_url && mds_jwks_fetch_global_init(&st) != 0) {
 		mds_log(MDS_LOG_ERROR, "jwks_fetch", "error=\"%s\"", st.msg);
 		goto out;
 	}
@@ -590,6 +689,8 @@ static int cmd_serve(int argc, char **argv)
 			strerror(-rc));
 		goto out;
 	}
+	if (mode == MDS_CONFIG_AUTH_LOCAL && setup_local_auth(&c) != 0)
+		goto out;
 	memset(&so, 0, sizeof(so));
 	so.map_size = c.map_size;
 	so.batch_window_us = c.batch_window_us;
@@ -604,15 +705,18 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	if (start_federation(&c, store, &fed) != 0)
 		goto out;
+	if (feed && start_compactor(&c, store, &compactor) != 0)
+		goto out;
 
-	if (c.auth_mode == 1) {
-		if (open_auth(&c, &rf, &auth) != 0)
+	if (mode != MDS_CONFIG_AUTH_DEV) {
+		if (open_auth(&c, mode == MDS_CONFIG_AUTH_LOCAL ? "local-issuer.state" : "jwks.state",
+			      &rf, &auth) != 0)
 			goto out;
 		rf.started = pthread_create(&rf.th, NULL, refresher_main, &rf) == 0;
 	}
 
 	memset(&sv, 0, sizeof(sv));
-	sv.auth_mode = c.auth_mode;
+	sv.auth_mode = mode == MDS_CONFIG_AUTH_DEV ? MDS_GATE_DEV : MDS_GATE_JWT;
 	sv.auth = auth;
 	sv.gateways = c.gateways;
 	sv.rate_limits = c.rate_limits;
@@ -628,6 +732,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.feed = pub;
 	sv.federation = fed;
 	sv.origin = origin;
+	sv.feed_compactor = compactor;
 	rc = mds_server_start(&srv, store, &sv, &st);
 	if (rc != 0) {
 		mds_log(MDS_LOG_ERROR, "grpc_listen", "listen=%s error=\"%s\"", c.listen, st.msg);
@@ -643,7 +748,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	mds_log(MDS_LOG_INFO, "serving", "grpc_port=%d http_port=%d threads=%u",
 		mds_server_port(srv), http ? mds_http_port(http) : 0, c.threads);
-	if (c.auth_mode == 0)
+	if (mode == MDS_CONFIG_AUTH_DEV)
 		mds_log(MDS_LOG_WARN, "auth_dev_mode",
 			"listen=%s note=\"no authentication: every caller is trusted as an "
 			"admin (--auth-mode dev); use --auth-mode jwt beyond a dev machine\"",
@@ -670,6 +775,7 @@ out:
 	mds_http_stop(http);
 	mds_server_free(srv);
 	mds_federation_stop(fed);
+	mds_feed_compactor_stop(compactor);
 	mds_feed_publisher_stop(pub);
 	if (store) {
 		mds_store_close(store);

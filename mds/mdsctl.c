@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -42,6 +43,8 @@ static const char usage_top[] =
 	"  blob blocks BUCKET NAME | blob copy-status COPY_ID\n"
 	"  policy bind SUBJECT ROLE SCOPE [--deny] [--condition EXPR] | policy unbind ID\n"
 	"  policy ls | policy explain PRINCIPAL ACTION [BUCKET[/NAME] | team/T] [--group G]\n"
+	"  global ls BUCKET [--prefix P] [--origin O]... | global get BUCKET NAME\n"
+	"  global usage [TEAM] | feed status | peers | peers reset ORIGIN\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
@@ -50,7 +53,10 @@ static const char usage_top[] =
 	"  --tls-cert FILE       client certificate for mutual TLS (with --tls-key)\n"
 	"  --tls-key FILE        private key of --tls-cert\n"
 	"  --timeout MS          per-call deadline in milliseconds (default 10000)\n"
-	"  --token-file FILE     send the bearer token in FILE (default: $MDS_TOKEN)\n"
+	"  --token TOKEN         send this bearer token\n"
+	"  --token-file FILE     send the bearer token in FILE's first line\n"
+	"                        (default: $MDS_TOKEN; else, for the default endpoint,\n"
+	"                        ./var/mds/admin.token when it exists)\n"
 	"  --json                machine-readable output (one JSON document)\n"
 	"  -h, --help            help (also after any command: mdsctl ls --help)\n"
 	"\n"
@@ -117,7 +123,10 @@ static const struct option long_opts[] = {
 	{ "deny", no_argument, NULL, O_DENY },
 	{ "condition", required_argument, NULL, O_CONDITION },
 	{ "group", required_argument, NULL, O_GROUP },
+	{ "prefix", required_argument, NULL, O_PREFIX },
+	{ "origin", required_argument, NULL, O_ORIGIN },
 	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+	{ "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -780,22 +789,37 @@ static int cmd_status(struct ctl *c)
 
 /* ---- main ---------------------------------------------------------------- */
 
+#define DEFAULT_ENDPOINT "127.0.0.1:7420"
+/* What `mds serve` with no options writes (mds/auth/local_issuer.h). */
+#define DEFAULT_TOKEN_FILE "./var/mds/admin.token"
+
 /*
- * The bearer token: the first line of @file, or $MDS_TOKEN; none is fine
- * (dev mode, or mTLS identities). @buf (caller's) holds it; c->co.token
- * borrows it. Returns 0, or 1 with the error printed.
+ * The bearer token, first found of: --token @arg, the first line of
+ * --token-file @file, $MDS_TOKEN, and, only when talking to the default
+ * endpoint, the embedded default's ./var/mds/admin.token if it exists.
+ * None is fine (dev mode, or mTLS identities). @buf (caller's) holds it;
+ * c->co.token borrows it. Returns 0, or 1 with the error printed.
  */
-static int mdsctl_token(struct ctl *c, const char *file, char *buf, size_t cap)
+static int mdsctl_token(struct ctl *c, const char *arg, const char *file, char *buf, size_t cap)
 {
 	const char *env = getenv("MDS_TOKEN");
+	int implicit = 0;
 	size_t n;
 
 	buf[0] = 0;
-	if (file) {
+	if (!arg && !file && !(env && *env) && !strcmp(c->co.endpoint, DEFAULT_ENDPOINT) &&
+	    access(DEFAULT_TOKEN_FILE, F_OK) == 0) {
+		file = DEFAULT_TOKEN_FILE;
+		implicit = 1;
+	}
+	if (arg) {
+		snprintf(buf, cap, "%s", arg);
+	} else if (file) {
 		FILE *f = fopen(file, "r");
 
 		if (!f || !fgets(buf, (int)cap, f)) {
-			fprintf(stderr, "mdsctl: cannot read --token-file '%s': %s\n", file,
+			fprintf(stderr, "mdsctl: cannot read %s '%s': %s\n",
+				implicit ? "the default token file" : "--token-file", file,
 				f ? "empty file" : strerror(errno));
 			if (f)
 				fclose(f);
@@ -830,6 +854,14 @@ static int print_help(const char *cmd)
 		fputs(mdsctl_policy_help, stdout);
 		return 0;
 	}
+	if (cmd && !strcmp(cmd, "global")) {
+		fputs(mdsctl_global_help, stdout);
+		return 0;
+	}
+	if (cmd && (!strcmp(cmd, "peers") || !strcmp(cmd, "feed"))) {
+		fputs(mdsctl_peers_help, stdout);
+		return 0;
+	}
 	for (size_t i = 0; cmd && i < sizeof(usage_cmds) / sizeof(usage_cmds[0]); i++)
 		if (!strcmp(cmd, usage_cmds[i].cmd)) {
 			fputs(usage_cmds[i].text, stdout);
@@ -843,12 +875,12 @@ int main(int argc, char **argv)
 {
 	struct ctl c;
 	struct mds_status st;
-	const char *cmd, *token_file = NULL;
+	const char *cmd, *token_file = NULL, *token_arg = NULL;
 	int opt, rc;
 	char *end, token[8192];
 
 	memset(&c, 0, sizeof(c));
-	c.co.endpoint = "127.0.0.1:7420";
+	c.co.endpoint = DEFAULT_ENDPOINT;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		if (opt >= O_TEAM && opt <= O_LAST)
@@ -895,7 +927,14 @@ int main(int argc, char **argv)
 				return mdsctl_usage_err("at most 16 --group options%s", "");
 			c.groups[c.n_groups++] = optarg;
 			break;
+		case O_PREFIX: c.prefix = optarg; break;
+		case O_ORIGIN:
+			if (c.n_origins == 16)
+				return mdsctl_usage_err("at most 16 --origin options%s", "");
+			c.origins[c.n_origins++] = optarg;
+			break;
 		case O_TOKEN_FILE: token_file = optarg; break;
+		case O_TOKEN: token_arg = optarg; break;
 		default:
 			return mdsctl_usage_err("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -914,9 +953,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "team") && strcmp(cmd, "bucket") && strcmp(cmd, "object") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "status") && strcmp(cmd, "quota") &&
 	    strcmp(cmd, "usage") && strcmp(cmd, "upload") && strcmp(cmd, "blob") &&
-	    strcmp(cmd, "policy"))
+	    strcmp(cmd, "policy") && strcmp(cmd, "global") && strcmp(cmd, "peers") &&
+	    strcmp(cmd, "feed"))
 		return mdsctl_usage_err("unknown command '%s'", cmd);
-	if (mdsctl_token(&c, token_file, token, sizeof(token)) != 0)
+	if (mdsctl_token(&c, token_arg, token_file, token, sizeof(token)) != 0)
 		return 1;
 
 	mds_status_clear(&st);
@@ -940,6 +980,12 @@ int main(int argc, char **argv)
 		rc = !strcmp(cmd, "upload") ? mdsctl_cmd_upload(&c) : mdsctl_cmd_blob(&c);
 	else if (!strcmp(cmd, "policy"))
 		rc = mdsctl_cmd_policy(&c);
+	else if (!strcmp(cmd, "global"))
+		rc = mdsctl_cmd_global(&c);
+	else if (!strcmp(cmd, "peers"))
+		rc = mdsctl_cmd_peers(&c);
+	else if (!strcmp(cmd, "feed"))
+		rc = mdsctl_cmd_feed(&c);
 	else
 		rc = cmd_status(&c);
 	mds_client_close(c.cl);

@@ -24,13 +24,14 @@
 /* Command option ids; every id in [O_TEAM, O_LAST] has a bit in ctl.given. */
 enum {
 	O_ENDPOINT = 256, O_TLS, O_TLS_CA, O_TLS_CERT, O_TLS_KEY, O_TIMEOUT, O_JSON,
-	O_TOKEN_FILE,
+	O_TOKEN_FILE, O_TOKEN,
 	O_TEAM, O_SIZE, O_ETAG, O_CTYPE, O_META, O_IF_MATCH, O_IF_NONE_MATCH,
 	O_DELIM, O_MAX_KEYS, O_START_AFTER, O_ALL,
 	O_MAX_BYTES, O_MAX_OBJECTS, O_SOFT_BYTES, O_SOFT_OBJECTS, O_GRACE, O_PRINCIPAL,
 	O_AFTER,
 	O_DENY, O_CONDITION, O_GROUP,
-	O_LAST = O_GROUP,
+	O_PREFIX, O_ORIGIN,
+	O_LAST = O_ORIGIN,
 };
 
 /* Allowed command options as a mask of bits (O_x - O_TEAM). */
@@ -55,6 +56,10 @@ struct ctl {
 	const char *condition;
 	const char *groups[16];
 	size_t n_groups;
+	/* global ls / get */
+	const char *prefix;
+	const char *origins[16];
+	size_t n_origins;
 	unsigned long given;   /* bit (opt - O_TEAM) for command options */
 	char **args;
 	int n_args;
@@ -109,5 +114,12 @@ int mdsctl_cmd_upload(struct ctl *c);
 int mdsctl_cmd_blob(struct ctl *c);
 extern const char mdsctl_upload_help[];
 extern const char mdsctl_blob_help[];
+
+/* The global view and subscriber commands (mdsctl_global.c). */
+int mdsctl_cmd_global(struct ctl *c);
+int mdsctl_cmd_peers(struct ctl *c);
+int mdsctl_cmd_feed(struct ctl *c);
+extern const char mdsctl_global_help[];
+extern const char mdsctl_peers_help[];
 
 #endif /* MDS_MDSCTL_H */

@@ -507,6 +507,8 @@ static int ns_apply_kind(struct mds_txn *t, struct mds_op *op)
 		return mds_policy_apply(t, op);
 	case MDS_OP_GLOBAL_APPLY ... MDS_OP_PEER_STATE:
 		return mds_gv_apply(t, op);
+	case MDS_OP_FEED_COMPACT:
+		return 0;   /* the feed log's post-apply hook deletes (feed_compact.c) */
 	}
 	return mds_status_set(&op->status, MDS_EINVAL, "unknown op kind %d", (int)op->kind);
 }

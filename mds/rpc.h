@@ -56,6 +56,19 @@ struct mds_rpc_call {
 	uint64_t stream_sent;             /* STREAM: objects sent so far */
 	size_t stream_cursor_len;         /* STREAM: bytes of the last name sent */
 	char stream_cursor[MDS_OBJECT_NAME_MAX + 1];
+	/* STREAM: handler state that lives as long as the call (e.g. a held
+	 * read snapshot); the server calls stream_free(stream_state) when the
+	 * call is freed, on the call's worker thread. */
+	void *stream_state;
+	void (*stream_free)(void *state);
+	/* STREAM: run() sets stream_park (and no reply) to wait without a
+	 * thread until the feed publisher signs again or the server stops;
+	 * then run() is called again. stream_park_gen is the value of
+	 * mds_server_wake_gen() read BEFORE run() looked at the publisher, so
+	 * a signature in between is never missed. */
+	int stream_park;
+	uint64_t stream_park_gen;
+	int stream_follow;                /* STREAM: a follow stream (counted in /metrics) */
 	void *reply;                      /* packed reply (server-private grpc_byte_buffer) */
 	void *mem;                        /* malloc'd by a handler (what op borrows); free()d with the call */
 	const char *reason;               /* static; on failure sent as trailing metadata "mds-reason" */
@@ -126,6 +139,9 @@ struct mds_store *mds_server_store(struct mds_server *s);
 struct mds_gate *mds_server_gate(struct mds_server *s);
 /* The checkpointer the Feed service reads, or NULL (server.c). */
 struct mds_feed_publisher *mds_server_feed(struct mds_server *s);
+/* Changes every time the feed publisher signs and when the server starts
+ * stopping: parked streams are woken on each change (see stream_park). */
+uint64_t mds_server_wake_gen(struct mds_server *s);
 
 extern const struct mds_rpc_method mds_rpc_feed_methods[];
 extern const size_t mds_rpc_feed_count;

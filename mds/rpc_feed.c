@@ -11,12 +11,17 @@
  * call reads; a call that needs the checkpoint's tree then answers
  * UNAVAILABLE (retry), never a proof it cannot compute.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "feed.pb-c.h"
+#include "feed_compact.h"
 #include "feed_log.h"
 #include "feed_publisher.h"
+#include "feed_snapshot.h"
+#include "server.h"
 #include "rpc.h"
 
 #define ENTRIES_MAX 1000
@@ -93,11 +98,33 @@ static int get_checkpoint_run(struct mds_rpc_call *c, struct mds_status *st)
 	return rc;
 }
 
+/* MDS_EPRECOND naming the first retained leaf if leaf @seq was compacted. */
+static int check_retained(struct mds_rpc_call *c, uint64_t seq, struct mds_status *st)
+{
+	uint64_t first;
+	int rc = mds_feed_log_first(mds_reader_txn(c->reader), &first);
+
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the feed: %s", mds_strerror(rc));
+	if (seq < first)
+		return mds_status_set(st, MDS_EPRECOND,
+				      "leaf %llu is compacted: the first retained leaf is %llu; bootstrap with GetSnapshot, then subscribe from its size",
+				      (unsigned long long)seq, (unsigned long long)first);
+	return 0;
+}
+
 /* Reads leaves [start, end) into @e / @ep (caller's arrays of n). */
 static int read_entries(struct mds_rpc_call *c, uint64_t start, uint64_t end,
 			Mds__V1__FeedEntry *e, Mds__V1__FeedEntry **ep, struct mds_status *st)
 {
 	struct mds_txn *t = mds_reader_txn(c->reader);
+
+	if (start < end) {
+		int rc = check_retained(c, start, st);
+
+		if (rc)
+			return rc;
+	}
 
 	for (uint64_t i = start; i < end; i++) {
 		struct mds_str v;
@@ -189,6 +216,9 @@ static int get_inclusion_run(struct mds_rpc_call *c, struct mds_status *st)
 				    (unsigned long long)r->seq, (unsigned long long)size);
 		goto out;
 	}
+	rc = check_retained(c, r->seq, st);
+	if (rc)
+		goto out;
 	mds_feed_log_merkle(mds_reader_txn(c->reader), &ms);
 	rc = mds_merkle_inclusion_proof(&ms, r->seq, size, proof, &n);
 	if (rc == 0)
@@ -272,23 +302,85 @@ out:
 }
 
 /*
- * Subscribe. The call's stream cursor holds (next seq, target size) as two
- * 8-byte native integers once the first event is sent.
+ * Subscribe. The call's stream cursor holds a struct sub_cursor once the
+ * first event is sent: the next leaf to send, the size of the checkpoint
+ * being delivered, and the publisher generation of the last checkpoint
+ * sent (a follow stream sends the next one when it changes).
  */
-static int subscribe_first(struct mds_rpc_call *c, const Mds__V1__SubscribeRequest *r,
+struct sub_cursor {
+	uint64_t next;
+	uint64_t target;
+	uint64_t sent_gen;
+	int follow;
+};
+
+static void cursor_save(struct mds_rpc_call *c, const struct sub_cursor *cur)
+{
+	memcpy(c->stream_cursor, cur, sizeof(*cur));
+	c->stream_cursor_len = sizeof(*cur);
+	c->stream_last = !cur->follow && cur->next == cur->target;
+}
+
+/* One event with @cp (the note @note) and the consistency proof from
+ * @from to cp->size; @heartbeat says nothing is new. */
+static int send_checkpoint(struct mds_rpc_call *c, const char *note, size_t len,
+			   struct mds_checkpoint *cp, uint64_t from, int heartbeat,
 			   struct mds_status *st)
 {
 	Mds__V1__SubscribeEvent ev = MDS__V1__SUBSCRIBE_EVENT__INIT;
 	Mds__V1__FeedCheckpoint ck = MDS__V1__FEED_CHECKPOINT__INIT;
-	uint8_t proof[MDS_MERKLE_PROOF_MAX][MDS_MERKLE_HASH_LEN], root[MDS_MERKLE_HASH_LEN];
+	uint8_t proof[MDS_MERKLE_PROOF_MAX][MDS_MERKLE_HASH_LEN];
 	ProtobufCBinaryData b[MDS_MERKLE_PROOF_MAX];
 	struct mds_merkle_store ms;
-	struct mds_checkpoint cp;
-	uint64_t have, cur[2];
-	char *note = NULL;
-	size_t n = 0, len;
-	int rc = checkpoint_latest(c, &note, &len, &cp, st);
+	size_t n = 0;
+	int rc;
 
+	mds_feed_log_merkle(mds_reader_txn(c->reader), &ms);
+	rc = mds_merkle_consistency_proof(&ms, from, cp->size, proof, &n);
+	if (rc)
+		return mds_status_set(st, rc, "cannot prove consistency: %s", mds_strerror(rc));
+	proof_bytes(proof, n, b);
+	fill_checkpoint(&ck, note, len, cp);
+	ev.checkpoint = &ck;
+	ev.consistency = b;
+	ev.n_consistency = n;
+	ev.heartbeat = heartbeat;
+	return mds_rpc_reply(c, &ev.base);
+}
+
+static int send_compacted(struct mds_rpc_call *c, uint64_t first, uint64_t size)
+{
+	Mds__V1__SubscribeEvent ev = MDS__V1__SUBSCRIBE_EVENT__INIT;
+	Mds__V1__FeedCompacted fc = MDS__V1__FEED_COMPACTED__INIT;
+
+	fc.first_retained = first;
+	fc.tree_size = size;
+	ev.compacted = &fc;
+	return mds_rpc_reply(c, &ev.base);
+}
+
+static int subscribe_first(struct mds_rpc_call *c, const Mds__V1__SubscribeRequest *r,
+			   struct mds_status *st)
+{
+	uint8_t root[MDS_MERKLE_HASH_LEN];
+	struct mds_merkle_store ms;
+	struct mds_checkpoint cp;
+	struct sub_cursor cur;
+	uint64_t have, first, gen = 0;
+	char *note = NULL;
+	size_t len;
+	struct mds_feed_publisher *p = mds_server_feed(c->server);
+	int rc;
+
+	if (!p)
+		return mds_status_set(st, MDS_ENOTFOUND,
+				      "this island signs no checkpoints (no feed key: mds keys init)");
+	rc = mds_feed_publisher_latest_gen(p, &note, &len, &cp, &gen);
+	if (rc == MDS_ENOTFOUND)
+		return mds_status_set(st, rc, "no checkpoint has been signed yet; retry shortly");
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the newest checkpoint: %s",
+				      mds_strerror(rc));
 	if (rc == 0)
 		rc = check_origin(r->origin, &cp, st);
 	if (rc == 0)
@@ -311,26 +403,78 @@ static int subscribe_first(struct mds_rpc_call *c, const Mds__V1__SubscribeReque
 		goto out;
 	}
 	if (rc == 0)
-		rc = mds_merkle_consistency_proof(&ms, r->have_size, cp.size, proof, &n);
+		rc = mds_feed_log_first(mds_reader_txn(c->reader), &first);
 	if (rc) {
-		mds_status_set(st, rc, "cannot prove consistency: %s", mds_strerror(rc));
+		mds_status_set(st, rc, "cannot read the feed: %s", mds_strerror(rc));
 		goto out;
 	}
-	proof_bytes(proof, n, b);
-	fill_checkpoint(&ck, note, len, &cp);
-	ev.checkpoint = &ck;
-	ev.consistency = b;
-	ev.n_consistency = n;
-	ev.heartbeat = r->have_size == cp.size;
-	rc = mds_rpc_reply(c, &ev.base);
+	if (r->have_size < first) {
+		/* the leaves the subscriber needs are gone: the only event */
+		rc = send_compacted(c, first, have);
+		c->stream_last = 1;
+		c->stream_sent = 1;
+		goto out;
+	}
+	rc = send_checkpoint(c, note, len, &cp, r->have_size, r->have_size == cp.size, st);
 	if (rc)
 		goto out;
-	cur[0] = r->have_size;
-	cur[1] = cp.size;
-	memcpy(c->stream_cursor, cur, sizeof(cur));
-	c->stream_cursor_len = sizeof(cur);
-	c->stream_last = cur[0] == cur[1];
+	cur.next = r->have_size;
+	cur.target = cp.size;
+	cur.sent_gen = gen;
+	cur.follow = r->follow;
+	c->stream_follow = r->follow;
+	cursor_save(c, &cur);
 	c->stream_sent = 1;
+out:
+	free(note);
+	return rc;
+}
+
+/* Follow mode, caught up: the next checkpoint if one was signed since the
+ * last one sent, else park until the publisher signs. */
+static int subscribe_follow(struct mds_rpc_call *c, struct sub_cursor *cur,
+			    struct mds_status *st)
+{
+	struct mds_checkpoint cp;
+	uint64_t gen = mds_server_wake_gen(c->server), pgen, have;
+	char *note = NULL;
+	size_t len;
+	int rc;
+
+	if (!mds_server_is_serving(c->server))
+		return mds_status_set(st, MDS_ESHUTDOWN,
+				      "the island is shutting down; subscribe again from your size");
+	rc = mds_feed_publisher_latest_gen(mds_server_feed(c->server), &note, &len, &cp, &pgen);
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the newest checkpoint: %s",
+				      mds_strerror(rc));
+	if (pgen == cur->sent_gen) {
+		c->stream_park = 1;
+		c->stream_park_gen = gen;
+		goto out;
+	}
+	rc = mds_feed_log_size(mds_reader_txn(c->reader), &have);
+	if (rc) {
+		mds_status_set(st, rc, "cannot read the feed: %s", mds_strerror(rc));
+		goto out;
+	}
+	if (have < cp.size) {
+		/* signed from a newer snapshot than this one: come back at once */
+		c->stream_park = 1;
+		c->stream_park_gen = gen - 1;
+		goto out;
+	}
+	if (cp.size < cur->target) {
+		rc = mds_status_set(st, MDS_EINTERNAL, "the newest checkpoint shrank the log");
+		goto out;
+	}
+	rc = send_checkpoint(c, note, len, &cp, cur->target, cp.size == cur->target, st);
+	if (rc)
+		goto out;
+	cur->target = cp.size;
+	cur->sent_gen = pgen;
+	cursor_save(c, cur);
+	c->stream_sent++;
 out:
 	free(note);
 	return rc;
@@ -341,38 +485,189 @@ static int subscribe_run(struct mds_rpc_call *c, struct mds_status *st)
 	const Mds__V1__SubscribeRequest *r = (const void *)c->req;
 	Mds__V1__SubscribeEvent ev = MDS__V1__SUBSCRIBE_EVENT__INIT;
 	Mds__V1__FeedEntry *e = NULL, **ep = NULL;
-	uint64_t cur[2], end, have;
+	struct sub_cursor cur;
+	uint64_t end, have, first;
 	int rc;
 
 	if (c->stream_sent == 0)
 		return subscribe_first(c, r, st);
-	memcpy(cur, c->stream_cursor, sizeof(cur));
-	rc = snapshot_size(c, cur[1], &have, st);
+	memcpy(&cur, c->stream_cursor, sizeof(cur));
+	if (cur.next == cur.target)
+		return subscribe_follow(c, &cur, st);
+	rc = snapshot_size(c, cur.target, &have, st);
+	if (rc == 0)
+		rc = mds_feed_log_first(mds_reader_txn(c->reader), &first);
 	if (rc)
+		return rc == MDS_EUNAVAIL ? rc : mds_status_set(st, rc, "cannot read the feed: %s",
+								   mds_strerror(rc));
+	if (cur.next < first) {
+		/* compacted while this (slow) stream was on its way: the
+		 * subscriber must bootstrap, as if it had subscribed now */
+		rc = send_compacted(c, first, have);
+		c->stream_last = 1;
 		return rc;
-	end = cur[1] - cur[0] > ENTRIES_MAX ? cur[0] + ENTRIES_MAX : cur[1];
+	}
+	end = cur.target - cur.next > ENTRIES_MAX ? cur.next + ENTRIES_MAX : cur.target;
 	e = calloc(ENTRIES_MAX, sizeof(*e));
 	ep = calloc(ENTRIES_MAX, sizeof(*ep));
 	if (!e || !ep) {
 		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = read_entries(c, cur[0], end, e, ep, st);
+	rc = read_entries(c, cur.next, end, e, ep, st);
 	if (rc)
 		goto out;
 	ev.entries = ep;
-	ev.n_entries = (size_t)(end - cur[0]);
+	ev.n_entries = (size_t)(end - cur.next);
 	rc = mds_rpc_reply(c, &ev.base);
 	if (rc)
 		goto out;
-	cur[0] = end;
-	memcpy(c->stream_cursor, cur, sizeof(cur));
-	c->stream_last = end == cur[1];
+	cur.next = end;
+	cursor_save(c, &cur);
 	c->stream_sent++;
 out:
 	free(e);
 	free(ep);
 	return rc;
+}
+
+/*
+ * GetSnapshot. The call holds its own reader with one read transaction
+ * for its whole life (struct snap_call in stream_state), so every chunk
+ * and the manifest come from the same view. At most SNAPSHOTS_MAX run at
+ * once: each pins the pages of its view and one LMDB reader slot.
+ */
+#define SNAPSHOTS_MAX 4
+static atomic_int snapshots_open;
+
+struct snap_call {
+	struct mds_reader *r;
+	struct mds_feed_snapshot *sn;
+};
+
+static void snap_free(void *arg)
+{
+	struct snap_call *sc = arg;
+
+	mds_feed_snapshot_free(sc->sn);
+	if (sc->r)
+		mds_reader_close(sc->r);
+	free(sc);
+	atomic_fetch_sub(&snapshots_open, 1);
+}
+
+static int snapshot_begin(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__GetSnapshotRequest *r = (const void *)c->req;
+	struct mds_feed_publisher *p = mds_server_feed(c->server);
+	struct snap_call *sc;
+	int rc;
+
+	if (!p)
+		return mds_status_set(st, MDS_ENOTFOUND,
+				      "this island signs no snapshots (no feed key: mds keys init)");
+	if (r->origin && r->origin[0] && strcmp(r->origin, mds_feed_publisher_origin(p)) != 0)
+		return mds_status_set(st, MDS_EINVAL, "this island's feed origin is '%s', not '%s'",
+				      mds_feed_publisher_origin(p), r->origin);
+	if (atomic_fetch_add(&snapshots_open, 1) >= SNAPSHOTS_MAX) {
+		atomic_fetch_sub(&snapshots_open, 1);
+		return mds_status_set(st, MDS_EBUSY, "%d snapshots are already being sent; retry later",
+				      SNAPSHOTS_MAX);
+	}
+	sc = calloc(1, sizeof(*sc));
+	if (!sc) {
+		atomic_fetch_sub(&snapshots_open, 1);
+		return mds_status_set(st, MDS_ENOMEM, "out of memory");
+	}
+	c->stream_state = sc;
+	c->stream_free = snap_free;
+	rc = mds_reader_open(mds_server_store(c->server), &sc->r);
+	if (rc == 0)
+		rc = mds_reader_begin(sc->r);
+	if (rc)
+		return mds_status_set(st, rc, "cannot open a read view for the snapshot: %s",
+				      mds_strerror(rc));
+	return mds_feed_snapshot_open(mds_reader_txn(sc->r), mds_feed_publisher_origin(p),
+				      &sc->sn, st);
+}
+
+/* The last chunk: the manifest, signed with the feed keys. */
+static int snapshot_manifest(struct mds_rpc_call *c, struct snap_call *sc,
+			     struct mds_status *st)
+{
+	struct mds_feed_publisher *p = mds_server_feed(c->server);
+	Mds__V1__SnapshotChunk ch = MDS__V1__SNAPSHOT_CHUNK__INIT;
+	Mds__V1__SnapshotManifest mf = MDS__V1__SNAPSHOT_MANIFEST__INIT;
+	struct mds_feed_snapshot_manifest m;
+	ProtobufCBinaryData b[64];
+	char text[MDS_FEED_SNAPSHOT_TEXT_MAX], *note = NULL;
+	size_t tlen, nlen;
+	struct timespec ts;
+	unsigned n_range = 0;
+	int rc = mds_feed_snapshot_manifest(sc->sn, &m);
+
+	if (rc)
+		return mds_status_set(st, rc, "cannot finish the snapshot digest");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = mds_feed_snapshot_note_text(mds_feed_publisher_origin(p), &m,
+					 (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+					 text, sizeof(text), &tlen);
+	if (rc)
+		return mds_status_set(st, rc, "cannot format the snapshot manifest");
+	rc = mds_feed_publisher_sign_text(p, text, tlen, &note, &nlen, st);
+	if (rc)
+		return rc;
+	for (uint64_t v = m.size; v; v &= v - 1)
+		n_range++;
+	for (unsigned i = 0; i < n_range; i++) {
+		b[i].data = m.range.hash[i];
+		b[i].len = MDS_MERKLE_HASH_LEN;
+	}
+	mf.note.data = (uint8_t *)note;
+	mf.note.len = nlen;
+	mf.size = m.size;
+	mf.root.data = m.root;
+	mf.root.len = MDS_MERKLE_HASH_LEN;
+	mf.entries = m.entries;
+	mf.digest.data = m.digest;
+	mf.digest.len = MDS_MERKLE_HASH_LEN;
+	mf.compact_range = b;
+	mf.n_compact_range = n_range;
+	ch.manifest = &mf;
+	rc = mds_rpc_reply(c, &ch.base);
+	free(note);
+	c->stream_last = 1;
+	return rc;
+}
+
+static int get_snapshot_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	Mds__V1__SnapshotChunk ch = MDS__V1__SNAPSHOT_CHUNK__INIT;
+	struct mds_str ent[MDS_FEED_SNAPSHOT_CHUNK];
+	ProtobufCBinaryData b[MDS_FEED_SNAPSHOT_CHUNK];
+	struct snap_call *sc;
+	size_t n;
+	int rc;
+
+	if (c->stream_sent == 0) {
+		rc = snapshot_begin(c, st);
+		if (rc)
+			return rc;
+	}
+	sc = c->stream_state;
+	rc = mds_feed_snapshot_next(sc->sn, ent, MDS_FEED_SNAPSHOT_CHUNK, &n, st);
+	if (rc)
+		return rc;
+	c->stream_sent++;
+	if (n == 0)
+		return snapshot_manifest(c, sc, st);
+	for (size_t i = 0; i < n; i++) {
+		b[i].data = (uint8_t *)ent[i].p;
+		b[i].len = ent[i].len;
+	}
+	ch.entries = b;
+	ch.n_entries = n;
+	return mds_rpc_reply(c, &ch.base);
 }
 
 #define FD(m) "/mds.v1.Feed/" m
@@ -388,6 +683,8 @@ const struct mds_rpc_method mds_rpc_feed_methods[] = {
 	  &mds__v1__get_consistency_proof_request__descriptor, get_consistency_run, NULL, 0 },
 	{ FD("Subscribe"), "Subscribe", MDS_RPC_STREAM,
 	  &mds__v1__subscribe_request__descriptor, subscribe_run, NULL, 0 },
+	{ FD("GetSnapshot"), "GetSnapshot", MDS_RPC_STREAM,
+	  &mds__v1__get_snapshot_request__descriptor, get_snapshot_run, NULL, 0 },
 };
 const size_t mds_rpc_feed_count =
 	sizeof(mds_rpc_feed_methods) / sizeof(mds_rpc_feed_methods[0]);

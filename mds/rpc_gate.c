@@ -128,6 +128,7 @@ static const struct route routes[] = {
 	{ "GlobalUsage", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 	{ "Peers", MDS_ACT_READ, MDS_RATE_READ, RES_ISLAND, 0, 0 },
 	{ "ResetPeer", MDS_ACT_MANAGE_TEAMS, MDS_RATE_WRITE, RES_ISLAND, 0, 0 },
+	{ "GetSnapshot", MDS_ACT_LIST, MDS_RATE_LIST, RES_ISLAND, 0, 0 },
 };
 
 static const struct route *find_route(const char *method)

@@ -45,6 +45,8 @@
 #include "rpc_gate.h"
 #include "rpc_quota.h"
 #include "rpc_blob.h"
+#include "feed_publisher.h"
+#include "feed_compact.h"
 #include "mds/quota.h"
 
 #define N_CODES 17
@@ -71,7 +73,7 @@ struct worker {
 	atomic_long live;
 };
 
-enum tag_kind { TAG_NEW, TAG_DONE, TAG_SEND, TAG_CLOSE };
+enum tag_kind { TAG_NEW, TAG_DONE, TAG_SEND, TAG_CLOSE, TAG_WAKE };
 
 struct call;
 struct tag {
@@ -101,8 +103,12 @@ struct call {
 	int pending;                  /* STREAM: outstanding tags */
 	int final_sent;
 	struct call *resp_next;       /* responder queue link */
+	struct call *park_prev, *park_next; /* parked streams, under s->park_mu */
+	int parked;                   /* on the parked list (under s->park_mu) */
+	int closed;                   /* STREAM: RECV_CLOSE completed */
+	int follow_counted;           /* counted in s->follow_open */
 	uint64_t t_start_ns;
-	struct tag t_new, t_done, t_send, t_close;
+	struct tag t_new, t_done, t_send, t_close, t_wake;
 };
 
 struct mds_server {
@@ -134,6 +140,13 @@ struct mds_server {
 	uint64_t start_ns;
 	int tls, mtls;
 	struct mds_quota_sweeper *sweeper;   /* releases expired quota reservations */
+	/* Parked follow streams (no thread waits for them): woken by an
+	 * empty batch on their own call when the publisher signs or the
+	 * server stops, so the wake lands on the call's worker queue. */
+	pthread_mutex_t park_mu;
+	struct call *parked;
+	uint64_t wake_gen;
+	atomic_long follow_open;
 	struct mds_gate *gate;        /* identity, policy, rate limits */
 };
 
@@ -352,6 +365,10 @@ static void call_free(struct call *c)
 {
 	struct worker *w = c->w;
 
+	if (c->pub.stream_free)
+		c->pub.stream_free(c->pub.stream_state);
+	if (c->follow_counted)
+		atomic_fetch_sub(&w->s->follow_open, 1);
 	if (c->req)
 		protobuf_c_message_free_unpacked(c->req, NULL);
 	if (c->payload)
@@ -476,6 +493,7 @@ static void post_slot(struct worker *w, int midx)
 	c->t_done = (struct tag){ c, TAG_DONE };
 	c->t_send = (struct tag){ c, TAG_SEND };
 	c->t_close = (struct tag){ c, TAG_CLOSE };
+	c->t_wake = (struct tag){ c, TAG_WAKE };
 	grpc_metadata_array_init(&c->req_md);
 	atomic_fetch_add(&w->live, 1);
 	if (midx < 0) {
@@ -573,6 +591,74 @@ static void *responder_main(void *arg)
 
 /* ---- streams ----------------------------------------------------------- */
 
+/* An empty batch completes at once on the call's own queue: the wake-up
+ * of a parked stream on its worker. Caller holds s->park_mu or owns the
+ * call; c->pending already counts the completion. */
+static void wake_call(struct call *c)
+{
+	if (grpc_call_start_batch(c->call, NULL, 0, &c->t_wake, NULL) != GRPC_CALL_OK)
+		abort();
+}
+
+/* Park @c (on its worker): it waits for the next wake with no thread. */
+static void park(struct call *c)
+{
+	struct mds_server *s = c->w->s;
+
+	c->pending++;   /* the wake's completion */
+	pthread_mutex_lock(&s->park_mu);
+	if (s->wake_gen != c->pub.stream_park_gen || atomic_load(&s->stopping)) {
+		pthread_mutex_unlock(&s->park_mu);
+		wake_call(c);
+		return;
+	}
+	c->park_prev = NULL;
+	c->park_next = s->parked;
+	if (s->parked)
+		s->parked->park_prev = c;
+	s->parked = c;
+	c->parked = 1;
+	pthread_mutex_unlock(&s->park_mu);
+}
+
+static void unpark_locked(struct mds_server *s, struct call *c)
+{
+	if (c->park_prev)
+		c->park_prev->park_next = c->park_next;
+	else
+		s->parked = c->park_next;
+	if (c->park_next)
+		c->park_next->park_prev = c->park_prev;
+	c->park_prev = c->park_next = NULL;
+	c->parked = 0;
+}
+
+/* Wake every parked stream (the publisher signed, or the server stops). */
+static void wake_all(void *arg)
+{
+	struct mds_server *s = arg;
+
+	pthread_mutex_lock(&s->park_mu);
+	s->wake_gen++;
+	while (s->parked) {
+		struct call *c = s->parked;
+
+		unpark_locked(s, c);
+		wake_call(c);
+	}
+	pthread_mutex_unlock(&s->park_mu);
+}
+
+uint64_t mds_server_wake_gen(struct mds_server *s)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&s->park_mu);
+	g = s->wake_gen;
+	pthread_mutex_unlock(&s->park_mu);
+	return g;
+}
+
 static void stream_next(struct call *c)
 {
 	struct mds_server *s = c->w->s;
@@ -592,6 +678,16 @@ static void stream_next(struct call *c)
 	} else {
 		mds_status_set(&st, rc, "cannot take a snapshot: %s", mds_strerror(rc));
 	}
+	if (c->pub.stream_follow && !c->follow_counted) {
+		c->follow_counted = 1;
+		atomic_fetch_add(&s->follow_open, 1);
+	}
+	if (rc == 0 && c->pub.stream_park && !c->pub.reply && c->md_sent) {
+		c->pub.stream_park = 0;
+		park(c);
+		return;
+	}
+	c->pub.stream_park = 0;
 	memset(ops, 0, sizeof(ops));
 	if (!c->md_sent) {
 		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -836,7 +932,34 @@ static void on_event(struct tag *t, int ok)
 		call_free(c);
 		return;
 	case TAG_CLOSE:
+		c->closed = 1;
+		if (c->parked) {
+			/* cancelled or past its deadline while parked: no wake will come */
+			struct mds_server *s = c->w->s;
+
+			pthread_mutex_lock(&s->park_mu);
+			if (c->parked) {
+				unpark_locked(s, c);
+				c->pending--;
+			}
+			pthread_mutex_unlock(&s->park_mu);
+			if (!c->final_sent)
+				record(c, GRPC_STATUS_CANCELLED);
+			c->final_sent = 1;
+		}
 		if (--c->pending == 0)
+			call_free(c);
+		return;
+	case TAG_WAKE:
+		c->pending--;
+		if (!c->closed && !c->final_sent) {
+			stream_next(c);
+			return;
+		}
+		if (!c->final_sent)
+			record(c, GRPC_STATUS_CANCELLED);
+		c->final_sent = 1;
+		if (c->pending == 0)
 			call_free(c);
 		return;
 	case TAG_SEND:
@@ -1006,6 +1129,7 @@ static void server_release(struct mds_server *s)
 	}
 	pthread_cond_destroy(&s->resp_cv);
 	pthread_mutex_destroy(&s->resp_mu);
+	pthread_mutex_destroy(&s->park_mu);
 	if (s->wreader)
 		mds_reader_close(s->wreader);
 	free(s->workers);
@@ -1096,6 +1220,7 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 
 	pthread_mutex_init(&s->resp_mu, NULL);
 	pthread_cond_init(&s->resp_cv, NULL);
+	pthread_mutex_init(&s->park_mu, NULL);
 	if (pthread_create(&s->resp_thread, NULL, responder_main, s) != 0) {
 		rc = mds_status_set(st, MDS_ENOMEM, "cannot start the responder thread");
 		goto out_free;
@@ -1168,6 +1293,8 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	}
 	grpc_server_start(s->server);
 	atomic_store(&s->serving, 1);
+	if (o->feed)
+		mds_feed_publisher_set_notify(o->feed, wake_all, s);
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		struct worker *w = &s->workers[i];
 
@@ -1210,8 +1337,11 @@ void mds_server_stop(struct mds_server *s, unsigned grace_ms)
 		return;
 	s->stopped = 1;
 	atomic_store(&s->serving, 0);
+	if (s->o->feed)
+		mds_feed_publisher_set_notify(s->o->feed, NULL, NULL);
 	grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
 	atomic_store(&s->stopping, 1);
+	wake_all(s);   /* parked follow streams end now, not at the grace limit */
 	ev = grpc_completion_queue_pluck(
 		s->shutdown_cq, &tag,
 		gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -1381,6 +1511,13 @@ int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
 		(unsigned long long)ss.stale_readers_reaped, atomic_load(&s->serving));
 	mds_gate_metrics(s->gate, f);
 	mds_federation_metrics(s->o->federation, f);
+	if (s->o->feed)
+		mds_feed_publisher_metrics(s->o->feed, f);
+	if (s->o->feed_compactor)
+		mds_feed_compactor_metrics(s->o->feed_compactor, f);
+	fprintf(f, "# HELP mds_feed_follow_streams open Subscribe streams in follow mode.\n"
+		   "# TYPE mds_feed_follow_streams gauge\n"
+		   "mds_feed_follow_streams %ld\n", atomic_load(&s->follow_open));
 	if (fclose(f) != 0) {
 		free(*out);
 		*out = NULL;

@@ -20,6 +20,7 @@
 
 struct mds_server;
 struct mds_feed_publisher;
+struct mds_feed_compactor;
 
 struct mds_server_opts {
 	const char *listen;        /* "HOST:PORT"; port 0 picks a free one */
@@ -42,6 +43,8 @@ struct mds_server_opts {
 	struct mds_federation *federation; /* peers for the Global service (borrowed;
 					    * must outlive the server); NULL = none */
 	const char *origin;        /* this island's feed origin (borrowed); NULL = none */
+	struct mds_feed_compactor *feed_compactor; /* leaf retention, for /metrics
+						    * (borrowed, outlives the server); NULL = none */
 };
 
 /*

@@ -28,6 +28,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.listen, "127.0.0.1:7420");
 	assert_string_equal(c.http, "127.0.0.1:7421");
 	assert_int_equal(c.explicit, 0);
+	/* secure by default: the local issuer, never dev mode */
+	assert_int_equal(mds_config_auth_mode(&c), MDS_CONFIG_AUTH_LOCAL);
 	assert_int_equal(mds_config_check(&c, &st), 0);
 	mds_config_release(&c);
 }
@@ -45,11 +47,20 @@ static void test_rules(void **state)
 	assert_int_equal(mds_config_set(&c, "insecure", NULL, &st), 0);
 	assert_int_equal(mds_config_check(&c, &st), 0);
 	assert_int_equal(mds_config_set(&c, "insecure", "false", &st), 0);
-	/* dev mode (no authentication) is loopback-only unless --insecure */
+	/* the default (local issuer) is fine off loopback with TLS ... */
 	assert_int_equal(mds_config_set(&c, "tls-cert", "s.pem", &st), 0);
 	assert_int_equal(mds_config_set(&c, "tls-key", "s.key", &st), 0);
+	assert_int_equal(mds_config_auth_mode(&c), MDS_CONFIG_AUTH_LOCAL);
+	assert_int_equal(mds_config_check(&c, &st), 0);
+	/* ... dev mode (no authentication) is loopback-only unless --insecure */
+	assert_int_equal(mds_config_set(&c, "dev", NULL, &st), 0);
+	assert_int_equal(mds_config_auth_mode(&c), MDS_CONFIG_AUTH_DEV);
 	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
 	assert_non_null(strstr(st.msg, "auth-mode dev"));
+	assert_int_equal(mds_config_set(&c, "auth-mode", "local", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), 0);
+	assert_int_equal(mds_config_set(&c, "auth-mode", "dev", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
 	assert_int_equal(mds_config_set(&c, "auth-mode", "jwt", &st), 0);
 	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);   /* no issuer... */
 	assert_non_null(strstr(st.msg, "--jwt-issuer"));
@@ -80,6 +91,15 @@ static void test_rules(void **state)
 	c.jwks_ca_file = NULL;
 	assert_int_equal(mds_config_check(&c, &st), 0);
 	assert_int_equal(mds_config_set(&c, "auth-mode", "none", &st), MDS_EINVAL);
+	/* provider settings without --auth-mode mean jwt, never dev; local
+	 * mode makes its own issuer and refuses them */
+	c.auth_mode_given = 0;
+	assert_int_equal(mds_config_auth_mode(&c), MDS_CONFIG_AUTH_JWT);
+	assert_int_equal(mds_config_check(&c, &st), 0);
+	assert_int_equal(mds_config_set(&c, "auth-mode", "local", &st), 0);
+	assert_int_equal(mds_config_check(&c, &st), MDS_EINVAL);
+	assert_non_null(strstr(st.msg, "--auth-mode local makes its own issuer"));
+	assert_int_equal(mds_config_set(&c, "auth-mode", "jwt", &st), 0);
 	free(c.tls_cert);
 	free(c.tls_key);
 	c.tls_cert = c.tls_key = NULL;

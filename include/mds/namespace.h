@@ -205,6 +205,10 @@ enum mds_op_kind {
 	MDS_OP_GLOBAL_APPLY = 80,      /* verified entries of one checkpoint + the new cursor */
 	MDS_OP_GLOBAL_REPLACE = 81,    /* snapshot bootstrap: replace the island's view */
 	MDS_OP_PEER_STATE = 82,        /* freeze a forked island's view (evidence) or reset it */
+
+	/* Change feed upkeep (90-99): no leaf; the feed log's post-apply hook
+	 * does the work (mds/feed_compact.h), a no-op without a feed. */
+	MDS_OP_FEED_COMPACT = 90,      /* feed_retain: delete leaf bytes below the retention bound */
 };
 
 /* Which limits of a struct mds_quota_limits apply. */
@@ -369,6 +373,15 @@ struct mds_op {
 	} policy;
 	/* global view (kinds 80-89): struct mds_gv_update (mds/global_view.h); borrowed */
 	const struct mds_gv_update *global;
+	/* FEED_COMPACT (mds/feed_compact.h): keep every leaf of the last
+	 * retain_leaves and every leaf written at or after keep_after_ns;
+	 * delete at most max_leaves older ones. out_version = leaves removed,
+	 * out_mtime_ns = the first retained leaf after the op. */
+	struct {
+		uint64_t retain_leaves;
+		uint64_t keep_after_ns;
+		uint32_t max_leaves;
+	} feed_retain;
 
 	/* out: valid when done runs */
 	struct mds_status status;

@@ -63,6 +63,16 @@ int auth_state_save(const struct mds_auth *a, const struct mds_jwks *keys, int64
 int auth_state_load(const struct mds_auth *a, struct mds_jwks **keys, int64_t *when,
 		    struct mds_status *st);
 
+/*
+ * auth_ed25519_key_load - read the PEM PKCS#8 Ed25519 private key at @path
+ * (borrowed), or, when the file does not exist, generate one and write it
+ * there with mode 0600 (atomically); @path NULL generates an ephemeral key.
+ * *@out is owned by the caller (EVP_PKEY_free); *@created (may be NULL) is
+ * 1 when the key was generated. Returns 0, MDS_EINVAL (not an Ed25519 PEM
+ * key), MDS_EIO, MDS_ENOMEM or MDS_EINTERNAL, with @st naming the file.
+ */
+int auth_ed25519_key_load(const char *path, EVP_PKEY **out, int *created, struct mds_status *st);
+
 /* Load or create the island key (session.c). */
 int auth_island_key_init(struct mds_auth *a, struct mds_status *st);
 

@@ -40,7 +40,7 @@ static int save_key(const char *path, EVP_PKEY *key, struct mds_status *st)
 	int rc;
 
 	if (mem == NULL || PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		rc = mds_status_set(st, MDS_EINTERNAL, "cannot encode island key: %s", auth_ossl_reason());
+		rc = mds_status_set(st, MDS_EINTERNAL, "cannot encode ed25519 key: %s", auth_ossl_reason());
 		goto out;
 	}
 	len = BIO_get_mem_data(mem, &data);
@@ -50,7 +50,7 @@ out:
 	return rc;
 }
 
-int auth_island_key_init(struct mds_auth *a, struct mds_status *st)
+int auth_ed25519_key_load(const char *path, EVP_PKEY **out, int *created, struct mds_status *st)
 {
 	EVP_PKEY *key = NULL;
 	char *pem = NULL;
@@ -58,23 +58,25 @@ int auth_island_key_init(struct mds_auth *a, struct mds_status *st)
 	BIO *mem = NULL;
 	int rc;
 
-	if (a->island_key_file == NULL) {
-		rc = generate_ed25519(&key);
-		if (rc != 0)
-			return mds_status_set(st, rc, "cannot generate island key: %s", auth_ossl_reason());
-		goto done;
-	}
-	rc = auth_read_file(a->island_key_file, 16384, &pem, &len, st);
+	*out = NULL;
+	if (created)
+		*created = 0;
+	rc = path ? auth_read_file(path, 16384, &pem, &len, st) : MDS_ENOTFOUND;
 	if (rc == MDS_ENOTFOUND) {
 		rc = generate_ed25519(&key);
 		if (rc != 0)
-			return mds_status_set(st, rc, "cannot generate island key: %s", auth_ossl_reason());
-		rc = save_key(a->island_key_file, key, st);
-		if (rc != 0) {
-			EVP_PKEY_free(key);
-			return rc;
+			return mds_status_set(st, rc, "cannot generate ed25519 key: %s", auth_ossl_reason());
+		if (path != NULL) {
+			rc = save_key(path, key, st);
+			if (rc != 0) {
+				EVP_PKEY_free(key);
+				return rc;
+			}
 		}
-		goto done;
+		if (created)
+			*created = 1;
+		*out = key;
+		return 0;
 	}
 	if (rc != 0)
 		return rc;
@@ -84,10 +86,21 @@ int auth_island_key_init(struct mds_auth *a, struct mds_status *st)
 	free(pem);
 	if (key == NULL || !EVP_PKEY_is_a(key, "ED25519")) {
 		EVP_PKEY_free(key);
-		return mds_status_set(st, MDS_EINVAL, "island key '%s' is not a pem ed25519 private key: %s",
-				 a->island_key_file, auth_ossl_reason());
+		return mds_status_set(st, MDS_EINVAL, "key '%s' is not a pem ed25519 private key: %s",
+				 path, auth_ossl_reason());
 	}
-done:
+	*out = key;
+	return 0;
+}
+
+int auth_island_key_init(struct mds_auth *a, struct mds_status *st)
+{
+	EVP_PKEY *key = NULL;
+	int rc;
+
+	rc = auth_ed25519_key_load(a->island_key_file, &key, NULL, st);
+	if (rc != 0)
+		return rc;
 	a->island.pkey = key;
 	a->island.alg = MDS_JWT_EDDSA;
 	a->island.kid = strdup(MDS_AUTH_ISLAND_KID);

@@ -683,7 +683,8 @@ int main(int argc, char **argv)
 		char *av[] = { (char *)o.mds, (char *)"serve", (char *)"--data", buf,
 			       (char *)"--listen", target, (char *)"--http", http,
 			       (char *)"--log-level", (char *)"warn",
-			       (char *)"--batch-window-us", window, NULL };
+			       (char *)"--batch-window-us", window,
+			       (char *)"--auth-mode", (char *)"dev", NULL };
 
 		mds_pid = spawn(av, log);
 	}

@@ -38,11 +38,16 @@ def load_protos(outdir):
 class Daemon:
     """One `mds serve` process with its own data directory."""
 
-    def __init__(self, mds_bin, workdir, extra=(), data=None):
+    def __init__(self, mds_bin, workdir, extra=(), data=None, auth_mode="dev"):
+        """auth_mode: passed as --auth-mode unless extra names one already;
+        None passes nothing (the embedded default: a local issuer, with the
+        admin token in DATA/admin.token, see admin_token())."""
         self.bin = mds_bin
         self.dir = workdir
         self.data = data or os.path.join(workdir, "data")
         self.extra = list(extra)
+        if auth_mode and "--auth-mode" not in self.extra and "--dev" not in self.extra:
+            self.extra = ["--auth-mode", auth_mode] + self.extra
         self.proc = None
         self.grpc_port = self.http_port = None
         self.log_path = os.path.join(workdir, "mds.log")
@@ -74,6 +79,11 @@ class Daemon:
                 return f.read()
         except OSError:
             return ""
+
+    def admin_token(self):
+        """The island-admin token the embedded default writes (auth_mode=None)."""
+        with open(os.path.join(self.data, "admin.token")) as f:
+            return f.read().strip()
 
     @property
     def endpoint(self):
@@ -146,3 +156,110 @@ class Client:
 def tempdir(prefix):
     d = tempfile.mkdtemp(prefix=prefix)
     return d, lambda: shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- federation: several islands with keys and peers (test_federation.py) ----
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def load_fed_protos(outdir):
+    """Generate and import the Feed and Global messages (after load_protos)."""
+    inc = os.path.join(SRC, "include")
+    subprocess.run(["protoc", "--proto_path=" + inc, "--python_out=" + outdir,
+                    "mds/v1/feed.proto", "mds/v1/global.proto"], check=True, cwd=inc)
+    from mds.v1 import feed_pb2, global_pb2  # noqa: E402
+    return feed_pb2, global_pb2
+
+
+# Short cadences so that tests converge in well under a second.
+FED_FAST = ["--feed-cadence-ms", "20", "--feed-heartbeat-ms", "300",
+            "--peer-stale-ms", "2000", "--peer-idle-ms", "3000",
+            "--peer-backoff-max-ms", "400"]
+
+
+class Island:
+    """One island: its own data dir, `mds keys init --name ORIGIN`, a fixed
+    gRPC port (so peers can be named before it starts) and its peers."""
+
+    def __init__(self, mds_bin, workdir, origin, data=None):
+        self.bin = mds_bin
+        self.origin = origin
+        self.dir = os.path.join(workdir, origin)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data = data or os.path.join(self.dir, "data")
+        self.vkey = None
+        if not os.path.exists(os.path.join(self.data, "feed")):
+            self.vkey = self.keys("init", "--name", origin).strip()
+        else:
+            self.vkey = self.keys("show").strip().splitlines()[0]
+        self.port = free_port()
+        self.peers = []          # (origin, port, [keys]) or Island
+        self.daemon = None
+        self.extra = []
+        self.auth_mode = "dev"
+
+    @property
+    def token(self):
+        """The island-admin token of --auth-mode local (None in dev mode)."""
+        path = os.path.join(self.data, "admin.token")
+        if self.auth_mode != "local" or not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return f.read().strip()
+
+    def keys(self, *args):
+        p = subprocess.run([self.bin, "keys"] + list(args) + ["--data", self.data],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("mds keys %s: %s" % (args, p.stderr))
+        return p.stdout
+
+    @property
+    def endpoint(self):
+        return "127.0.0.1:%d" % self.port
+
+    def peer_arg(self, keys=None, port=None):
+        return "%s=127.0.0.1:%d=%s" % (self.origin, port or self.port,
+                                       ",".join(keys or [self.vkey]))
+
+    def start(self, extra=(), timeout=10.0):
+        args = ["--listen", self.endpoint] + FED_FAST + self.extra + list(extra)
+        for p in self.peers:
+            args += ["--peer", p if isinstance(p, str) else p.peer_arg()]
+        self.daemon = Daemon(self.bin, self.dir, extra=args, data=self.data,
+                             auth_mode=self.auth_mode)
+        self.daemon.start(timeout=timeout)
+        return self
+
+    def stop(self):
+        if self.daemon:
+            self.daemon.stop()
+            self.daemon = None
+
+    def kill(self):
+        """SIGKILL (no cleanup): what a crash leaves."""
+        if self.daemon and self.daemon.proc:
+            self.daemon.proc.kill()
+            self.daemon.proc.wait()
+            self.daemon.log.close()
+            self.daemon.proc = None
+        self.daemon = None
+
+
+def start_islands(mds_bin, workdir, origins, mesh=True, extra=()):
+    """N islands, each following every other one when @mesh."""
+    isl = [Island(mds_bin, workdir, o) for o in origins]
+    if mesh:
+        for a in isl:
+            a.peers = [b for b in isl if b is not a]
+    for a in isl:
+        a.start(extra=extra)
+    return isl

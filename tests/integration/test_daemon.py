@@ -261,15 +261,23 @@ class DaemonTest(unittest.TestCase):
         os.makedirs(wd)
         p = subprocess.Popen([MDS, "serve"], cwd=wd, stderr=subprocess.PIPE, text=True)
         try:
-            lines = [p.stderr.readline() for _ in range(3)]
+            lines = []
+            while not lines or "event=serving" not in lines[-1]:
+                lines.append(p.stderr.readline())
+                self.assertNotEqual(lines[-1], "", "mds exited: %s" % "".join(lines))
             self.assertIn("event=start", lines[0])
             self.assertIn('data="./var/mds"', lines[0])
             self.assertIn("listen=127.0.0.1:7420", lines[0])
             self.assertIn("http=127.0.0.1:7421", lines[0])
             self.assertIn("event=embedded_default", lines[1])
             self.assertIn("loopback only", lines[1])
-            self.assertIn("event=serving", lines[2])
+            # secure by default: a local issuer and an admin token, said early
+            self.assertIn("event=auth_local", lines[2])
+            self.assertIn('token_file="./var/mds/admin.token"', lines[2])
+            self.assertFalse(any("auth_dev_mode" in x for x in lines))
             self.assertTrue(os.path.isdir(os.path.join(wd, "var", "mds")))
+            tok = os.path.join(wd, "var", "mds", "admin.token")
+            self.assertEqual(os.stat(tok).st_mode & 0o777, 0o600)
         finally:
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(timeout=15), 0)

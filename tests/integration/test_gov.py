@@ -538,17 +538,137 @@ class DevModeTest(unittest.TestCase):
     def test_dev_mode_warns_and_is_loopback_only(self):
         tmp, cleanup = mdsd.tempdir("mds-gov-dev-")
         try:
-            d = mdsd.Daemon(MDS, tmp, extra=["--auth-mode", "dev"]).start()
-            d.stop()
-            self.assertIn("event=auth_dev_mode", d.read_log())
-            p = subprocess.run([MDS, "serve", "--data", os.path.join(tmp, "x"),
-                                "--listen", "0.0.0.0:0", "--tls-cert", "/nonexistent",
-                                "--tls-key", "/nonexistent"], capture_output=True, text=True,
-                               timeout=10)
-            self.assertEqual(p.returncode, 2)
-            self.assertIn("auth-mode dev", p.stderr)
+            for flag in (["--auth-mode", "dev"], ["--dev"]):
+                d = mdsd.Daemon(MDS, tmp, extra=flag).start()
+                d.stop()
+                self.assertEqual(d.read_log().count("event=auth_dev_mode"),
+                                 1 if flag[0] == "--auth-mode" else 2)
+                p = subprocess.run([MDS, "serve", "--data", os.path.join(tmp, "x"),
+                                    "--listen", "0.0.0.0:0", "--tls-cert", "/nonexistent",
+                                    "--tls-key", "/nonexistent"] + flag,
+                                   capture_output=True, text=True, timeout=10)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("auth-mode dev", p.stderr)
+            # dev mode trusts everyone: no admin token is made
+            self.assertFalse(os.path.exists(os.path.join(tmp, "data", "admin.token")))
         finally:
             cleanup()
+
+
+def jwt_parts(tok):
+    h, p, _ = tok.split(".")
+    dec = lambda s: json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))  # noqa: E731
+    return dec(h), dec(p)
+
+
+class EmbeddedDefaultTest(unittest.TestCase):
+    """No --auth-mode: a local issuer under DATA and an island-admin token."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp, cls.cleanup = mdsd.tempdir("mds-gov-default-")
+        py = os.path.join(cls.tmp, "py")
+        # every mds.v1 module at once: the package is imported from one place
+        cls.types, cls.nsp, cls.adp = mdsd.load_protos(py)
+        load_policy_pb(py)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cleanup()
+
+    def status(self, d, token=None):
+        md = [("authorization", "Bearer " + token)] if token else None
+        with grpc.insecure_channel(d.endpoint) as ch:
+            return ch.unary_unary("/mds.v1.Admin/GetStatus", lambda m: m.SerializeToString(),
+                                  self.adp.ServerStatus.FromString)(
+                self.adp.GetStatusRequest(), timeout=10, metadata=md)
+
+    def ctl(self, d, *args, env=None, cwd=None):
+        e = dict(os.environ)
+        e.pop("MDS_TOKEN", None)
+        e.update(env or {})
+        ep = ["--endpoint", d.endpoint] if d else []
+        return subprocess.run([MDSCTL] + ep + list(args), capture_output=True, text=True,
+                              timeout=20, env=e, cwd=cwd)
+
+    def test_default_refuses_anonymous_and_accepts_admin_token(self):
+        wd = os.path.join(self.tmp, "a")
+        os.makedirs(wd)
+        d = mdsd.Daemon(MDS, wd, auth_mode=None).start()
+        try:
+            data = d.data
+            tok = d.admin_token()
+            for name in ("admin.token", "local-issuer.key"):
+                self.assertEqual(os.stat(os.path.join(data, name)).st_mode & 0o777, 0o600)
+            log = d.read_log()
+            self.assertIn("event=auth_local", log)
+            self.assertIn("key_state=created", log)
+            self.assertNotIn("auth_dev_mode", log)
+            h, p = jwt_parts(tok)
+            self.assertEqual(h["alg"], "EdDSA")
+            self.assertEqual((p["iss"], p["sub"]), ("mds-local", "admin"))
+            self.assertEqual(p["exp"] - p["iat"], 90 * 24 * 3600)   # long, but finite
+            # anonymous: refused, and nothing changes
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.status(d)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+            r = self.ctl(d, "team", "create", "anon")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("UNAUTHENTICATED", r.stderr)
+            # a token signed by another key under the same kid is refused
+            forged = tok.rsplit(".", 1)[0] + "." + b64(os.urandom(64))
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.status(d, forged)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+            # the admin token works, through grpc and every mdsctl way of passing it
+            self.assertTrue(self.status(d, tok).serving)
+            self.assertEqual(self.ctl(d, "--token", tok, "team", "create", "t1").returncode, 0)
+            r = self.ctl(d, "--token-file", os.path.join(data, "admin.token"), "team", "ls")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("t1", r.stdout)
+            r = self.ctl(d, "team", "ls", env={"MDS_TOKEN": tok})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("anon", r.stdout)
+            # a restart keeps the key: the old token stays good, a new one is written
+            d.stop()
+            time.sleep(1.1)       # a new iat, so the new token differs
+            d = mdsd.Daemon(MDS, wd, auth_mode=None).start()
+            self.assertIn("key_state=loaded", d.read_log())
+            self.assertTrue(self.status(d, tok).serving)
+            self.assertNotEqual(d.admin_token(), tok)
+            self.assertTrue(self.status(d, d.admin_token()).serving)
+        finally:
+            d.stop()
+
+    def test_mdsctl_reads_default_token_on_default_endpoint(self):
+        import socket
+        for port in (7420, 7421):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                self.skipTest("port %d is in use on this machine" % port)
+            finally:
+                s.close()
+        wd = os.path.join(self.tmp, "b")
+        os.makedirs(wd)
+        p = subprocess.Popen([MDS, "serve"], cwd=wd, stderr=subprocess.PIPE, text=True)
+        try:
+            line = ""
+            while "event=serving" not in line:
+                line = p.stderr.readline()
+                self.assertNotEqual(line, "", "mds exited")
+            # README's command 1 then mdsctl with no extra step: ./var/mds/admin.token
+            r = self.ctl(None, "team", "create", "research", cwd=wd)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # elsewhere (no token file in ./var/mds): unauthenticated
+            r = self.ctl(None, "team", "ls", cwd=self.tmp)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("UNAUTHENTICATED", r.stderr)
+        finally:
+            p.send_signal(2)
+            self.assertEqual(p.wait(timeout=15), 0)
+            p.stderr.close()
 
 
 if __name__ == "__main__":
