@@ -186,7 +186,7 @@ class Checker:
         out = {}
         for n, isl in self.islands.items():
             cp = isl.checkpoint()
-            out[n] = (cp.size, cp.root) if cp.size == isl.tree_size() else None
+            out[n] = (cp.size, cp.root) if cp.size == isl.tree_size(start=cp.size) else None
         return out
 
     def cursors_converged(self):

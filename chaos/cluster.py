@@ -177,7 +177,7 @@ class Cluster:
         PEERS is topology.sh's "iJ=HOST:PORT,..." (the WAN path to each
         other island); each peer's keys come from STATE/iJ/vkeys."""
         st = self.state
-        serve = [self.mds, "serve", "--data", self.data(i), "--insecure",
+        serve = [self.mds, "serve", "--data", self.data(i), "--insecure", "--auth-mode", "dev",
                  "--feed-cadence-ms", "50", "--feed-heartbeat-ms", "500"] + self.serve_args
         lines = [
             "#!/bin/sh",

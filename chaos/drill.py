@@ -123,6 +123,10 @@ class Drill:
             argv += ["--lag-samples", self.lagfile]
         if self.a.latency_strict:
             argv.append("--latency-strict")
+        for i in range(1, self.c.n + 1):
+            if not self.c.alive(i):
+                self.fail("island i%d died during the drill; its log ends: %s" % (
+                    i, self.c.log_tail(i, 300).strip().replace("\n", " | ")))
         log("checker " + " ".join(argv))
         rc = checker.main(argv)
         for m in self.failures:
@@ -197,7 +201,16 @@ def drill_long_partition(d):
                    "the drill proved nothing" % (j, size))
     c.heal()
     d.phase("healed")
-    return d.check("partition")
+    rc = d.check("partition")
+    boots = peer_events(c, kinds=("peer_bootstrapped",))
+    print("| i1 views bootstrapped from snapshots | %s |" % (", ".join(
+        "%s<-%s: %d" % (k[0], k[1], v) for k, v in sorted(boots.items())) or "none"))
+    for j in range(2, c.n + 1):
+        if not boots.get(("i1", "i%d" % j)):
+            print("VIOLATION drill: i1 converged on i%d without a snapshot bootstrap "
+                  "(peer_bootstrapped never logged)" % j)
+            rc = 1
+    return rc
 
 
 def drill_crashes(d):
@@ -504,7 +517,12 @@ def main():
     tmpfs = {1: "3m"} if a.drill == "disk_full" else None
     serve_args = []
     if a.drill == "long_partition":
-        serve_args = ["--feed-retain", "2s" if not a.long else "60s", "--feed-retain-leaves", "100"]
+        serve_args = ["--feed-retain", "2s" if not a.long else "60s", "--feed-retain-leaves", "100",
+                      "--feed-compact-every", "1s" if not a.long else "10s",
+                      # a stalled follow stream can hold minutes of entries in
+                      # TCP and HTTP/2 windows: let subscribers drop silent
+                      # streams fast so the partition outlasts the stream
+                      "--peer-idle-ms", "2000"]
     rc = 2
     cl = Cluster(work, a.mds, a.wanem, a.wanemctl, n=a.islands, loopback=a.loopback,
                  federate=fed, tmpfs=tmpfs, serve_args=serve_args,

@@ -115,8 +115,10 @@ class Island:
         return self.unary("Feed/GetCheckpoint", pb["feed"].GetCheckpointRequest(),
                           pb["feed"].FeedCheckpoint, timeout=timeout)
 
-    def tree_size(self, timeout=5.0):
-        r = self.unary("Feed/GetEntries", pb["feed"].GetEntriesRequest(start=0, end=1),
+    def tree_size(self, start=0, timeout=5.0):
+        """The log's size now. @start must be a retained leaf (or the size):
+        after compaction, leaf 0 is refused with FAILED_PRECONDITION."""
+        r = self.unary("Feed/GetEntries", pb["feed"].GetEntriesRequest(start=start, end=start + 1),
                        pb["feed"].FeedEntries, timeout=timeout)
         return r.tree_size
 

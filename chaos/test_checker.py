@@ -48,7 +48,7 @@ def main():
     try:
         pf = os.path.join(tmp, "ports.json")
         logf = open(os.path.join(tmp, "mds.log"), "wb")
-        proc = subprocess.Popen([MDS, "serve", "--data", os.path.join(tmp, "data"),
+        proc = subprocess.Popen([MDS, "serve", "--data", os.path.join(tmp, "data"), "--auth-mode", "dev",
                                  "--listen", "127.0.0.1:0", "--http", "off", "--port-file", pf],
                                 stdout=logf, stderr=logf)
         deadline = time.time() + 10
