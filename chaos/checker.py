@@ -408,7 +408,8 @@ def main(argv=None):
     try:
         return c.run()
     except grpc.RpcError as e:
-        print("checker: an island did not answer: %s %s" % (e.code(), e.details()))
+        print("checker: an island did not answer (%s): %s %s" % (
+            getattr(e, "mds_where", "?"), e.code(), e.details()))
         print("checker: FAIL")
         return 1
 

@@ -67,7 +67,11 @@ class Island:
         # wait_for_ready: a call made while the channel reconnects (island
         # restarted) waits for the connection within its deadline instead of
         # failing at once with UNAVAILABLE for the whole reconnect backoff
-        return f(req, timeout=timeout, wait_for_ready=True)
+        try:
+            return f(req, timeout=timeout, wait_for_ready=True)
+        except self.grpc.RpcError as e:
+            e.mds_where = "%s %s" % (self.name, method)   # for reports
+            raise
 
     def stream(self, method, req, resp_cls, timeout=30.0):
         f = self.ch.unary_stream("/mds.v1." + method,
