@@ -514,7 +514,7 @@ def main():
     work = a.workdir or tempfile.mkdtemp(prefix="mds-drill-%s-" % a.drill)
     os.makedirs(work, exist_ok=True)
     log("%s (%s) seed=%d workdir=%s" % (a.drill, "long" if a.long else "short", a.seed, work))
-    tmpfs = {1: "3m"} if a.drill == "disk_full" else None
+    tmpfs = {1: "16m" if a.long else "3m"} if a.drill == "disk_full" else None
     serve_args = []
     if a.drill == "long_partition":
         serve_args = ["--feed-retain", "2s" if not a.long else "60s", "--feed-retain-leaves", "100",
