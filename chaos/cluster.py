@@ -121,7 +121,8 @@ class Cluster:
         with open(os.path.join(self.state, "env")) as f:
             env = dict(line.strip().split("=", 1) for line in f if "=" in line)
         self.mode = env["MODE"]
-        self.reason = env.get("REASON", "").strip("'\"")
+        reason = shlex.split(env.get("REASON", ""))     # written with printf %q
+        self.reason = reason[0] if reason else ""
         if self.mode == "netns":
             enter_netns(self.prefix + "hub")
         for i in range(1, self.n + 1):
