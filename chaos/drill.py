@@ -433,7 +433,12 @@ def drill_key_rotation(d):
     c.set_vkeys(2, keys)
     for i in range(1, c.n + 1):
         if i != 2:
-            c.kill(i, sig=15)
+            try:
+                c.kill(i, sig=15)
+            except RuntimeError as e:     # a hung shutdown is a finding, not the end
+                d.fail("%s (SIGTERM during the partition); log ends: %s" % (
+                    e, c.log_tail(i, 200).strip().replace("\n", " | ")))
+                c.kill(i)
             c.start(i)
     time.sleep(overlap + d.dur(3, 90))       # past the overlap (+ the publisher's 60 s key check)
     c.stop_loads()
