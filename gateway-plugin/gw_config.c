@@ -93,7 +93,9 @@ static int set_str(char **slot, char *v, const char *key, struct mdsgw_status *s
 static int apply(struct gw_conf *c, const char *key, char *v, unsigned *seen,
 		 struct mdsgw_status *st)
 {
-	static const char *const nums[] = { "timeout_ms", "retries", "backoff_ms", "tls" };
+	static const char *const nums[] = { "timeout_ms", "retries", "backoff_ms", "tls",
+					    "cache_entries", "cache_mb", "cache_lag_ms",
+					    "feed_poll_ms", "stale_ok_ms" };
 	int rc = 0;
 
 	for (unsigned i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
@@ -107,11 +109,24 @@ static int apply(struct gw_conf *c, const char *key, char *v, unsigned *seen,
 			rc = parse_uint(v, 0, 10, &c->retries, key, st);
 		} else if (i == 2) {
 			rc = parse_uint(v, 1, 10000, &c->backoff_ms, key, st);
-		} else {
+		} else if (i == 3) {
 			unsigned t = 0;
 
 			rc = parse_uint(v, 0, 1, &t, key, st);
 			c->tls = (int)t;
+		} else if (strcmp(c->scheme, "grpc") != 0) {
+			rc = gw_status_set(st, MDSGW_ECONFIG, "config parameter %s applies to "
+					   "grpc: only (the lookup cache)", key);
+		} else if (i == 4) {
+			rc = parse_uint(v, 1, 10000000, &c->cache_entries, key, st);
+		} else if (i == 5) {
+			rc = parse_uint(v, 1, 65536, &c->cache_mb, key, st);
+		} else if (i == 6) {
+			rc = parse_uint(v, 10, 600000, &c->cache_lag_ms, key, st);
+		} else if (i == 7) {
+			rc = parse_uint(v, 1, 10000, &c->feed_poll_ms, key, st);
+		} else {
+			rc = parse_uint(v, 0, 86400000, &c->stale_ok_ms, key, st);
 		}
 		*seen |= 1u << i;
 		free(v);
@@ -131,10 +146,27 @@ static int apply(struct gw_conf *c, const char *key, char *v, unsigned *seen,
 		return set_str(&c->cert, v, key, st);
 	if (!strcmp(key, "key"))
 		return set_str(&c->key, v, key, st);
+	if (!strcmp(key, "origin")) {
+		if (strcmp(c->scheme, "global") != 0) {
+			free(v);
+			return gw_status_set(st, MDSGW_ECONFIG,
+					     "config parameter origin applies to global: only");
+		}
+		return set_str(&c->origin, v, key, st);
+	}
+	if (!strcmp(key, "feed_key")) {
+		if (strcmp(c->scheme, "grpc") != 0) {
+			free(v);
+			return gw_status_set(st, MDSGW_ECONFIG,
+					     "config parameter feed_key applies to grpc: only");
+		}
+		return set_str(&c->feed_key, v, key, st);
+	}
 	free(v);
 	return gw_status_set(st, MDSGW_ECONFIG,
 			     "unknown config parameter '%s' (known: mds, timeout_ms, retries, "
-			     "backoff_ms, tls, ca, cert, key)", key);
+			     "backoff_ms, tls, ca, cert, key, cache_entries, cache_mb, "
+			     "cache_lag_ms, feed_poll_ms, feed_key, stale_ok_ms, origin)", key);
 }
 
 int gw_conf_parse(const char *s, struct gw_conf *c, struct mdsgw_status *st)
@@ -203,6 +235,12 @@ int gw_conf_parse(const char *s, struct gw_conf *c, struct mdsgw_status *st)
 		c->retries = 3;
 	if (!c->backoff_ms)
 		c->backoff_ms = 20;
+	if (!c->cache_mb)
+		c->cache_mb = 64;
+	if (!c->cache_lag_ms)
+		c->cache_lag_ms = 500;
+	if (!c->feed_poll_ms)
+		c->feed_poll_ms = 20;
 	return 0;
 err:
 	gw_conf_release(c);
@@ -216,5 +254,7 @@ void gw_conf_release(struct gw_conf *c)
 	free(c->ca);
 	free(c->cert);
 	free(c->key);
+	free(c->feed_key);
+	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }

@@ -29,6 +29,7 @@
 #include "gw_internal.h"
 #include "gw_rpc.h"
 #include "namespace.pb-c.h"
+#include "policy.pb-c.h"
 #include "quota.pb-c.h"
 
 struct gw_grpc {
@@ -36,6 +37,8 @@ struct gw_grpc {
 	char *endpoint;
 	unsigned retries;
 	unsigned backoff_ms;
+	struct gw_cache *cache;    /* NULL: no lookup cache */
+	struct gw_feed *feed;      /* follows the feed for the cache */
 };
 
 int gw_grpc_open_endpoint(const struct gw_conf *c, const char *endpoint, struct gw_grpc **out,
@@ -67,14 +70,14 @@ void gw_grpc_close(struct gw_grpc *g)
 {
 	if (!g)
 		return;
+	gw_feed_stop(g->feed);
+	gw_cache_free(g->cache);
 	gw_rpc_close(g->rpc);
 	free(g->endpoint);
 	free(g);
 }
 
 /* ---- one call, with deadline and (for reads) retries ---- */
-
-typedef int (*gw_handler_fn)(void *arg, const ProtobufCMessage *resp);
 
 static void sleep_ms(unsigned ms)
 {
@@ -88,12 +91,13 @@ static void sleep_ms(unsigned ms)
  * Call @method with @req; @handler consumes the (borrowed) response.
  * @what names the operation for messages ("resolve b/n").
  */
-static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *resp_desc, gw_handler_fn handler, void *harg,
-		int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st)
+int gw_grpc_call(struct gw_grpc *g, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, gw_handler_fn handler, void *harg,
+		 int idempotent, int64_t deadline_ns, const char *what, struct mdsgw_status *st)
 {
 	unsigned backoff = g->backoff_ms, attempt = 0;
 	char msg[MDSGW_MSG_MAX] = "";
+	uint32_t hint = 0;
 	int rc;
 
 	for (;;) {
@@ -109,7 +113,7 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 					     "%s: deadline passed; mds at %s is unreachable after %u "
 					     "attempts (%s)", what, g->endpoint, attempt, msg);
 		rc = gw_rpc_unary(g->rpc, method, req, resp_desc, &resp, left, idempotent, msg,
-				  sizeof(msg));
+				  sizeof(msg), &hint);
 		attempt++;
 		if (rc == 0) {
 			int hrc = handler(harg, resp);
@@ -122,6 +126,14 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 			if (hrc)
 				return gw_status_set(st, hrc, "%s: stopped by the callback", what);
 			return 0;
+		}
+		/* Busy with a hint: a read waits the hint and goes again when the
+		 * wait fits in its deadline (with 1 ms to spare for the call);
+		 * at most `retries` times, like any retry. */
+		if ((rc == MDSGW_ERATE || rc == MDSGW_EBUSY) && hint && idempotent &&
+		    attempt <= g->retries && gw_ms_left(deadline_ns) > hint + 1) {
+			sleep_ms(hint);
+			continue;
 		}
 		if (rc == MDSGW_EUNAVAIL && idempotent && attempt <= g->retries) {
 			/* jitter: up to half the backoff, from the clock's low bits */
@@ -141,6 +153,11 @@ static int call(struct gw_grpc *g, const char *method, const ProtobufCMessage *r
 	 * RESOURCE_EXHAUSTED, and its quota messages start "quota '". */
 	if (rc == MDSGW_EBUSY && !strncmp(msg, "quota '", 7))
 		rc = MDSGW_EQUOTA;
+	if ((rc == MDSGW_ERATE || rc == MDSGW_EBUSY) && hint) {
+		gw_retry_after_set(hint);
+		return gw_status_set(st, rc, "%s: %s (retry after %u ms)", what,
+				     msg[0] ? msg : mdsgw_strerror(rc), hint);
+	}
 	switch (rc) {
 	case MDSGW_EUNAVAIL:
 		if (idempotent)
@@ -189,9 +206,8 @@ static const struct gw_pair *pairs_of(struct pairs_buf *b, Mds__V1__KeyValue *co
 	return p;
 }
 
-/* Build @out from @r; @scratch as in gw_object_build. */
-static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object *out,
-			    void **scratch, size_t *cap)
+int gw_grpc_record_to_object(const Mds__V1__ObjectRecord *r, const char *origin,
+			     struct mdsgw_object *out, void **scratch, size_t *cap)
 {
 	struct pairs_buf pb;
 	struct gw_objview v;
@@ -231,6 +247,8 @@ static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object 
 	v.ctime_ns = r->ctime_ns;
 	v.mtime_ns = r->mtime_ns;
 	v.blob_type = (uint32_t)r->blob_type;
+	if (origin)
+		v.origin = str_of(origin);
 	rc = gw_object_build(&v, out, scratch, cap);
 	free(pb.heap);
 	return rc;
@@ -240,7 +258,7 @@ static int record_to_object(const Mds__V1__ObjectRecord *r, struct mdsgw_object 
 
 static int resolve_handler(void *arg, const ProtobufCMessage *m)
 {
-	return record_to_object((const Mds__V1__ObjectRecord *)m, arg, NULL, NULL);
+	return gw_grpc_record_to_object((const Mds__V1__ObjectRecord *)m, NULL, arg, NULL, NULL);
 }
 
 static int grpc_resolve(void *state, const char *bucket, const char *name,
@@ -248,14 +266,33 @@ static int grpc_resolve(void *state, const char *bucket, const char *name,
 {
 	struct gw_grpc *g = state;
 	Mds__V1__HeadObjectRequest req = MDS__V1__HEAD_OBJECT_REQUEST__INIT;
+	struct gw_cache_ticket t;
 	char what[128];
+	int rc;
 
+	if (g->cache) {
+		char msg[MDSGW_MSG_MAX];
+
+		rc = gw_cache_get(g->cache, bucket, name, out, msg, sizeof(msg), &t);
+		if (rc == GW_CACHE_HIT)
+			return 0;
+		if (rc == GW_CACHE_HIT_NEG)
+			return gw_status_set(st, MDSGW_ENOTFOUND, "%s", msg);
+	}
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
 	snprintf(what, sizeof(what), "resolve '%.40s/%.60s'", bucket, name);
-	return call(g, "/mds.v1.Namespace/HeadObject", &req.base,
-		    &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
-		    what, st);
+	rc = gw_grpc_call(g, "/mds.v1.Namespace/HeadObject", &req.base,
+		  &mds__v1__object_record__descriptor, resolve_handler, out, 1, deadline_ns,
+		  what, st);
+	/* Only answers are kept: a found record, or "not found" (no such object
+	 * or bucket; a bucket's creation or deletion is a leaf that flushes the
+	 * cache, gw_feed.c). Errors are never cached. */
+	if (g->cache && rc == 0)
+		gw_cache_put(g->cache, &t, bucket, name, out, NULL);
+	else if (g->cache && rc == MDSGW_ENOTFOUND && st)
+		gw_cache_put(g->cache, &t, bucket, name, NULL, st->msg);
+	return rc;
 }
 
 struct list_ctx {
@@ -282,7 +319,7 @@ static int list_handler(void *arg, const ProtobufCMessage *m)
 		if (pe->is_prefix || !pe->object) {
 			e.is_prefix = 1;
 		} else {
-			rc = record_to_object(pe->object, &obj, &scratch, &cap);
+			rc = gw_grpc_record_to_object(pe->object, NULL, &obj, &scratch, &cap);
 			if (rc)
 				break;
 			e.obj = &obj;
@@ -324,9 +361,20 @@ static int grpc_list(void *state, const struct mdsgw_list_params *p, mdsgw_entry
 	}
 	snprintf(what, sizeof(what), "list '%.60s'", p->bucket);
 	/* Retried only while nothing was emitted (the page arrives whole). */
-	return call(g, "/mds.v1.Namespace/ListObjects", &req.base,
+	return gw_grpc_call(g, "/mds.v1.Namespace/ListObjects", &req.base,
 		    &mds__v1__list_objects_response__descriptor, list_handler, &x, 1,
 		    deadline_ns, what, st);
+}
+
+/*
+ * A write through this handle drops the name's cache entry at once, so the
+ * gateway reads its own writes without waiting for the feed (whatever the
+ * outcome: a timed-out write may have been applied).
+ */
+static void own_write(struct gw_grpc *g, const char *bucket, const char *name)
+{
+	if (g->cache)
+		gw_cache_invalidate(g->cache, bucket, strlen(bucket), name, strlen(name));
 }
 
 struct put_ctx {
@@ -427,9 +475,10 @@ int gw_grpc_put(struct gw_grpc *g, const struct mdsgw_put *p, uint64_t *version,
 		goto out;
 	}
 	snprintf(what, sizeof(what), "put '%.40s/%.60s'", p->bucket, p->name);
-	rc = call(g, "/mds.v1.Namespace/PutObject", &req.base,
+	rc = gw_grpc_call(g, "/mds.v1.Namespace/PutObject", &req.base,
 		  &mds__v1__put_object_response__descriptor, put_handler, &x, 0, deadline_ns,
 		  what, st);
+	own_write(g, p->bucket, p->name);
 out:
 	put_request_free(meta, meta_p, tags, tags_p);
 	return rc;
@@ -450,6 +499,7 @@ int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const c
 {
 	Mds__V1__DeleteObjectRequest req = MDS__V1__DELETE_OBJECT_REQUEST__INIT;
 	char what[128];
+	int rc;
 
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
@@ -458,9 +508,11 @@ int gw_grpc_del(struct gw_grpc *g, const char *bucket, const char *name, const c
 	if (if_none_match)
 		req.if_none_match = (char *)if_none_match;
 	snprintf(what, sizeof(what), "delete '%.40s/%.60s'", bucket, name);
-	return call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
-		    &mds__v1__delete_object_response__descriptor, del_handler, version, 0,
-		    deadline_ns, what, st);
+	rc = gw_grpc_call(g, "/mds.v1.Namespace/DeleteObject", &req.base,
+		  &mds__v1__delete_object_response__descriptor, del_handler, version, 0,
+		  deadline_ns, what, st);
+	own_write(g, bucket, name);
+	return rc;
 }
 
 /* ---- quota reservations ---- */
@@ -490,7 +542,7 @@ int gw_grpc_reserve(struct gw_grpc *g, struct mdsgw_reservation *r, int64_t dead
 	req.objects = r->objects;
 	req.ttl_ns = r->ttl_ms > UINT64_MAX / 1000000 ? UINT64_MAX : r->ttl_ms * 1000000;
 	snprintf(what, sizeof(what), "reserve for '%.40s/%.60s'", r->bucket, r->name);
-	return call(g, "/mds.v1.Quota/Reserve", &req.base, &mds__v1__reservation__descriptor,
+	return gw_grpc_call(g, "/mds.v1.Quota/Reserve", &req.base, &mds__v1__reservation__descriptor,
 		    reserve_handler, r, 0, deadline_ns, what, st);
 }
 
@@ -512,8 +564,9 @@ int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put 
 	req.token = (char *)token;
 	req.put = &put;
 	snprintf(what, sizeof(what), "commit of '%.40s/%.60s'", p->bucket, p->name);
-	rc = call(g, "/mds.v1.Quota/Commit", &req.base, &mds__v1__put_object_response__descriptor,
+	rc = gw_grpc_call(g, "/mds.v1.Quota/Commit", &req.base, &mds__v1__put_object_response__descriptor,
 		  put_handler, &x, 0, deadline_ns, what, st);
+	own_write(g, p->bucket, p->name);
 out:
 	put_request_free(meta, meta_p, tags, tags_p);
 	return rc;
@@ -532,16 +585,97 @@ int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
 	Mds__V1__ReleaseRequest req = MDS__V1__RELEASE_REQUEST__INIT;
 
 	req.token = (char *)token;
-	return call(g, "/mds.v1.Quota/Release", &req.base,
+	return gw_grpc_call(g, "/mds.v1.Quota/Release", &req.base,
 		    &mds__v1__release_response__descriptor, release_handler, NULL, 0,
 		    deadline_ns, "release of a reservation", st);
+}
+
+/* ---- access checks: Policy.Explain ---- */
+
+static int explain_handler(void *arg, const ProtobufCMessage *m)
+{
+	const Mds__V1__ExplainResponse *r = (const Mds__V1__ExplainResponse *)m;
+	int *allowed = arg;
+
+	if (!r->effect)
+		return MDSGW_ECORRUPT;
+	if (!strcmp(r->effect, "allow"))
+		*allowed = 1;
+	else if (!strcmp(r->effect, "deny") || !strcmp(r->effect, "default-deny"))
+		*allowed = 0;
+	else
+		return MDSGW_ECORRUPT;
+	return 0;
+}
+
+int gw_grpc_access(struct gw_grpc *g, const struct mdsgw_access *a, int *allowed,
+		   int64_t deadline_ns, struct mdsgw_status *st)
+{
+	Mds__V1__ExplainRequest req = MDS__V1__EXPLAIN_REQUEST__INIT;
+	char what[160];
+	int rc;
+
+	req.principal = (char *)a->principal;
+	req.action = (char *)a->action;
+	if (a->bucket)
+		req.bucket = (char *)a->bucket;
+	if (a->name)
+		req.name = (char *)a->name;
+	if (a->team)
+		req.team = (char *)a->team;
+	req.n_groups = a->n_groups;
+	req.groups = (char **)a->groups;
+	for (size_t i = 0; i < a->n_groups; i++)
+		if (!a->groups[i])
+			return gw_status_set(st, MDSGW_EINVAL, "access check: group %zu is NULL", i);
+	snprintf(what, sizeof(what), "access check of '%.40s' %.20s on '%.40s'", a->principal,
+		 a->action, a->bucket ? a->bucket : "");
+	rc = gw_grpc_call(g, "/mds.v1.Policy/Explain", &req.base, &mds__v1__explain_response__descriptor,
+		  explain_handler, allowed, 1, deadline_ns, what, st);
+	if (rc)
+		*allowed = 0;
+	return rc;
 }
 
 /* ---- the provider table ---- */
 
 static int grpc_open(const struct gw_conf *c, void **state, struct mdsgw_status *st)
 {
-	return gw_grpc_open_endpoint(c, c->target, (struct gw_grpc **)state, st);
+	struct gw_cache_opts o;
+	struct gw_grpc *g;
+	int rc;
+
+	*state = NULL;
+	rc = gw_grpc_open_endpoint(c, c->target, &g, st);
+	if (rc || !c->cache_entries)
+		goto out;
+	o.max_entries = c->cache_entries;
+	o.max_bytes = (size_t)c->cache_mb << 20;
+	o.lag_ms = c->cache_lag_ms;
+	o.stale_ok_ms = c->stale_ok_ms;
+	rc = gw_cache_new(&o, &g->cache);
+	if (rc) {
+		gw_status_set(st, rc, "cannot make a lookup cache of %u entries", c->cache_entries);
+		goto out;
+	}
+	rc = gw_feed_start(g->rpc, g->cache, c, &g->feed, st);
+out:
+	if (rc && g) {
+		gw_grpc_close(g);
+		g = NULL;
+	}
+	*state = g;
+	return rc;
+}
+
+static int grpc_cache_stats(void *state, struct mdsgw_cache_stats *out)
+{
+	struct gw_grpc *g = state;
+
+	if (!g->cache)
+		return MDSGW_ENOTSUP;
+	gw_cache_stats(g->cache, out);
+	return 0;
 }
 
 static void grpc_close(void *state)
@@ -581,9 +715,16 @@ static int grpc_release(void *state, const char *token, int64_t deadline_ns,
 	return gw_grpc_release(state, token, deadline_ns, st);
 }
 
+static int grpc_access(void *state, const struct mdsgw_access *a, int *allowed,
+		       int64_t deadline_ns, struct mdsgw_status *st)
+{
+	return gw_grpc_access(state, a, allowed, deadline_ns, st);
+}
+
 const struct gw_provider gw_provider_grpc = {
 	.name = "grpc",
-	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA,
+	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA |
+		MDSGW_CAP_ACCESS,
 	.open = grpc_open,
 	.close = grpc_close,
 	.resolve = grpc_resolve,
@@ -593,4 +734,6 @@ const struct gw_provider gw_provider_grpc = {
 	.reserve = grpc_reserve,
 	.commit = grpc_commit,
 	.release = grpc_release,
+	.access = grpc_access,
+	.cache_stats = grpc_cache_stats,
 };

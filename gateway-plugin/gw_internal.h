@@ -32,6 +32,10 @@ struct gw_conf {
 	unsigned backoff_ms;   /* first retry delay */
 	int tls;
 	char *ca, *cert, *key; /* owned, or NULL */
+	/* grpc: lookup cache (cache_entries 0 = none) */
+	unsigned cache_entries, cache_mb, cache_lag_ms, feed_poll_ms, stale_ok_ms;
+	char *feed_key;        /* verifier key, or NULL (owned) */
+	char *origin;          /* global: only this island's copies, or NULL (owned) */
 };
 
 /*
@@ -71,6 +75,7 @@ struct gw_objview {
 	size_t n_meta;
 	const struct gw_pair *tags;
 	size_t n_tags;
+	struct gw_bytes origin;    /* p NULL: none (not global:) */
 };
 
 /*
@@ -82,6 +87,65 @@ struct gw_objview {
  */
 int gw_object_build(const struct gw_objview *v, struct mdsgw_object *out, void **scratch,
 		    size_t *scratch_cap);
+
+/*
+ * gw_object_copy - a deep copy of @src into @dst (owns its block; release
+ * with mdsgw_object_release); *@bytes (may be NULL) is what it occupies.
+ * Returns 0 or MDSGW_ENOMEM.
+ */
+int gw_object_copy(const struct mdsgw_object *src, struct mdsgw_object *dst, size_t *bytes);
+
+/* ---- the grpc: lookup cache (gw_cache.c) and its feed follower (gw_feed.c) ---- */
+
+struct gw_cache_opts {
+	size_t max_entries;
+	size_t max_bytes;
+	unsigned lag_ms;           /* fresh while the last good round is this recent */
+	unsigned stale_ok_ms;      /* 0, or answer up to this old when not fresh */
+};
+
+#define GW_CACHE_MISS 0
+#define GW_CACHE_HIT 1
+#define GW_CACHE_HIT_NEG 2
+
+/* What a miss remembers so that its fetch's result is stored only if no
+ * invalidation overlapped the fetch. */
+struct gw_cache_ticket {
+	uint64_t hash, gen, global_gen;
+	int fresh;
+};
+
+struct gw_cache;
+int gw_cache_new(const struct gw_cache_opts *o, struct gw_cache **out);
+void gw_cache_free(struct gw_cache *c);
+/* GW_CACHE_HIT (@out filled, owned by the caller), GW_CACHE_HIT_NEG (@msg
+ * holds the island's not-found message) or GW_CACHE_MISS (@t filled). */
+int gw_cache_get(struct gw_cache *c, const char *bucket, const char *name,
+		 struct mdsgw_object *out, char *msg, size_t msgsz, struct gw_cache_ticket *t);
+/* Store the fetched @obj (borrowed), or a not-found with @negmsg when @obj
+ * is NULL, unless @t says the result may be older than an invalidation. */
+void gw_cache_put(struct gw_cache *c, const struct gw_cache_ticket *t, const char *bucket,
+		  const char *name, const struct mdsgw_object *obj, const char *negmsg);
+void gw_cache_invalidate(struct gw_cache *c, const char *bucket, size_t bucket_len,
+			 const char *name, size_t name_len);
+void gw_cache_flush(struct gw_cache *c);
+/* The feed follower's verdicts: verified up to @feed_size by a round that
+ * started at @round_start_ns; or position lost (serve nothing, drop all). */
+void gw_cache_set_synced(struct gw_cache *c, int64_t round_start_ns, uint64_t feed_size);
+void gw_cache_set_unsynced(struct gw_cache *c);
+void gw_cache_feed_error(struct gw_cache *c, const char *msg);
+void gw_cache_stats(struct gw_cache *c, struct mdsgw_cache_stats *out);
+
+/*
+ * gw_feed_start - a thread that follows the island's feed through @rpc
+ * (borrowed; must outlive the follower) and drives @c (borrowed).
+ * gw_feed_stop joins it (at most one poll interval or one call's deadline).
+ */
+struct gw_feed;
+struct gw_rpc;
+int gw_feed_start(struct gw_rpc *rpc, struct gw_cache *c, const struct gw_conf *conf,
+		  struct gw_feed **out, struct mdsgw_status *st);
+void gw_feed_stop(struct gw_feed *f);
 
 /* ---- providers ---- */
 
@@ -109,10 +173,16 @@ struct gw_provider {
 		      struct mdsgw_status *st);
 	int (*release)(void *state, const char *token, int64_t deadline_ns,
 		       struct mdsgw_status *st);
+	/* @a is full-size with principal and action set; *allowed is 0 on entry. */
+	int (*access)(void *state, const struct mdsgw_access *a, int *allowed,
+		      int64_t deadline_ns, struct mdsgw_status *st);
+	/* NULL, or MDSGW_ENOTSUP when this handle has no cache. */
+	int (*cache_stats)(void *state, struct mdsgw_cache_stats *out);
 };
 
 extern const struct gw_provider gw_provider_lmdb;
 extern const struct gw_provider gw_provider_grpc;
+extern const struct gw_provider gw_provider_global;
 
 /*
  * The gRPC client part, also used by the lmdb: provider for its writes.
@@ -135,5 +205,30 @@ int gw_grpc_commit(struct gw_grpc *g, const char *token, const struct mdsgw_put 
 		   struct mdsgw_status *st);
 int gw_grpc_release(struct gw_grpc *g, const char *token, int64_t deadline_ns,
 		    struct mdsgw_status *st);
+
+int gw_grpc_access(struct gw_grpc *g, const struct mdsgw_access *a, int *allowed,
+		   int64_t deadline_ns, struct mdsgw_status *st);
+
+/* ---- local access checks (gw_policy.c) ---- */
+
+/*
+ * The parsed bindings of an island, kept between checks and rebuilt when
+ * the stored ones change. gw_policy_check decides @a (borrowed) from the
+ * snapshot of @r (a begun reader, borrowed; the caller ends it after the
+ * call). Returns 0 with *allowed 0 or 1, MDSGW_EINVAL (an action that is
+ * not one action, too many groups), MDSGW_ENOMEM, the store's read errors.
+ * Thread-safe.
+ */
+struct gw_policy;
+struct mds_reader;
+int gw_policy_new(struct gw_policy **out);
+void gw_policy_free(struct gw_policy *p);
+int gw_policy_check(struct gw_policy *p, struct mds_reader *r, const struct mdsgw_access *a,
+		    int *allowed, struct mdsgw_status *st);
+
+/* ---- the retry-after hint (mdsgw.c) ---- */
+
+/* Set / clear the calling thread's hint (mdsgw_retry_after_ms). */
+void gw_retry_after_set(uint32_t ms);
 
 #endif /* MDS_GW_INTERNAL_H */

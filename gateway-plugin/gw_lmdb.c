@@ -113,6 +113,7 @@ struct gw_lmdb {
 	struct gw_env *env;
 	struct mds_store *s;        /* env->s */
 	struct gw_grpc *w;          /* writes; NULL when no mds= was given */
+	struct gw_policy *policy;   /* access checks (gw_policy.c) */
 	pthread_mutex_t mu;         /* guards the pool */
 	struct mds_reader **pool;
 	size_t n, cap;
@@ -182,6 +183,10 @@ static int lmdb_open(const struct gw_conf *c, void **state, struct mdsgw_status 
 	if (rc)
 		goto err;
 	l->s = l->env->s;
+	if (gw_policy_new(&l->policy)) {
+		rc = gw_status_set(st, MDSGW_ENOMEM, "out of memory opening '%s'", c->target);
+		goto err;
+	}
 	if (c->mds) {
 		rc = gw_grpc_open_endpoint(c, c->mds, &l->w, st);
 		if (rc)
@@ -190,6 +195,7 @@ static int lmdb_open(const struct gw_conf *c, void **state, struct mdsgw_status 
 	*state = l;
 	return 0;
 err:
+	gw_policy_free(l->policy);
 	env_put(l->env);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -205,6 +211,7 @@ static void lmdb_close(void *state)
 	for (size_t i = 0; i < l->n; i++)
 		mds_reader_close(l->pool[i]);
 	free(l->pool);
+	gw_policy_free(l->policy);
 	env_put(l->env);
 	gw_grpc_close(l->w);
 	pthread_mutex_destroy(&l->mu);
@@ -456,10 +463,28 @@ static int lmdb_release(void *state, const char *token, int64_t deadline_ns,
 	return gw_grpc_release(l->w, token, deadline_ns, st);
 }
 
+static int lmdb_access(void *state, const struct mdsgw_access *a, int *allowed,
+		       int64_t deadline_ns, struct mdsgw_status *st)
+{
+	struct gw_lmdb *l = state;
+	struct mds_reader *r;
+	int rc;
+
+	if (!gw_ms_left(deadline_ns))
+		return gw_status_set(st, MDSGW_ETIMEDOUT, "access check for '%.60s': the deadline "
+				     "had passed before the call", a->principal);
+	rc = reader_get(l, &r, st);
+	if (rc)
+		return rc;
+	rc = gw_policy_check(l->policy, r, a, allowed, st);
+	reader_put(l, r);
+	return rc;
+}
+
 const struct gw_provider gw_provider_lmdb = {
 	.name = "lmdb",
 	.caps = MDSGW_CAP_RESOLVE | MDSGW_CAP_LIST | MDSGW_CAP_PUT | MDSGW_CAP_QUOTA |
-		MDSGW_CAP_LOCAL,
+		MDSGW_CAP_LOCAL | MDSGW_CAP_ACCESS,
 	.open = lmdb_open,
 	.close = lmdb_close,
 	.resolve = lmdb_resolve,
@@ -469,4 +494,5 @@ const struct gw_provider gw_provider_lmdb = {
 	.reserve = lmdb_reserve,
 	.commit = lmdb_commit,
 	.release = lmdb_release,
+	.access = lmdb_access,
 };

@@ -46,7 +46,8 @@ int gw_object_build(const struct gw_objview *v, struct mdsgw_object *out, void *
 	size_t nkv = v->n_meta + v->n_tags;
 	size_t need = nkv * sizeof(struct mdsgw_kv) +
 		v->bucket.len + v->name.len + v->etag.len + v->content_type.len +
-		v->locator.len + 5 + pairs_len(v->meta, v->n_meta) + pairs_len(v->tags, v->n_tags);
+		v->locator.len + 5 + pairs_len(v->meta, v->n_meta) + pairs_len(v->tags, v->n_tags) +
+		v->origin.len + 1;
 	char *mem, *at;
 	struct mdsgw_kv *kv;
 
@@ -88,5 +89,61 @@ int gw_object_build(const struct gw_objview *v, struct mdsgw_object *out, void *
 	out->ctime_ns = v->ctime_ns;
 	out->mtime_ns = v->mtime_ns;
 	out->blob_type = v->blob_type;
+	out->origin = v->origin.p ? put_str(&at, v->origin) : NULL;
 	return 0;
+}
+
+static struct gw_bytes bytes_of(const char *s)
+{
+	struct gw_bytes b = { s ? s : "", s ? strlen(s) : 0 };
+
+	return b;
+}
+
+int gw_object_copy(const struct mdsgw_object *src, struct mdsgw_object *dst, size_t *bytes)
+{
+	struct gw_objview v;
+	struct gw_pair stack[16], *p = stack;
+	size_t n = src->n_meta + src->n_tags;
+	int rc;
+
+	if (n > sizeof(stack) / sizeof(stack[0])) {
+		p = malloc(n * sizeof(*p));
+		if (!p)
+			return MDSGW_ENOMEM;
+	}
+	memset(&v, 0, sizeof(v));
+	for (size_t i = 0; i < src->n_meta; i++) {
+		p[i].k = bytes_of(src->meta[i].key);
+		p[i].v = bytes_of(src->meta[i].value);
+	}
+	for (size_t i = 0; i < src->n_tags; i++) {
+		p[src->n_meta + i].k = bytes_of(src->tags[i].key);
+		p[src->n_meta + i].v = bytes_of(src->tags[i].value);
+	}
+	v.meta = p;
+	v.n_meta = src->n_meta;
+	v.tags = p + src->n_meta;
+	v.n_tags = src->n_tags;
+	v.bucket = bytes_of(src->bucket);
+	v.name = bytes_of(src->name);
+	v.etag = bytes_of(src->etag);
+	v.content_type = bytes_of(src->content_type);
+	v.locator.p = (const char *)src->locator;
+	v.locator.len = src->locator_len;
+	v.version = src->version;
+	v.content_size = src->content_size;
+	v.ctime_ns = src->ctime_ns;
+	v.mtime_ns = src->mtime_ns;
+	v.blob_type = src->blob_type;
+	if (src->origin)
+		v.origin = bytes_of(src->origin);
+	rc = gw_object_build(&v, dst, NULL, NULL);
+	if (rc == 0 && bytes)
+		*bytes = sizeof(*dst) + n * sizeof(struct mdsgw_kv) + v.bucket.len + v.name.len +
+			 v.etag.len + v.content_type.len + v.locator.len + 5 +
+			 pairs_len(v.meta, v.n_meta) + pairs_len(v.tags, v.n_tags) + v.origin.len + 1;
+	if (p != stack)
+		free(p);
+	return rc;
 }

@@ -172,9 +172,35 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_b
 	return m;
 }
 
+/* A decimal millisecond count (at most 1 hour; anything else: 0). */
+static uint32_t parse_ms(grpc_slice v)
+{
+	const unsigned char *p = GRPC_SLICE_START_PTR(v);
+	size_t n = GRPC_SLICE_LENGTH(v);
+	uint64_t ms = 0;
+
+	if (n == 0 || n > 10)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		ms = ms * 10 + (uint64_t)(p[i] - '0');
+	}
+	return ms > 3600000 ? 0 : (uint32_t)ms;
+}
+
+static int has_key(const grpc_metadata_array *md, const char *key)
+{
+	for (size_t i = 0; i < md->count; i++)
+		if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size)
+		 int64_t left_ns, int wait_for_ready, char *msg, size_t msg_size,
+		 uint32_t *retry_after_ms)
 {
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_slice mslice = grpc_slice_from_static_string(method);
@@ -192,6 +218,7 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 
 	*resp = NULL;
 	msg[0] = '\0';
+	*retry_after_ms = 0;
 	grpc_metadata_array_init(&init_md);
 	grpc_metadata_array_init(&trail_md);
 	call = grpc_channel_create_call(r->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, mslice, NULL,
@@ -232,17 +259,29 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 	}
 	rc = mds_client_error_code(code);
 	/* The island's own code, when the server sent it, is exact (a quota
-	 * refusal and a busy writer share RESOURCE_EXHAUSTED). */
+	 * refusal and a busy writer share RESOURCE_EXHAUSTED). A rate limit
+	 * refusal from the gate carries no code but a retry-after-ms hint
+	 * (docs/api.md): that is MDS_ERATE. */
 	for (size_t i = 0; rc != 0 && i < trail_md.count; i++) {
-		if (grpc_slice_str_cmp(trail_md.metadata[i].key, "mds-error") == 0) {
-			int exact = mds_error_from_name(
-				(const char *)GRPC_SLICE_START_PTR(trail_md.metadata[i].value),
-				GRPC_SLICE_LENGTH(trail_md.metadata[i].value));
+		const grpc_slice *k = &trail_md.metadata[i].key, *v = &trail_md.metadata[i].value;
+
+		if (grpc_slice_str_cmp(*k, "mds-error") == 0) {
+			int exact = mds_error_from_name((const char *)GRPC_SLICE_START_PTR(*v),
+							GRPC_SLICE_LENGTH(*v));
 
 			if (exact)
 				rc = exact;
+		} else if (grpc_slice_str_cmp(*k, "retry-after-ms") == 0 &&
+			   code == GRPC_STATUS_RESOURCE_EXHAUSTED) {
+			/* 0 (a server that held the refusal until a token was due)
+			 * still says "rate limited, go again": at least 1 ms */
+			uint32_t ms = parse_ms(*v);
+
+			*retry_after_ms = ms ? ms : 1;
 		}
 	}
+	if (rc == MDSGW_EBUSY && *retry_after_ms && !has_key(&trail_md, "mds-error"))
+		rc = MDSGW_ERATE;
 	if (rc == 0 && (!recv || !(*resp = unpack(resp_desc, recv)))) {
 		rc = MDSGW_ECORRUPT;
 		snprintf(msg, msg_size, "the answer is not a %s", resp_desc->name);
@@ -258,4 +297,142 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 	grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 	grpc_completion_queue_destroy(cq);
 	return rc;
+}
+
+/* ---- server streaming ---- */
+
+struct gw_rpc_stream {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_metadata_array init_md;
+	int got_md, ended;
+};
+
+static int stream_batch(struct gw_rpc_stream *s, grpc_op *ops, size_t n)
+{
+	grpc_event ev;
+	int tag;
+
+	if (grpc_call_start_batch(s->call, ops, n, &tag, NULL) != GRPC_CALL_OK)
+		return -1;
+	ev = grpc_completion_queue_pluck(s->cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	return ev.type == GRPC_OP_COMPLETE && ev.success ? 0 : -1;
+}
+
+int gw_rpc_stream_open(struct gw_rpc *r, const char *method, const ProtobufCMessage *req,
+		       int64_t left_ns, struct gw_rpc_stream **out)
+{
+	struct gw_rpc_stream *s = calloc(1, sizeof(*s));
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_nanos(left_ns, GPR_TIMESPAN));
+	grpc_byte_buffer *send;
+	grpc_op ops[3];
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return MDSGW_ENOMEM;
+	s->cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_metadata_array_init(&s->init_md);
+	s->call = grpc_channel_create_call(r->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
+					   grpc_slice_from_static_string(method), NULL, deadline,
+					   NULL);
+	send = pack(req);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	/* A failed send (server unreachable) shows in the status next reads. */
+	rc = stream_batch(s, ops, 3);
+	(void)rc;
+	grpc_byte_buffer_destroy(send);
+	*out = s;
+	return 0;
+}
+
+int gw_rpc_stream_next(struct gw_rpc_stream *s, const ProtobufCMessageDescriptor *d,
+		       ProtobufCMessage **msg, char *err, size_t errsz)
+{
+	grpc_byte_buffer *recv = NULL;
+	grpc_status_code code = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice();
+	grpc_metadata_array trail;
+	grpc_op op, ops[2];
+	size_t n;
+	int rc;
+
+	*msg = NULL;
+	err[0] = '\0';
+	if (s->ended)
+		return 0;
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_RECV_MESSAGE;
+	ops[0].data.recv_message.recv_message = &recv;
+	ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
+	if (stream_batch(s, ops, s->got_md ? 1 : 2) == 0 && recv) {
+		s->got_md = 1;
+		*msg = unpack(d, recv);
+		grpc_byte_buffer_destroy(recv);
+		if (!*msg) {
+			snprintf(err, errsz, "a stream message is not a %s", d->name);
+			return MDSGW_ECORRUPT;
+		}
+		return 0;
+	}
+	/* End of stream (or a failure): the status says which. */
+	s->ended = 1;
+	grpc_metadata_array_init(&trail);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	op.data.recv_status_on_client.trailing_metadata = &trail;
+	op.data.recv_status_on_client.status = &code;
+	op.data.recv_status_on_client.status_details = &details;
+	if (stream_batch(s, &op, 1) != 0)
+		code = GRPC_STATUS_INTERNAL;
+	rc = mds_client_error_code(code);
+	n = GRPC_SLICE_LENGTH(details);
+	if (n >= errsz)
+		n = errsz - 1;
+	memcpy(err, GRPC_SLICE_START_PTR(details), n);
+	err[n] = '\0';
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&trail);
+	return rc;
+}
+
+void gw_rpc_stream_cancel(struct gw_rpc_stream *s)
+{
+	grpc_call_cancel(s->call, NULL);
+}
+
+void gw_rpc_stream_close(struct gw_rpc_stream *s)
+{
+	if (!s)
+		return;
+	if (!s->ended) {
+		grpc_status_code code;
+		grpc_slice details = grpc_empty_slice();
+		grpc_metadata_array trail;
+		grpc_op op;
+
+		/* cancel, and collect the status so that the call is done */
+		grpc_call_cancel(s->call, NULL);
+		grpc_metadata_array_init(&trail);
+		memset(&op, 0, sizeof(op));
+		op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+		op.data.recv_status_on_client.trailing_metadata = &trail;
+		op.data.recv_status_on_client.status = &code;
+		op.data.recv_status_on_client.status_details = &details;
+		stream_batch(s, &op, 1);
+		grpc_slice_unref(details);
+		grpc_metadata_array_destroy(&trail);
+	}
+	grpc_metadata_array_destroy(&s->init_md);
+	grpc_call_unref(s->call);
+	grpc_completion_queue_shutdown(s->cq);
+	grpc_completion_queue_pluck(s->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_completion_queue_destroy(s->cq);
+	free(s);
 }

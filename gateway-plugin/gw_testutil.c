@@ -38,9 +38,15 @@ static int spawn(struct gw_daemon *d, int port)
 			dup2(fd, 2);
 			close(fd);
 		}
-		execl(d->mds_bin, d->mds_bin, "serve", "--data", d->data, "--listen", listen_arg,
-		      "--port-file", pf, "--http", "off", "--log-level", "warn", "--auth-mode", "dev",
-		      (char *)NULL);
+		const char *argv[64] = { d->mds_bin, "serve", "--data", d->data, "--listen",
+					 listen_arg, "--port-file", pf, "--http", "off",
+					 "--log-level", "warn", "--auth-mode", "dev" };
+		int argc = 14;
+
+		for (int i = 0; d->extra && d->extra[i] && argc < 63; i++)
+			argv[argc++] = d->extra[i];
+		argv[argc] = NULL;
+		execv(d->mds_bin, (char *const *)argv);
 		_exit(127);
 	}
 	for (tries = 0; tries < 1000; tries++) {   /* up to 10 s */
@@ -82,6 +88,41 @@ int gw_daemon_start(struct gw_daemon *d, const char *mds_bin, int port)
 		return -1;
 	}
 	snprintf(d->data, sizeof(d->data), "%s/data", d->dir);
+	return spawn(d, port);
+}
+
+int gw_daemon_start_ex(struct gw_daemon *d, const char *mds_bin, int port,
+		       const char *const *extra, const char *feed_name)
+{
+	memset(d, 0, sizeof(*d));
+	d->mds_bin = mds_bin;
+	d->extra = extra;
+	snprintf(d->dir, sizeof(d->dir), "%s/mdsgw-test-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(d->dir)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	snprintf(d->data, sizeof(d->data), "%s/data", d->dir);
+	if (feed_name) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			if (fd >= 0)
+				dup2(fd, 1);
+			execl(mds_bin, mds_bin, "keys", "init", "--name", feed_name, "--data",
+			      d->data, (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "mds keys init failed in %s\n", d->data);
+			return -1;
+		}
+	}
 	return spawn(d, port);
 }
 

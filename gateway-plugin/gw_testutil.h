@@ -18,10 +18,19 @@ struct gw_daemon {
 	char endpoint[64];     /* 127.0.0.1:PORT */
 	int port;
 	pid_t pid;             /* 0 when stopped */
+	const char *const *extra; /* more `mds serve` arguments (borrowed), or NULL */
 };
 
 /* Start mds on @port (0 = any free port); returns 0 or -1 (message on stderr). */
 int gw_daemon_start(struct gw_daemon *d, const char *mds_bin, int port);
+/*
+ * gw_daemon_start_ex - as gw_daemon_start, with @extra (NULL-terminated,
+ * borrowed until the daemon is cleaned up) appended to `mds serve`, and,
+ * when @feed_name is not NULL, `mds keys init --name @feed_name` run first
+ * so that the feed signs checkpoints (origin @feed_name).
+ */
+int gw_daemon_start_ex(struct gw_daemon *d, const char *mds_bin, int port,
+		       const char *const *extra, const char *feed_name);
 /* Restart on the same data directory and port. */
 int gw_daemon_restart(struct gw_daemon *d);
 /* Stop: @hard = SIGKILL (a crash), else SIGTERM; waits for the process. */

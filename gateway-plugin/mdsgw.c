@@ -14,6 +14,7 @@
  * and results are copied back only up to the caller's `size`.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +42,12 @@ _Static_assert(SAME(MDSGW_EINVAL, MDS_EINVAL) && SAME(MDSGW_ENOTFOUND, MDS_ENOTF
 	       "mdsgw.h codes must equal mds/error.h codes");
 
 /* Sizes of the structs as ABI 1.0 defined them. */
-#define OBJECT_V1_SIZE sizeof(struct mdsgw_object)
+#define OBJECT_V1_SIZE offsetof(struct mdsgw_object, origin)
 #define LIST_PARAMS_V1_SIZE sizeof(struct mdsgw_list_params)
 #define LIST_RESULT_V1_SIZE sizeof(struct mdsgw_list_result)
 #define PUT_V1_SIZE sizeof(struct mdsgw_put)
 #define RESERVATION_V1_SIZE sizeof(struct mdsgw_reservation)
+#define ACCESS_V1_SIZE offsetof(struct mdsgw_access, team)
 
 struct mdsgw_handle {
 	const struct gw_provider *p;
@@ -69,8 +71,23 @@ int gw_status_set(struct mdsgw_status *st, int code, const char *fmt, ...)
 	return code;
 }
 
+/* The retry-after hint of the last call on this thread (mdsgw_retry_after_ms). */
+static __thread uint32_t retry_after_hint;
+
+void gw_retry_after_set(uint32_t ms)
+{
+	retry_after_hint = ms;
+}
+
+uint32_t mdsgw_retry_after_ms(void)
+{
+	return retry_after_hint;
+}
+
+/* Every entry point starts here: no message, no hint from an earlier call. */
 static void status_clear(struct mdsgw_status *st)
 {
+	retry_after_hint = 0;
 	if (st) {
 		st->code = 0;
 		st->msg[0] = '\0';
@@ -116,6 +133,8 @@ const char *mdsgw_strerror(int err)
 		return "incompatible libmdsgw abi version or struct size";
 	case MDSGW_ECONFIG:
 		return "invalid libmdsgw config string";
+	case MDSGW_EREADONLY:
+		return "the provider is read-only (the global view): write to an island";
 	default:
 		return mds_strerror(err);
 	}
@@ -139,6 +158,7 @@ const char *mdsgw_error_name(int err)
 	case MDSGW_ENOTSUP: return "MDSGW_ENOTSUP";
 	case MDSGW_EABI: return "MDSGW_EABI";
 	case MDSGW_ECONFIG: return "MDSGW_ECONFIG";
+	case MDSGW_EREADONLY: return "MDSGW_EREADONLY";
 	default: break;
 	}
 	if (err >= MDSGW_ERR_FIRST && err <= (int)MDS_ERR_LAST)
@@ -191,16 +211,12 @@ int mdsgw_open(uint32_t abi_version, const char *config, mdsgw_handle **out,
 	rc = gw_conf_parse(config, &h->conf, st);
 	if (rc)
 		goto err;
-	if (!strcmp(h->conf.scheme, "lmdb")) {
+	if (!strcmp(h->conf.scheme, "lmdb"))
 		h->p = &gw_provider_lmdb;
-	} else if (!strcmp(h->conf.scheme, "grpc")) {
+	else if (!strcmp(h->conf.scheme, "grpc"))
 		h->p = &gw_provider_grpc;
-	} else {
-		rc = gw_status_set(st, MDSGW_ENOTSUP, "provider '%s:' is reserved but not available "
-				   "in libmdsgw %s (use lmdb: or grpc:)", h->conf.scheme,
-				   MDSGW_VERSION);
-		goto err;
-	}
+	else
+		h->p = &gw_provider_global;
 	h->caps = h->p->caps;
 	if (h->p == &gw_provider_lmdb && !h->conf.mds)
 		h->caps &= ~(MDSGW_CAP_PUT | MDSGW_CAP_QUOTA);
@@ -427,24 +443,64 @@ int mdsgw_quota_release(mdsgw_handle *h, const char *token, int64_t deadline_ns,
 	return h->p->release(h->state, token, deadline_of(h, deadline_ns), st);
 }
 
-/* ---- reserved (ABI slots for later issues) ---- */
-
-static int not_yet(struct mdsgw_status *st, const char *what)
-{
-	return gw_status_set(st, MDSGW_ENOTSUP, "%s is not implemented by libmdsgw %s (the "
-			     "island has no %s yet); check mdsgw_capabilities()", what,
-			     MDSGW_VERSION, what);
-}
+/* ---- access checks ---- */
 
 int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allowed,
 		       int64_t deadline_ns, struct mdsgw_status *st)
 {
-	(void)h;
-	(void)a;
-	(void)deadline_ns;
+	struct mdsgw_access fa;
+	int rc;
+
+	status_clear(st);
 	if (allowed)
 		*allowed = 0;   /* default deny, even for a caller that ignores the code */
-	return not_yet(st, "access check");
+	NEED_HANDLE(h, st);
+	if (!a || !allowed)
+		return gw_status_set(st, MDSGW_EINVAL, "access check: request and allowed are "
+				     "required");
+	rc = size_check(a->size, ACCESS_V1_SIZE, "mdsgw_access", st);
+	if (rc)
+		return rc;
+	memset(&fa, 0, sizeof(fa));
+	memcpy(&fa, a, a->size < sizeof(fa) ? a->size : sizeof(fa));
+	if (!fa.principal || !*fa.principal || !fa.action || !*fa.action)
+		return gw_status_set(st, MDSGW_EINVAL, "access check: principal and action are "
+				     "required");
+	if (fa.n_groups && !fa.groups)
+		return gw_status_set(st, MDSGW_EINVAL, "access check: n_groups is set but groups "
+				     "is NULL");
+	if (!h->p->access)
+		return gw_status_set(st, MDSGW_ENOTSUP, "access check is not available through "
+				     "the %s: provider", h->p->name);
+	rc = h->p->access(h->state, &fa, allowed, deadline_of(h, deadline_ns), st);
+	if (rc)
+		*allowed = 0;
+	return rc;
+}
+
+/* ---- the grpc: lookup cache ---- */
+
+int mdsgw_cache_stats(mdsgw_handle *h, struct mdsgw_cache_stats *out)
+{
+	struct mdsgw_cache_stats full;
+	uint32_t size;
+	int rc;
+
+	status_clear(NULL);
+	if (!h || !out)
+		return MDSGW_EINVAL;
+	size = out->size;
+	if (size < sizeof(struct mdsgw_cache_stats))   /* introduced whole in 1.1 */
+		return MDSGW_EABI;
+	if (!h->p->cache_stats)
+		return MDSGW_ENOTSUP;
+	memset(&full, 0, sizeof(full));
+	rc = h->p->cache_stats(h->state, &full);
+	if (rc)
+		return rc;
+	full.size = size;
+	memcpy(out, &full, size < sizeof(full) ? size : sizeof(full));
+	return 0;
 }
 
 /* ---- descriptor ---- */
@@ -470,6 +526,8 @@ static const struct mdsgw_api api = {
 	.error_name = mdsgw_error_name,
 	.now_ns = mdsgw_now_ns,
 	.deadline_in_ms = mdsgw_deadline_in_ms,
+	.retry_after_ms = mdsgw_retry_after_ms,
+	.cache_stats = mdsgw_cache_stats,
 };
 
 int mdsgw_get_api(uint32_t abi_version, const struct mdsgw_api **out, struct mdsgw_status *st)

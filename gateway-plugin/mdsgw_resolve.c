@@ -2,7 +2,7 @@
  * mdsgw_resolve.c - mdsgw-resolve, a small CLI over libmdsgw that shows an
  * operator exactly what a gateway configured with the same config string
  * sees: the provider, its capabilities, a resolved record, a listing page,
- * a quota reservation (and its release). It uses only include/mds/mdsgw.h.
+ * a quota reservation (and its release), an access decision. It uses only include/mds/mdsgw.h.
  *
  * Exit status: 0 success, 1 the operation failed (the message names the
  * error code), 2 usage error.
@@ -25,6 +25,8 @@ static const char usage[] =
 	"  reserve BUCKET NAME --bytes N [--objects N] [--ttl MS]\n"
 	"                             reserve quota for an upload (prints the token)\n"
 	"  release TOKEN              give a reservation back\n"
+	"  access PRINCIPAL ACTION BUCKET [NAME]\n"
+	"                             would the island allow it? (allow / deny)\n"
 	"\n"
 	"  --config CFG   e.g. lmdb:/var/lib/mds?mds=127.0.0.1:7420 or grpc:HOST:PORT\n"
 	"                 (default: $MDSGW_CONFIG, else grpc:127.0.0.1:7420)\n"
@@ -280,7 +282,8 @@ int main(int argc, char **argv)
 	if (!((!strcmp(cmd, "info") && argc == 0) || (!strcmp(cmd, "resolve") && argc == 2) ||
 	      (!strcmp(cmd, "list") && argc == 1) ||
 	      (!strcmp(cmd, "reserve") && argc == 2 && c.have_bytes) ||
-	      (!strcmp(cmd, "release") && argc == 1))) {
+	      (!strcmp(cmd, "release") && argc == 1) ||
+	      (!strcmp(cmd, "access") && (argc == 3 || argc == 4)))) {
 		fprintf(stderr, "mdsgw-resolve: bad arguments for '%s'\n%s", cmd, usage);
 		return 2;
 	}
@@ -326,6 +329,21 @@ int main(int argc, char **argv)
 		} else {
 			printf(c.json ? "{\"token\":\"%s\",\"expiry_ns\":%" PRIu64 "}\n" :
 			       "token:      %s\nexpiry_ns:  %" PRIu64 "\n", r.token, r.expiry_ns);
+			rc = 0;
+		}
+	} else if (!strcmp(cmd, "access")) {
+		struct mdsgw_access a = MDSGW_ACCESS_INIT;
+		int allowed = 0;
+
+		a.principal = argv[0];
+		a.action = argv[1];
+		a.bucket = argv[2];
+		a.name = argc == 4 ? argv[3] : NULL;
+		if (mdsgw_access_check(h, &a, &allowed, deadline(&c), &st) != 0) {
+			rc = fail("access", &st);
+		} else {
+			printf(c.json ? "{\"allowed\":%s}\n" : "%s\n",
+			       c.json ? (allowed ? "true" : "false") : (allowed ? "allow" : "deny"));
 			rc = 0;
 		}
 	} else {

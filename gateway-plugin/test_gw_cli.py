@@ -68,7 +68,7 @@ class GatewayCliTest(unittest.TestCase):
     def test_info(self):
         i = json.loads(self.gw(self.lmdb, "--json", "info").stdout)
         self.assertEqual((i["provider"], i["local"], i["put"], i["quota"], i["access"]),
-                         ("lmdb", True, True, True, False))
+                         ("lmdb", True, True, True, True))
         i = json.loads(self.gw("lmdb:" + self.d.data, "--json", "info").stdout)
         self.assertFalse(i["put"])       # no mds=: writes are refused
         self.assertFalse(i["quota"])
@@ -108,6 +108,21 @@ class GatewayCliTest(unittest.TestCase):
         self.assertIn("MDSGW_EINVAL", p.stderr)
         self.gw(self.lmdb, "resolve", "logs", expect=2)
         self.gw(self.lmdb, "frobnicate", expect=2)
+
+    def test_access(self):
+        p = run(MDSCTL, "--endpoint", self.d.endpoint, "policy", "bind", "cli-reader", "reader",
+                "bucket/logs")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for cfg in (self.lmdb, self.grpc):
+            self.assertEqual(self.gw(cfg, "access", "cli-reader", "read", "logs", "a/1").stdout,
+                             "allow\n")
+            self.assertEqual(self.gw(cfg, "access", "cli-reader", "put", "logs", "a/1").stdout,
+                             "deny\n")
+            self.assertEqual(self.gw(cfg, "access", "someone", "list", "logs").stdout, "deny\n")
+            r = json.loads(self.gw(cfg, "--json", "access", "cli-reader", "list", "logs").stdout)
+            self.assertEqual(r, {"allowed": True})
+            p = self.gw(cfg, "access", "cli-reader", "reader", "logs", expect=1)
+            self.assertIn("MDSGW_EINVAL", p.stderr)
 
     def test_reserve_and_release(self):
         for cfg in (self.lmdb, self.grpc):

@@ -87,6 +87,31 @@ static void test_good(void **state)
 
 	assert_int_equal(gw_conf_parse("global:eu-west", &c, &st), 0);
 	assert_string_equal(c.scheme, "global");
+	assert_null(c.origin);
+	gw_conf_release(&c);
+	assert_int_equal(gw_conf_parse("global:h:1?origin=island-a", &c, &st), 0);
+	assert_string_equal(c.origin, "island-a");
+	gw_conf_release(&c);
+
+	/* the lookup cache (ABI 1.1): off by default, defaults when on */
+	assert_int_equal(gw_conf_parse("grpc:h:1", &c, &st), 0);
+	assert_int_equal(c.cache_entries, 0);
+	gw_conf_release(&c);
+	assert_int_equal(gw_conf_parse("grpc:h:1?cache_entries=100&feed_key=o+1234abcd+AQ%3D%3D",
+				       &c, &st), 0);
+	assert_int_equal(c.cache_entries, 100);
+	assert_int_equal(c.cache_mb, 64);
+	assert_int_equal(c.cache_lag_ms, 500);
+	assert_int_equal(c.feed_poll_ms, 20);
+	assert_int_equal(c.stale_ok_ms, 0);
+	assert_string_equal(c.feed_key, "o+1234abcd+AQ==");
+	gw_conf_release(&c);
+	assert_int_equal(gw_conf_parse("grpc:h:1?cache_entries=1&cache_mb=2&cache_lag_ms=10&"
+				       "feed_poll_ms=5&stale_ok_ms=60000", &c, &st), 0);
+	assert_int_equal(c.cache_mb, 2);
+	assert_int_equal(c.cache_lag_ms, 10);
+	assert_int_equal(c.feed_poll_ms, 5);
+	assert_int_equal(c.stale_ok_ms, 60000);
 	gw_conf_release(&c);
 }
 
@@ -122,6 +147,13 @@ static void test_bad(void **state)
 		{ "lmdb:/x%zz", "bad percent escape" },
 		{ "lmdb:/x%00y", "bad percent escape" },
 		{ "grpc:h:1?ca=%0", "bad percent escape in ca" },
+		{ "lmdb:/x?cache_entries=10", "applies to grpc: only" },
+		{ "global:h:1?feed_key=k", "applies to grpc: only" },
+		{ "grpc:h:1?origin=a", "origin applies to global: only" },
+		{ "grpc:h:1?cache_entries=0", "cache_entries='0'" },
+		{ "grpc:h:1?cache_lag_ms=5", "cache_lag_ms='5' is not a number in 10..600000" },
+		{ "grpc:h:1?cache_mb=1&cache_mb=2", "cache_mb is given twice" },
+		{ "grpc:h:1?feed_key=", "feed_key is empty" },
 	};
 	struct mdsgw_status st;
 	struct gw_conf c;

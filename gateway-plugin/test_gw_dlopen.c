@@ -86,7 +86,7 @@ static void test_abi(void **state)
 	assert_int_equal(get(2u << 16, &a, &st), MDSGW_EABI);
 	assert_null(a);
 	assert_non_null(strstr(st.msg, "abi 2.0"));
-	assert_non_null(strstr(st.msg, "implements abi 1.0"));
+	assert_non_null(strstr(st.msg, "implements abi 1.1"));
 	assert_int_equal(get(1u << 16 | 7, &a, &st), MDSGW_EABI);
 	assert_non_null(strstr(st.msg, "abi 1.7"));
 	assert_int_equal(get(0, &a, &st), MDSGW_EABI);
@@ -126,8 +126,13 @@ static void test_config_errors(void **state)
 		assert_null(h);
 		assert_true(st.msg[0] != '\0');
 	}
-	assert_int_equal(api->open(MDSGW_ABI_VERSION, "global:eu", &h, &st), MDSGW_ENOTSUP);
-	assert_non_null(strstr(st.msg, "global:"));
+	/* global: (ABI 1.1) opens without a connection and is read-only
+	 * (test_gw_global.c drives it against federated islands) */
+	assert_int_equal(api->open(MDSGW_ABI_VERSION, "global:127.0.0.1:1", &h, &st), 0);
+	assert_string_equal(api->provider(h), "global");
+	assert_int_equal(api->del(h, "b", "n", NULL, NULL, NULL, 0, &st), MDSGW_EREADONLY);
+	api->close(h);
+	h = NULL;
 	/* a directory without an island store */
 	assert_true(api->open(MDSGW_ABI_VERSION, "lmdb:/nonexistent-mdsgw-dir", &h, &st) < 0);
 	assert_null(h);
@@ -423,13 +428,18 @@ static void run_ops(const char *cfg, const char *pv)
 		assert_int_equal(api->quota_reserve(h, &r, 0, &st), MDSGW_EABI);
 		assert_int_equal(api->quota_release(h, "", 0, &st), MDSGW_EINVAL);
 
-		/* access checks are reserved: they say so, and deny */
+		/* access checks (ABI 1.1): no binding names alice: default deny
+		 * (test_gw_access.c drives bindings) */
 		a.principal = "alice";
 		a.action = "read";
 		a.bucket = bucket;
-		assert_int_equal(api->access_check(h, &a, &allowed, 0, &st), MDSGW_ENOTSUP);
+		allowed = 1;
+		assert_int_equal(api->access_check(h, &a, &allowed, 0, &st), 0);
 		assert_int_equal(allowed, 0);
-		assert_false(api->capabilities(h) & MDSGW_CAP_ACCESS);
+		assert_true(api->capabilities(h) & MDSGW_CAP_ACCESS);
+		assert_true(api->size >= offsetof(struct mdsgw_api, retry_after_ms) +
+			    sizeof(api->retry_after_ms));
+		assert_int_equal(api->retry_after_ms(), 0);
 	}
 	api->close(h);
 }

@@ -70,6 +70,9 @@ struct mds_config {
 				     * 60 s for jwks_file, 1 h for jwks_url */
 	char *gateways;        /* comma-separated mTLS identities with the gateway role */
 	char *rate_limits;     /* "TEAM:read=R/B,write=R/B,list=R/B;*:..." */
+	unsigned token_cache;  /* bearer-token validations remembered (0 = none); default 4096 */
+	unsigned refusal_hold_ms; /* answer a rate-limit refusal after at least this
+				   * long (0 = at once); default 20 */
 	char *admins;          /* comma-separated principals with admin on the island
 				* (bootstrap; not stored in the policy database) */
 	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */
@@ -82,6 +85,7 @@ struct mds_config {
 	unsigned peer_idle_ms;   /* no message on a stream this long: reconnect; default 30000 */
 	unsigned peer_backoff_max_ms; /* longest reconnect delay; default 10000 */
 	char *peer_token_file;   /* token for peers without their own token-file */
+	unsigned peer_batch_max; /* 0 = one transaction per checkpoint; N = slices of N leaves */
 	uint64_t feed_retain_ns;    /* keep leaves younger than this; default 7 days */
 	uint64_t feed_retain_leaves; /* and at least this many newest leaves; default 1,000,000 */
 	uint64_t feed_compact_every_ns; /* compaction pass period; default 1 min */

@@ -106,6 +106,7 @@ struct mds_federation {
 	struct peer *peers;
 	size_t n;
 	unsigned stale_ms, idle_ms, stream_ms, poll_ms, backoff_min, backoff_max, tamper_limit;
+	unsigned batch_max;
 	uint64_t start_mono;
 	atomic_int stop;
 	pthread_mutex_t mu;
@@ -493,6 +494,156 @@ out:
 	return rc;
 }
 
+/* ---- a slice of a large checkpoint ------------------------------------------------------ */
+
+typedef int (*msg_fn)(struct peer *p, const ProtobufCMessage *m, void *arg);
+static int peer_call(struct peer *p, const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *d, unsigned deadline_ms, msg_fn fn,
+		     void *arg, char *err, size_t errsz);
+static int keep_msg(struct peer *p, const ProtobufCMessage *m, void *arg);
+
+/*
+ * --peer-batch-max: the pending entries (a prefix of the checkpoint's) are
+ * folded onto the cursor and proven a prefix of the signed checkpoint by a
+ * consistency proof from their end to it (fetched from the peer), then
+ * applied with their cursor as one op. The proof becomes the pending
+ * checkpoint's proof from the new cursor, so the rest is checked as usual.
+ */
+static int commit_slice(struct peer *p)
+{
+	Mds__V1__GetConsistencyProofRequest preq = MDS__V1__GET_CONSISTENCY_PROOF_REQUEST__INIT;
+	Mds__V1__ConsistencyProof *pf = NULL;
+	struct mds_merkle_compact next = p->cur;
+	struct mds_feed_leaf *leaves = NULL;
+	uint8_t root[32], enc[MDS_MERKLE_COMPACT_MAX], (*proof)[32] = NULL;
+	uint64_t end = p->cur.size + p->n_pl;
+	char err[300], msg[400];
+	size_t elen, n = 0;
+	uint64_t t0 = mono_ms();
+	int rc;
+
+	for (size_t i = 0; i < p->n_pl; i++) {
+		uint8_t h[32];
+
+		rc = mds_merkle_hash_leaf(p->pl[i].p, p->pl[i].n, h);
+		if (rc == 0)
+			rc = mds_merkle_compact_append(&next, h);
+		if (rc)
+			return rc;
+	}
+	rc = mds_merkle_compact_root(&next, root);
+	if (rc)
+		return rc;
+	preq.from_size = end;
+	preq.to_size = p->pcp.size;
+	rc = peer_call(p, "/mds.v1.Feed/GetConsistencyProof", &preq.base,
+		       &mds__v1__consistency_proof__descriptor, 10000, keep_msg, &pf, err, sizeof(err));
+	if (rc == 0 && (!pf || pf->n_hashes > MDS_MERKLE_PROOF_MAX))
+		rc = MDS_EINVAL;
+	if (rc) {
+		snprintf(msg, sizeof(msg), "cannot get a consistency proof for a slice: %s", err);
+		set_error(p, msg);
+		goto out;
+	}
+	n = pf->n_hashes;
+	proof = malloc((n ? n : 1) * 32);
+	if (!proof) {
+		rc = MDS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (pf->hashes[i].len != 32) {
+			rc = MDS_EINVAL;
+			goto out;
+		}
+		memcpy(proof[i], pf->hashes[i].data, 32);
+	}
+	if (mds_merkle_verify_consistency(end, p->pcp.size, root, p->pcp.root,
+					  (const uint8_t (*)[32])proof, n) != 0) {
+		snprintf(msg, sizeof(msg), "island '%s': entries %llu..%llu are not a prefix of the signed checkpoint %llu",
+			 p->origin, (unsigned long long)p->cur.size, (unsigned long long)end,
+			 (unsigned long long)p->pcp.size);
+		tamper(p, msg);
+		rc = MDS_EDENIED;
+		goto out;
+	}
+	leaves = calloc(p->n_pl, sizeof(*leaves));
+	if (!leaves) {
+		rc = MDS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < p->n_pl; i++) {
+		struct mds_status st;
+
+		rc = mds_feed_leaf_decode(p->pl[i].p, p->pl[i].n, &leaves[i], &st);
+		if (rc) {
+			snprintf(msg, sizeof(msg), "signed leaf %llu does not decode: %s",
+				 (unsigned long long)(p->cur.size + i), st.msg);
+			set_error(p, msg);
+			goto out;
+		}
+	}
+	rc = mds_merkle_compact_encode(&next, enc, sizeof(enc), &elen);
+	if (rc)
+		goto out;
+	{
+		struct mds_gv_update u;
+		struct mds_op op;
+
+		memset(&u, 0, sizeof(u));
+		u.origin = (struct mds_str){ p->origin, strlen(p->origin) };
+		u.from_size = p->cur.size;
+		u.leaves = leaves;
+		u.n_leaves = p->n_pl;
+		u.size = end;
+		u.root = root;
+		u.range = (struct mds_str){ (const char *)enc, elen };
+		u.note = (struct mds_str){ p->pnote, p->pnote_len };
+		u.checkpoint_ms = p->pts;
+		mds_op_init(&op, MDS_OP_GLOBAL_APPLY);
+		op.global = &u;
+		rc = mds_store_exec(p->f->store, &op);
+		if (rc) {
+			set_error(p, op.status.msg);
+			if (rc == MDS_EPRECOND || rc == MDS_EDENIED)
+				cursor_load(p);
+			goto out;
+		}
+	}
+	/* applied: the cursor moves; the proof now runs from it */
+	p->cur = next;
+	memcpy(p->cur_root, root, 32);
+	p->cur_ts = p->pts;
+	free(p->cur_note);
+	p->cur_note = malloc(p->pnote_len);
+	if (p->cur_note)
+		memcpy(p->cur_note, p->pnote, p->pnote_len);
+	p->cur_note_len = p->cur_note ? p->pnote_len : 0;
+	free(p->pproof);
+	p->pproof = proof;
+	p->n_pproof = n;
+	proof = NULL;
+	pthread_mutex_lock(&p->mu);
+	p->st.applied_size = end;
+	memcpy(p->st.applied_root, root, 32);
+	p->st.applied_checkpoint_ms = p->pts;
+	p->st.leaves_applied += p->n_pl;
+	p->st.batches_applied++;
+	pthread_mutex_unlock(&p->mu);
+	mds_log(MDS_LOG_DEBUG, "peer_applied", "origin=\"%s\" size=%llu leaves=%zu ms=%llu slice_of=%llu",
+		p->origin, (unsigned long long)end, p->n_pl, (unsigned long long)(mono_ms() - t0),
+		(unsigned long long)p->pcp.size);
+	for (size_t i = 0; i < p->n_pl; i++)
+		free(p->pl[i].p);
+	p->n_pl = 0;
+out:
+	if (pf)
+		protobuf_c_message_free_unpacked(&pf->base, NULL);
+	free(proof);
+	free(leaves);
+	return rc;
+}
+
 /* ---- one Subscribe event -------------------------------------------------------------- */
 
 static int on_event(struct peer *p, const Mds__V1__SubscribeEvent *ev)
@@ -582,6 +733,14 @@ static int on_event(struct peer *p, const Mds__V1__SubscribeEvent *ev)
 		memcpy(p->pl[p->n_pl].p, e->leaf.data, e->leaf.len);
 		p->pl[p->n_pl].n = e->leaf.len;
 		p->n_pl++;
+		if (p->f->batch_max && p->n_pl >= p->f->batch_max &&
+		    p->cur.size + p->n_pl < p->pcp.size) {
+			rc = commit_slice(p);
+			if (rc) {
+				pending_clear(p);
+				return rc;
+			}
+		}
 	}
 	if (p->have_pending && p->cur.size + p->n_pl == p->pcp.size)
 		return commit(p);
@@ -589,8 +748,6 @@ static int on_event(struct peer *p, const Mds__V1__SubscribeEvent *ev)
 }
 
 /* ---- gRPC call driven with a watchdog -------------------------------------------------- */
-
-typedef int (*msg_fn)(struct peer *p, const ProtobufCMessage *m, void *arg);
 
 static grpc_byte_buffer *pack(const ProtobufCMessage *m)
 {
@@ -1342,8 +1499,8 @@ static char *slurp(const char *path)
 static int peer_channel(struct peer *p, struct mds_status *st)
 {
 	grpc_channel_credentials *creds;
-	grpc_arg args[2];
-	grpc_channel_args cargs = { 2, args };
+	grpc_arg args[4];
+	grpc_channel_args cargs = { 4, args };
 	char *ca = NULL, *cert = NULL, *key = NULL;
 	int rc = 0;
 
@@ -1379,6 +1536,16 @@ static int peer_channel(struct peer *p, struct mds_status *st)
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
 	args[1].value.integer = 2000;
+	/* HTTP/2 keepalive: a ping every 60 s, the connection is dead after 20 s
+	 * without an answer. Rare enough for the server's ping policy (the
+	 * stream carries heartbeats in between); the idle watchdog (idle_ms)
+	 * covers a peer that answers pings but sends nothing. */
+	args[2].type = GRPC_ARG_INTEGER;
+	args[2].key = GRPC_ARG_KEEPALIVE_TIME_MS;
+	args[2].value.integer = 60000;
+	args[3].type = GRPC_ARG_INTEGER;
+	args[3].key = GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
+	args[3].value.integer = 20000;
 	p->ch = grpc_channel_create(p->address, creds, &cargs);
 	grpc_channel_credentials_release(creds);
 	if (!p->ch)
@@ -1425,6 +1592,7 @@ int mds_federation_start(struct mds_store *store, const struct mds_federation_op
 	if (f->backoff_max < f->backoff_min)
 		f->backoff_max = f->backoff_min;
 	f->tamper_limit = o->tamper_limit ? o->tamper_limit : 3;
+	f->batch_max = o->batch_max;
 	f->start_mono = mono_ms();
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);

@@ -65,6 +65,10 @@ struct mds_federation_opts {
 	unsigned backoff_min_ms;     /* first reconnect delay; 0 = 100 */
 	unsigned backoff_max_ms;     /* largest reconnect delay; 0 = 10,000 */
 	unsigned tamper_limit;       /* consecutive bad batches before an alarm; 0 = 3 */
+	unsigned batch_max;          /* 0: all entries of a checkpoint in one op (the
+				      * default); N: apply a larger checkpoint in slices of
+				      * N leaves, each proven a prefix of the signed
+				      * checkpoint by a consistency proof (bounded memory) */
 };
 
 struct mds_federation;

@@ -4,11 +4,17 @@
  *
  * The append runs on the writer thread inside the op's nested transaction,
  * after mds_ns_apply() succeeded: it reads back the state the op left (the
- * record after the change, or its absence), encodes the leaf into a buffer
- * the log owns (only the writer thread uses it, so no lock), stores it at
- * seq = current size, and folds its hash into the tree with
- * mds_merkle_append() over MDS_DB_FEED. Any failure is returned to
- * the writer, which rolls the op back: no mutation without its leaf.
+ * record after the change, or its absence), encodes the value (node
+ * hashes and leaf) into the batch buffer the log owns (only the writer
+ * thread uses it, so no lock), hashes the leaf and the nodes it completes
+ * against the in-memory frontier, and keeps it tentatively. Any failure
+ * is returned to the writer, which rolls the op back. The batch hooks
+ * then settle it: op_end drops the leaf of an op that did not stick (and
+ * restores the frontier), flush writes the batch's leaves in order into
+ * the batch's own transaction right before its commit (a failure there
+ * aborts the batch: no mutation without its leaf), end forgets them.
+ * Writing once per batch keeps the feed database out of every op's nested
+ * transaction, whose page copies were most of what the feed cost.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +27,33 @@
 #include "ns_internal.h"
 #include "feed_util.h"
 
-/* Writer-thread state: only the writer's post-apply hook touches it. */
+/* A leaf kept for the batch's flush: its value in the batch buffer. */
+struct kept {
+	size_t off, len;
+};
+
+/* Writer-thread state: only the writer's hooks touch it. */
 struct mds_feed_log {
 	char origin[MDS_FEED_ORIGIN_MAX + 1];
 	size_t origin_len;
-	uint8_t *buf;   /* value encoding buffer */
-	size_t cap;
 	EVP_MD_CTX *md; /* reused for every hash (no allocation per hash) */
-	/* The frontier (compact range) after the last append, so an append
-	 * needs no sibling reads. Trusted only while frontier.size equals the
-	 * log's size in the transaction (an append whose op or batch was
-	 * rolled back leaves it ahead); otherwise rebuilt from the store. */
+	/* The frontier (compact range) of the log including the batch's kept
+	 * leaves, so an append reads no sibling. Checked against the store
+	 * at the first append of each batch; invalid after a failed batch. */
 	struct mds_merkle_compact frontier;
 	int frontier_ok;
+	/* The batch being applied: the values of its leaves, back to back,
+	 * written by flush() into the batch's transaction. The last one is
+	 * tentative until op_end() says whether its op stuck. */
+	int in_batch;
+	uint8_t *buf;
+	size_t len, cap;
+	struct kept *kept;
+	size_t n_kept, cap_kept;
+	int tentative;
+	uint64_t undo_size;            /* the frontier before the tentative leaf */
+	unsigned undo_slot;
+	uint8_t undo_hash[MDS_MERKLE_HASH_LEN];
 };
 
 static void be64_put(uint8_t *p, uint64_t v)
@@ -305,6 +325,8 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 	case MDS_OP_COPY_OBJECT:
 	case MDS_OP_PUT_BLOB_FROM_URL:
 	case MDS_OP_COPY_FINISH:
+	case MDS_OP_COPY_PROGRESS:
+	case MDS_OP_ABORT_COPY:
 	case MDS_OP_COMPLETE_MULTIPART:
 	case MDS_OP_PUT_BLOCK_LIST:
 		lp->extra_ref = op->blob.id;
@@ -312,8 +334,6 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 			return 0;
 		lp->key_version = op->out_version;
 		return object_state(t, op, lp);
-	case MDS_OP_COPY_PROGRESS:
-	case MDS_OP_ABORT_COPY:
 	case MDS_OP_CREATE_MULTIPART:
 	case MDS_OP_UPLOAD_PART:
 	case MDS_OP_ABORT_MULTIPART:
@@ -333,20 +353,30 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 	}
 }
 
+/* Room for @need more bytes in the batch buffer, and one more kept leaf. */
 static int buf_reserve(struct mds_feed_log *l, size_t need)
 {
-	uint8_t *nb;
-	size_t cap = l->cap ? l->cap : 4096;
+	if (l->len + need > l->cap) {
+		size_t cap = l->cap ? l->cap : 64 * 1024;
+		uint8_t *nb;
 
-	if (need <= l->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	nb = realloc(l->buf, cap);
-	if (!nb)
-		return MDS_ENOMEM;
-	l->buf = nb;
-	l->cap = cap;
+		while (cap < l->len + need)
+			cap *= 2;
+		nb = realloc(l->buf, cap);
+		if (!nb)
+			return MDS_ENOMEM;
+		l->buf = nb;
+		l->cap = cap;
+	}
+	if (l->n_kept == l->cap_kept) {
+		size_t cap = l->cap_kept ? 2 * l->cap_kept : 256;
+		struct kept *nk = realloc(l->kept, cap * sizeof(*nk));
+
+		if (!nk)
+			return MDS_ENOMEM;
+		l->kept = nk;
+		l->cap_kept = cap;
+	}
 	return 0;
 }
 
@@ -359,40 +389,30 @@ static uint8_t *put_str(uint8_t *p, struct mds_str s)
 }
 
 /*
- * The log's size in @t into *@seq, with l->frontier valid for it. Only
- * this hook appends, and the frontier is advanced only after an append
- * succeeded, so the store can only be at or behind the frontier: behind
- * when an op or a batch was rolled back after its append. A frontier of
- * size n is therefore still right iff leaf n - 1 exists in @t (one point
- * read instead of a cursor); otherwise it is rebuilt from the store.
+ * First append of a batch: the store holds no leaf of this batch yet, so
+ * its size is where the batch's leaves start. The frontier is rebuilt
+ * when it is not for that size (first batch, or a batch that failed).
  */
-static int frontier_check(struct mds_feed_log *l, struct mds_txn *t, uint64_t *seq)
+static int batch_begin(struct mds_feed_log *l, struct mds_txn *t)
 {
 	struct mds_merkle_store ms;
-	struct mds_str v;
-	uint8_t k[8];
-	int rc;
+	uint64_t size;
+	int rc = mds_feed_log_size(t, &size);
 
-	if (l->frontier_ok && l->frontier.size > 0) {
-		rc = mds_kv_get(t, MDS_DB_FEED, seq_key(k, l->frontier.size - 1), &v);
-		if (rc == 0) {
-			*seq = l->frontier.size;
-			return *seq >= MDS_MERKLE_SIZE_MAX ? MDS_EINVAL : 0;
-		}
-		if (rc != MDS_ENOTFOUND)
+	if (rc)
+		return rc;
+	if (!l->frontier_ok || l->frontier.size != size) {
+		l->frontier_ok = 0;
+		mds_feed_log_merkle(t, &ms);
+		rc = mds_merkle_compact_from_store(&ms, size, &l->frontier);
+		if (rc)
 			return rc;
+		l->frontier_ok = 1;
 	}
-	l->frontier_ok = 0;
-	rc = mds_feed_log_size(t, seq);
-	if (rc)
-		return rc;
-	if (*seq >= MDS_MERKLE_SIZE_MAX)
-		return MDS_EINVAL;
-	mds_feed_log_merkle(t, &ms);
-	rc = mds_merkle_compact_from_store(&ms, *seq, &l->frontier);
-	if (rc)
-		return rc;
-	l->frontier_ok = 1;
+	l->in_batch = 1;
+	l->len = 0;
+	l->n_kept = 0;
+	l->tentative = 0;
 	return 0;
 }
 
@@ -415,7 +435,7 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 {
 	struct leaf_parts lp;
 	struct mds_str fields[8];
-	uint8_t key[8], *p, *h;
+	uint8_t *v, *p, *h;
 	uint64_t seq;
 	unsigned n, pc;
 	size_t need = 2 + 24 + 1 + 4, leaf_len;
@@ -427,9 +447,13 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 		return 0;
 	if (op->kind == MDS_OP_FEED_COMPACT)
 		return mds_feed_compact_apply(t, op);   /* upkeep, not a mutation: no leaf */
-	rc = frontier_check(l, t, &seq);
-	if (rc)
+	if (!l->in_batch && (rc = batch_begin(l, t)) != 0)
 		goto out_fail;
+	seq = l->frontier.size;
+	if (seq >= MDS_MERKLE_SIZE_MAX) {
+		rc = MDS_EINVAL;
+		goto out_fail;
+	}
 	rc = leaf_parts_fill(t, op, &lp);
 	if (rc)
 		goto out_fail;
@@ -453,10 +477,10 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	rc = buf_reserve(l, need);
 	if (rc)
 		goto out_fail;
-	/* value = n || n node hashes || leaf; the leaf is encoded first, at
-	 * its final place, then hashed (lp.record may point into the txn's
-	 * pages, which the buffer copied before any put) */
-	h = l->buf + 1;
+	/* value = n || n node hashes || leaf; the leaf is encoded at its
+	 * final place (copying lp.record out of the txn's pages), then hashed */
+	v = l->buf + l->len;
+	h = v + 1;
 	p = h + (size_t)n * MDS_MERKLE_HASH_LEN;
 	*p++ = MDS_FEED_LEAF_VERSION;
 	*p++ = (uint8_t)op->kind;
@@ -470,7 +494,7 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 	if (lp.state == MDS_FEED_RECORD)
 		p = put_str(p, lp.record);
 	leaf_len = (size_t)(p - (h + (size_t)n * MDS_MERKLE_HASH_LEN));
-	l->buf[0] = (uint8_t)n;
+	v[0] = (uint8_t)n;
 	rc = hash3(l, 0x00, h + (size_t)n * MDS_MERKLE_HASH_LEN, leaf_len, NULL, 0, h);
 	/* level k + 1 = H(left sibling || level k); the left siblings are the
 	 * frontier's smallest subtrees, one per trailing one bit of seq */
@@ -481,20 +505,73 @@ int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op
 			   h + (size_t)(k + 1) * MDS_MERKLE_HASH_LEN);
 	if (rc)
 		goto out_fail;
-	rc = mds_kv_append(t, MDS_DB_FEED, seq_key(key, seq),
-			   (struct mds_str){ (const char *)l->buf, (size_t)(p - l->buf) });
-	if (rc)
-		goto out_fail;
-	/* the new frontier: the merged subtrees become one */
-	memcpy(l->frontier.hash[pc - (n - 1)], h + (size_t)(n - 1) * MDS_MERKLE_HASH_LEN,
+	/* keep it, tentatively: op_end() drops it if the op is rolled back */
+	l->kept[l->n_kept].off = l->len;
+	l->kept[l->n_kept].len = (size_t)(p - v);
+	l->n_kept++;
+	l->len += (size_t)(p - v);
+	l->tentative = 1;
+	l->undo_size = seq;
+	l->undo_slot = pc - (n - 1);
+	memcpy(l->undo_hash, l->frontier.hash[l->undo_slot], MDS_MERKLE_HASH_LEN);
+	memcpy(l->frontier.hash[l->undo_slot], h + (size_t)(n - 1) * MDS_MERKLE_HASH_LEN,
 	       MDS_MERKLE_HASH_LEN);
 	l->frontier.size = seq + 1;
 	return 0;
 
 out_fail:
-	l->frontier_ok = 0;
 	return mds_status_set(&op->status, rc, "cannot append the change feed leaf: %s",
 			      mds_strerror(rc));
+}
+
+/* ---- batch hooks (kv.h) ------------------------------------------------------ */
+
+static void on_op_end(void *arg, struct mds_op *op, int stuck)
+{
+	struct mds_feed_log *l = arg;
+
+	(void)op;
+	if (!l->tentative)
+		return;      /* the op appended nothing (failed before, or upkeep) */
+	l->tentative = 0;
+	if (stuck)
+		return;
+	l->n_kept--;
+	l->len = l->kept[l->n_kept].off;
+	l->frontier.size = l->undo_size;
+	memcpy(l->frontier.hash[l->undo_slot], l->undo_hash, MDS_MERKLE_HASH_LEN);
+}
+
+/* The batch's leaves, in order, at the right edge of the feed database. */
+static int on_flush(void *arg, struct mds_txn *t, struct mds_status *st)
+{
+	struct mds_feed_log *l = arg;
+	uint64_t seq = l->frontier.size - l->n_kept;
+	uint8_t key[8];
+
+	for (size_t i = 0; i < l->n_kept; i++, seq++) {
+		int rc = mds_kv_append(t, MDS_DB_FEED, seq_key(key, seq),
+				       (struct mds_str){ (const char *)l->buf + l->kept[i].off,
+							 l->kept[i].len });
+
+		if (rc)
+			return mds_status_set(st, rc,
+					      "cannot write the change feed's leaf %llu: %s; nothing of the batch was stored",
+					      (unsigned long long)seq, mds_strerror(rc));
+	}
+	return 0;
+}
+
+static void on_end(void *arg, int committed)
+{
+	struct mds_feed_log *l = arg;
+
+	if (!committed)
+		l->frontier_ok = 0;   /* rebuilt from the store by the next batch */
+	l->in_batch = 0;
+	l->len = 0;
+	l->n_kept = 0;
+	l->tentative = 0;
 }
 
 static const struct mds_str *leaf_field(const struct mds_feed_leaf *lf, int i)
@@ -593,11 +670,39 @@ static int hook(void *arg, struct mds_txn *t, struct mds_op *op)
 	return mds_feed_log_append(arg, t, op);
 }
 
+static const struct mds_batch_hooks hooks = { on_op_end, on_flush, on_end };
+
+/*
+ * Refuses a feed written by a build that stored nodes under their own keys
+ * (9-byte keys seq || tag): its leaves cannot be read with this layout and
+ * appending to it would break the log.
+ */
+static int layout_check(struct mds_store *s, struct mds_status *st)
+{
+	struct mds_reader *r;
+	uint64_t size;
+	int rc = mds_reader_open(s, &r);
+
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the change feed: %s", mds_strerror(rc));
+	rc = mds_reader_begin(r);
+	if (rc == 0)
+		rc = mds_feed_log_size(mds_reader_txn(r), &size);
+	mds_reader_close(r);
+	if (rc == MDS_ECORRUPT)
+		return mds_status_set(st, MDS_EVERSION,
+				      "the change feed in this store has an older layout (a key per Merkle node); this build keeps the nodes with their leaf (docs/storage-format.md): start from a new data directory");
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the change feed: %s", mds_strerror(rc));
+	return 0;
+}
+
 int mds_feed_log_open(struct mds_store *s, const char *origin,
 		      struct mds_feed_log **out, struct mds_status *st)
 {
 	struct mds_feed_log *l;
 	size_t n = origin ? strlen(origin) : 0;
+	int rc;
 
 	if (n == 0 || n > MDS_FEED_ORIGIN_MAX)
 		return mds_status_set(st, MDS_EINVAL, "feed origin must have 1 to %d bytes",
@@ -607,6 +712,9 @@ int mds_feed_log_open(struct mds_store *s, const char *origin,
 			return mds_status_set(st, MDS_EINVAL,
 					      "feed origin '%s' must be printable ascii without spaces",
 					      origin);
+	rc = layout_check(s, st);
+	if (rc)
+		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log");
@@ -618,6 +726,7 @@ int mds_feed_log_open(struct mds_store *s, const char *origin,
 		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log's digest");
 	}
 	mds_store_set_post_apply(s, hook, l);
+	mds_store_set_batch_hooks(s, &hooks);
 	*out = l;
 	return 0;
 }
@@ -628,5 +737,6 @@ void mds_feed_log_close(struct mds_feed_log *l)
 		return;
 	EVP_MD_CTX_free(l->md);
 	free(l->buf);
+	free(l->kept);
 	free(l);
 }

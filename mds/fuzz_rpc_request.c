@@ -24,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ mds_rpc_admin_methods, mds_rpc_admin_count },
 		{ mds_rpc_quota_methods, mds_rpc_quota_count },
 		{ mds_rpc_blob_methods, mds_rpc_blob_count },
+		{ mds_rpc_policy_methods, mds_rpc_policy_count },
+		{ mds_rpc_feed_methods, mds_rpc_feed_count },
+		{ mds_rpc_global_methods, mds_rpc_global_count },
 	};
 	const struct mds_rpc_method *m = NULL;
 	ProtobufCMessage *req = NULL;

@@ -333,6 +333,8 @@ static int is_object_kind(uint8_t kind)
 	case MDS_OP_COPY_OBJECT:
 	case MDS_OP_PUT_BLOB_FROM_URL:
 	case MDS_OP_COPY_FINISH:
+	case MDS_OP_COPY_PROGRESS:
+	case MDS_OP_ABORT_COPY:
 	case MDS_OP_COMPLETE_MULTIPART:
 	case MDS_OP_PUT_BLOCK_LIST:
 	case MDS_OP_RETENTION_SET:
@@ -439,7 +441,7 @@ static int apply_bucket(struct apply_ctx *a, const struct mds_feed_leaf *l)
 	if (l->state != MDS_FEED_RECORD)
 		return 0;
 	if (mds_bucket_decode(l->record.p, l->record.len, &rec) != 0 ||
-	    rec.team.len == 0 || rec.team.len > MDS_TEAM_NAME_MAX)
+	    mds_validate_team_name(rec.team, &a->op->status) != 0)
 		return mds_status_set(&a->op->status, MDS_EINVAL,
 				      "leaf %llu of '%.*s': bucket record does not decode",
 				      (unsigned long long)l->seq, (int)a->origin.len, a->origin.p);
@@ -551,13 +553,56 @@ static int apply_object(struct apply_ctx *a, const struct mds_feed_leaf *l)
 	return rc;
 }
 
+/*
+ * The names a leaf carries come from another island: a sound publisher
+ * only writes names its own validation accepted, but the view must not
+ * trust that (a NUL inside a name would alias the view's composite keys).
+ * Every name the view stores is checked with the island's own rules.
+ */
+static int leaf_names_valid(struct apply_ctx *a, const struct mds_feed_leaf *l)
+{
+	struct mds_status st;
+	const char *what = NULL;
+	int team = 0, bucket = 0, name = 0;
+
+	switch (l->kind) {
+	case MDS_OP_TEAM_CREATE:
+	case MDS_OP_TEAM_DELETE:
+		team = 1;
+		break;
+	case MDS_OP_BUCKET_CREATE:
+	case MDS_OP_BUCKET_DELETE:
+		bucket = 1;
+		break;
+	default:
+		bucket = name = is_object_kind(l->kind) && l->bucket.len && l->name.len;
+		break;
+	}
+	if (team && mds_validate_team_name(l->team, &st) != 0)
+		what = "team";
+	else if (bucket && mds_validate_bucket_name(l->bucket, &st) != 0)
+		what = "bucket";
+	else if (name && mds_validate_object_name(l->name, &st) != 0)
+		what = "object";
+	if (!what)
+		return 0;
+	return mds_status_set(&a->op->status, MDS_EINVAL, "leaf %llu of '%.*s': %s name: %s",
+			      (unsigned long long)l->seq, (int)a->origin.len, a->origin.p, what,
+			      st.msg);
+}
+
 static int apply_leaf(struct apply_ctx *a, const struct mds_feed_leaf *l)
 {
+	int rc;
+
 	if (!mds_str_eq(l->origin, a->origin))
 		return mds_status_set(&a->op->status, MDS_EINVAL,
 				      "leaf %llu carries origin '%.*s', not '%.*s'",
 				      (unsigned long long)l->seq, (int)(l->origin.len > 255 ? 255 : l->origin.len),
 				      l->origin.p, (int)a->origin.len, a->origin.p);
+	rc = leaf_names_valid(a, l);
+	if (rc)
+		return rc;
 	switch (l->kind) {
 	case MDS_OP_TEAM_CREATE:
 	case MDS_OP_TEAM_DELETE:

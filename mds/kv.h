@@ -100,4 +100,29 @@ int mds_ns_apply(struct mds_txn *t, struct mds_op *op);
 typedef int (*mds_post_apply_fn)(void *arg, struct mds_txn *t, struct mds_op *op);
 void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *arg);
 
+/*
+ * Batch hooks, for a post-apply hook that defers its writes to the end of
+ * the batch (the feed log writes each batch's leaves with one cursor into
+ * the batch's transaction instead of into every op's nested one). All run
+ * on the writer thread, with the post-apply hook's @arg:
+ *   op_end(arg, op, stuck)  after each op's nested transaction ended:
+ *                           stuck = 1 if it was committed into the batch,
+ *                           0 if it was rolled back (drop what was kept);
+ *   flush(arg, t)           once, just before the batch commits, in the
+ *                           batch's own transaction @t; a non-zero return
+ *                           (and a message in *@st) aborts the whole batch
+ *                           and fails every op in it: nothing is stored;
+ *   end(arg, committed)     after the batch ended; committed = 1 if it is
+ *                           durable.
+ * So the writes are in the same durable transaction as the mutations: a
+ * crash or a failed commit loses both or neither. Install before the
+ * first op (with mds_store_set_post_apply); NULL fields are skipped.
+ */
+struct mds_batch_hooks {
+	void (*op_end)(void *arg, struct mds_op *op, int stuck);
+	int (*flush)(void *arg, struct mds_txn *t, struct mds_status *st);
+	void (*end)(void *arg, int committed);
+};
+void mds_store_set_batch_hooks(struct mds_store *s, const struct mds_batch_hooks *h);
+
 #endif /* MDS_KV_H */

@@ -102,6 +102,11 @@ static const char usage_serve[] =
 	"  --rate-limits SPEC    per-team token buckets, e.g.\n"
 	"                        'team-a:read=500/1000,write=100/200,list=50/50;*:read=1000'\n"
 	"                        (RATE per second / BURST; '*' = every other team)\n"
+	"  --token-cache N       remember N bearer-token validations, so each token's\n"
+	"                        signature is checked once (default 4096; 0 = none)\n"
+	"  --refusal-hold-ms N   answer a call refused by its rate limit after\n"
+	"                        max(retry-after, N ms), at most 250 ms, so clients that\n"
+	"                        resend at once cannot flood (default 20; 0 = at once)\n"
 	"  --admins LIST         jwt: principals (iss#sub) or group:NAME with admin on\n"
 	"                        the island, from the config (to create the first bindings)\n"
 	"  --feed-origin NAME    origin of the change feed (default: the name given to\n"
@@ -117,6 +122,9 @@ static const char usage_serve[] =
 	"  --peer-backoff-max-ms N  longest reconnect delay (default 10000)\n"
 	"  --peer-token-file F   bearer token sent to peers (a principal with list on\n"
 	"                        the peer island); per peer: \"token-file\" in \"peers\"\n"
+	"  --peer-batch-max N    apply a checkpoint of more than N leaves in verified\n"
+	"                        slices of N (bounded memory); 0 = one transaction per\n"
+	"                        checkpoint (default)\n"
 	"  --feed-retain DUR     keep feed leaves younger than DUR (default 7d) ...\n"
 	"  --feed-retain-leaves N  ... and at least the N newest (default 1000000);\n"
 	"                        older leaf bytes are deleted (Merkle nodes stay)\n"
@@ -214,6 +222,8 @@ static const struct option serve_opts[] = {
 	{ "jwks-refresh", required_argument, NULL, OPT_VAL },
 	{ "gateway-identities", required_argument, NULL, OPT_VAL },
 	{ "rate-limits", required_argument, NULL, OPT_VAL },
+	{ "refusal-hold-ms", required_argument, NULL, OPT_VAL },
+	{ "token-cache", required_argument, NULL, OPT_VAL },
 	{ "admins", required_argument, NULL, OPT_VAL },
 	{ "feed-origin", required_argument, NULL, OPT_VAL },
 	{ "feed-cadence-ms", required_argument, NULL, OPT_VAL },
@@ -223,6 +233,7 @@ static const struct option serve_opts[] = {
 	{ "peer-idle-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-backoff-max-ms", required_argument, NULL, OPT_VAL },
 	{ "peer-token-file", required_argument, NULL, OPT_VAL },
+	{ "peer-batch-max", required_argument, NULL, OPT_VAL },
 	{ "feed-retain", required_argument, NULL, OPT_VAL },
 	{ "feed-retain-leaves", required_argument, NULL, OPT_VAL },
 	{ "feed-compact-every", required_argument, NULL, OPT_VAL },
@@ -422,6 +433,8 @@ static int open_auth(const struct mds_config *c, const char *state_name, struct 
 	ac.jwks_file = c->jwks_file;
 	ac.state_file = c->auth_state_file ? c->auth_state_file : state;
 	ac.on_unknown_kid = refresher_kick;
+	/* verify each token once, not on every call (docs/security.md) */
+	ac.cache_entries = c->token_cache;
 	ac.unknown_kid_arg = rf;
 	if (c->offline_window_ns)
 		ac.offline_window_s = (int64_t)(c->offline_window_ns / 1000000000u);
@@ -542,7 +555,7 @@ static int start_feed(const struct mds_config *c, struct mds_store *store,
  * peer that cannot be reached only leaves its part of the view stale.
  */
 static int start_federation(const struct mds_config *c, struct mds_store *store,
-			    struct mds_federation **out)
+			    const char *self, struct mds_federation **out)
 {
 	struct mds_fed_peer_opts *po = NULL;
 	struct mds_federation_opts fo;
@@ -552,6 +565,12 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 	*out = NULL;
 	if (c->n_peers == 0)
 		return 0;
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (self[0] && !strcmp(c->peers[i].origin, self)) {
+			mds_log(MDS_LOG_ERROR, "federation",
+				"error=\"peer '%s' is this island's own feed origin\"", self);
+			return MDS_EINVAL;
+		}
 	po = calloc(c->n_peers, sizeof(*po));
 	if (!po)
 		return MDS_ENOMEM;
@@ -573,6 +592,7 @@ static int start_federation(const struct mds_config *c, struct mds_store *store,
 	fo.stale_ms = c->peer_stale_ms;
 	fo.idle_ms = c->peer_idle_ms;
 	fo.backoff_max_ms = c->peer_backoff_max_ms;
+	fo.batch_max = c->peer_batch_max;
 	mds_status_clear(&st);
 	rc = mds_federation_start(store, &fo, out, &st);
 	free(po);
@@ -703,7 +723,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (start_feed(&c, store, &feed, &pub, origin) != 0)
 		goto out;
-	if (start_federation(&c, store, &fed) != 0)
+	if (start_federation(&c, store, origin, &fed) != 0)
 		goto out;
 	if (feed && start_compactor(&c, store, &compactor) != 0)
 		goto out;
@@ -720,6 +740,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.auth = auth;
 	sv.gateways = c.gateways;
 	sv.rate_limits = c.rate_limits;
+	sv.refusal_hold_ms = c.refusal_hold_ms;
 	sv.admins = c.admins;
 	sv.listen = c.listen;
 	sv.threads = c.threads;

@@ -44,7 +44,7 @@ static const char usage_top[] =
 	"  policy bind SUBJECT ROLE SCOPE [--deny] [--condition EXPR] | policy unbind ID\n"
 	"  policy ls | policy explain PRINCIPAL ACTION [BUCKET[/NAME] | team/T] [--group G]\n"
 	"  global ls BUCKET [--prefix P] [--origin O]... | global get BUCKET NAME\n"
-	"  global usage [TEAM] | feed status | peers | peers reset ORIGIN\n"
+	"  global usage [TEAM] | feed status | peers | peers reset|evidence ORIGIN\n"
 	"\n"
 	"global options:\n"
 	"  --endpoint HOST:PORT  the island's gRPC address (default 127.0.0.1:7420)\n"
@@ -312,8 +312,6 @@ static int cmd_team(struct ctl *c)
 
 		if (c->n_args != 1)
 			return mdsctl_usage_err("team ls takes no arguments%s", "");
-		if (!c->json)
-			printf("%-24s %8s %10s %12s\n", "TEAM", "BUCKETS", "OBJECTS", "BYTES");
 		for (;;) {
 			r.start_after = after;
 			rc = mds_client_call(c->cl, "/mds.v1.Admin/ListTeams", &r.base,
@@ -324,6 +322,9 @@ static int cmd_team(struct ctl *c)
 			}
 			const Mds__V1__ListTeamsResponse *lr = (const void *)resp;
 			int more = lr->truncated && lr->n_teams > 0;
+
+			if (!c->json && !after[0])
+				printf("%-24s %8s %10s %12s\n", "TEAM", "BUCKETS", "OBJECTS", "BYTES");
 
 			for (size_t i = 0; i < lr->n_teams; i++) {
 				if (arr)
@@ -430,8 +431,6 @@ static int cmd_bucket(struct ctl *c)
 		if (c->n_args != 1)
 			return mdsctl_usage_err("bucket ls takes no arguments%s", "");
 		r.team = (char *)(c->team ? c->team : "");
-		if (!c->json)
-			printf("%-32s %-20s %10s %12s\n", "BUCKET", "TEAM", "OBJECTS", "BYTES");
 		for (;;) {
 			r.start_after = after;
 			rc = mds_client_call(c->cl, "/mds.v1.Namespace/ListBuckets", &r.base,
@@ -442,6 +441,9 @@ static int cmd_bucket(struct ctl *c)
 			}
 			const Mds__V1__ListBucketsResponse *lr = (const void *)resp;
 			int more = lr->truncated && lr->n_buckets > 0;
+
+			if (!c->json && !after[0])
+				printf("%-32s %-20s %10s %12s\n", "BUCKET", "TEAM", "OBJECTS", "BYTES");
 
 			for (size_t i = 0; i < lr->n_buckets; i++) {
 				const Mds__V1__Bucket *b = lr->buckets[i];

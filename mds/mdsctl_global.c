@@ -9,6 +9,7 @@
  *   feed status          this island's head and each peer's cursor, one line each
  *   peers                every peer's replication state in full
  *   peers reset ORIGIN   after a fork: drop that island's frozen view (admin)
+ *   peers evidence ORIGIN  the stored fork / tamper evidence
  *
  * Every listing says what each island's part is correct as of (size,
  * checkpoint time, state), because parts of a global answer are as fresh
@@ -36,12 +37,15 @@ const char mdsctl_global_help[] =
 	"  each island's part labelled with the checkpoint it is correct as of.\n";
 
 const char mdsctl_peers_help[] =
-	"usage: mdsctl peers | mdsctl peers reset ORIGIN | mdsctl feed status\n"
+	"usage: mdsctl peers | mdsctl peers reset ORIGIN | mdsctl peers evidence ORIGIN\n"
+	"       mdsctl feed status\n"
 	"  peers: every configured peer island's state (live, catching_up, stale,\n"
 	"  forked, bootstrapping), applied and source sizes, lag, alarms, last error.\n"
 	"  peers reset ORIGIN: after a fork (state forked), drop that island's frozen\n"
 	"  view and cursor (the stored evidence stays) and follow it again from the\n"
 	"  start. An admin's decision: run it only once the fork is understood.\n"
+	"  peers evidence ORIGIN: what froze that island's view: both signed notes,\n"
+	"  the consistency proof received, the subscriber's finding.\n"
 	"  feed status: this island's own feed head and one line per peer.\n";
 
 static const char *state_name(int s)
@@ -368,6 +372,76 @@ static int peers_reset(struct ctl *c)
 	return 0;
 }
 
+/* A note's text as one line ("a | b | c"), for the human table. */
+static void note_line(const ProtobufCBinaryData *b)
+{
+	size_t n = b->len;
+	const char *p = (const char *)b->data, *sep = memmem(p, n, "\n\n", 2);
+
+	if (sep)
+		n = (size_t)(sep - p);
+	for (size_t i = 0; i < n; i++)
+		putchar(p[i] == '\n' ? '|' : (p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?'));
+	putchar('\n');
+}
+
+static int peers_evidence(struct ctl *c)
+{
+	Mds__V1__EvidenceRequest req = MDS__V1__EVIDENCE_REQUEST__INIT;
+	Mds__V1__EvidenceResponse *resp = NULL;
+	struct mds_client_status cs = { 0 };
+	char tb[32];
+	int rc;
+
+	if (c->n_args != 2)
+		return mdsctl_usage_err("peers evidence needs ORIGIN%s", "");
+	req.origin = c->args[1];
+	rc = mds_client_call(c->cl, GL "Evidence", &req.base, &mds__v1__evidence_response__descriptor,
+			     (ProtobufCMessage **)&resp, &cs);
+	if (rc)
+		return mdsctl_fail(rc, "peers evidence", &cs);
+	if (c->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < resp->n_records; i++) {
+			const Mds__V1__EvidenceRecord *r = resp->records[i];
+			json_t *proof = json_array();
+
+			for (size_t k = 0; k < r->n_proof; k++) {
+				char h[65];
+
+				hex32(&r->proof[k], h);
+				json_array_append_new(proof, json_string(h));
+			}
+			json_array_append_new(a, json_pack("{s:I, s:s, s:I, s:s%, s:s%, s:o, s:s}",
+							   "n", (json_int_t)r->n, "kind", r->kind,
+							   "time_ms", (json_int_t)r->time_ms,
+							   "applied_note", (const char *)r->applied_note.data,
+							   r->applied_note.len, "offending_note",
+							   (const char *)r->offending_note.data,
+							   r->offending_note.len, "proof", proof,
+							   "message", r->message));
+		}
+		mdsctl_print_json(json_pack("{s:s, s:o}", "origin", c->args[1], "records", a));
+	} else {
+		if (resp->n_records == 0)
+			printf("no evidence stored for %s\n", c->args[1]);
+		for (size_t i = 0; i < resp->n_records; i++) {
+			const Mds__V1__EvidenceRecord *r = resp->records[i];
+
+			printf("#%llu %s at %s: %s\n", (unsigned long long)r->n, r->kind,
+			       ms_time(r->time_ms, tb, sizeof(tb)), r->message);
+			printf("  applied:   ");
+			note_line(&r->applied_note);
+			printf("  offending: ");
+			note_line(&r->offending_note);
+			printf("  proof:     %zu hashes\n", r->n_proof);
+		}
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return 0;
+}
+
 int mdsctl_cmd_peers(struct ctl *c)
 {
 	Mds__V1__PeersResponse *resp = NULL;
@@ -377,6 +451,8 @@ int mdsctl_cmd_peers(struct ctl *c)
 		return EXIT_USAGE;
 	if (c->n_args >= 1 && !strcmp(c->args[0], "reset"))
 		return peers_reset(c);
+	if (c->n_args >= 1 && !strcmp(c->args[0], "evidence"))
+		return peers_evidence(c);
 	if (c->n_args)
 		return mdsctl_usage_err("peers takes no argument but reset ORIGIN, not '%s'", c->args[0]);
 	if (peers_fetch(c, &resp))

@@ -399,7 +399,7 @@ int mds_tree_iter_seek(struct mds_tree_iter *it, struct mds_str target, int incl
 		rc = level_open(it, d, node);
 		if (rc)
 			return rc;
-		rc = level_seek(it, d, target.p + off, n);
+		rc = level_seek(it, d, target.len ? target.p + off : target.p, n);
 		if (rc == MDS_ENOTFOUND)
 			return d == 0 ? (it->at_end = 1, it->depth = -1, MDS_ENOTFOUND) : advance(it, d - 1);
 		if (rc)

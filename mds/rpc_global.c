@@ -719,6 +719,90 @@ static int reset_peer_run(struct mds_rpc_call *c, struct mds_status *st)
 	return mds_rpc_reply(c, &resp.base);
 }
 
+static const char *evidence_kind(uint8_t k)
+{
+	switch (k) {
+	case MDS_GV_EV_FORK: return "fork";
+	case MDS_GV_EV_ROLLBACK: return "rollback";
+	case MDS_GV_EV_TAMPER: return "tamper";
+	case MDS_GV_EV_FORGED: return "forged";
+	case MDS_GV_EV_RESET: return "reset";
+	default: return "unknown";
+	}
+}
+
+struct ev_ctx {
+	struct mds_arena a;
+	Mds__V1__EvidenceRecord **v;
+	size_t n, cap;
+};
+
+static int ev_collect(void *arg, const struct mds_gv_evidence_rec *e)
+{
+	struct ev_ctx *x = arg;
+	Mds__V1__EvidenceRecord *r;
+	size_t np = e->ev.proof.len / 32;
+
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? 2 * x->cap : 16;
+		Mds__V1__EvidenceRecord **nv = realloc(x->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return MDS_ENOMEM;
+		x->v = nv;
+		x->cap = nc;
+	}
+	r = mds_arena_alloc(&x->a, sizeof(*r));
+	if (!r)
+		return MDS_ENOMEM;
+	mds__v1__evidence_record__init(r);
+	r->n = e->n;
+	r->kind = (char *)evidence_kind(e->ev.kind);
+	r->time_ms = e->ev.time_ms;
+	r->applied_note.data = (uint8_t *)e->ev.applied_note.p;
+	r->applied_note.len = e->ev.applied_note.len;
+	r->offending_note.data = (uint8_t *)e->ev.offending_note.p;
+	r->offending_note.len = e->ev.offending_note.len;
+	r->proof = mds_arena_alloc(&x->a, (np ? np : 1) * sizeof(*r->proof));
+	if (!r->proof)
+		return MDS_ENOMEM;
+	for (size_t i = 0; i < np; i++) {
+		r->proof[i].data = (uint8_t *)e->ev.proof.p + 32 * i;
+		r->proof[i].len = 32;
+	}
+	r->n_proof = np;
+	r->message = mds_arena_str(&x->a, e->ev.message);
+	x->v[x->n++] = r;
+	return 0;
+}
+
+static int evidence_run(struct mds_rpc_call *c, struct mds_status *st)
+{
+	const Mds__V1__EvidenceRequest *r = (const void *)c->req;
+	Mds__V1__EvidenceResponse resp = MDS__V1__EVIDENCE_RESPONSE__INIT;
+	struct ev_ctx x;
+	struct mds_str origin = mds_rpc_str(r->origin);
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	if (origin.len == 0 || origin.len > MDS_GV_ORIGIN_MAX)
+		return mds_status_set(st, MDS_EINVAL, "origin must have 1 to %d bytes",
+				      MDS_GV_ORIGIN_MAX);
+	rc = mds_gv_evidence_list(mds_reader_txn(c->reader), origin, ev_collect, &x);
+	if (rc) {
+		mds_status_set(st, rc, "cannot read the evidence of '%s': %s", r->origin,
+			       mds_strerror(rc));
+		goto out;
+	}
+	resp.records = x.v;
+	resp.n_records = x.n;
+	rc = x.a.failed ? mds_status_set(st, MDS_ENOMEM, "out of memory") : mds_rpc_reply(c, &resp.base);
+out:
+	mds_arena_free(&x.a);
+	free(x.v);
+	return rc;
+}
+
 #define GD(m) "/mds.v1.Global/" m
 
 /* Names differ from the Namespace service's (the gate routes by name). */
@@ -733,6 +817,8 @@ const struct mds_rpc_method mds_rpc_global_methods[] = {
 	  &mds__v1__peers_request__descriptor, peers_run, NULL, 0 },
 	{ GD("ResetPeer"), "ResetPeer", MDS_RPC_READ,
 	  &mds__v1__reset_peer_request__descriptor, reset_peer_run, NULL, 0 },
+	{ GD("Evidence"), "PeerEvidence", MDS_RPC_READ,
+	  &mds__v1__evidence_request__descriptor, evidence_run, NULL, 0 },
 };
 const size_t mds_rpc_global_count =
 	sizeof(mds_rpc_global_methods) / sizeof(mds_rpc_global_methods[0]);

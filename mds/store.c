@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +90,7 @@ struct mds_store {
 	int refusing;   /* shutdown: submit says MDS_ESHUTDOWN */
 	mds_post_apply_fn post_apply;  /* set before the first op; writer reads it */
 	void *post_apply_arg;
+	struct mds_batch_hooks batch_hooks;   /* same; called with post_apply_arg */
 
 	/* stats: written by the writer under mu, read under mu */
 	struct mds_store_stats stats;
@@ -497,6 +499,16 @@ void mds_store_set_post_apply(struct mds_store *s, mds_post_apply_fn fn, void *a
 	pthread_mutex_unlock(&s->mu);
 }
 
+void mds_store_set_batch_hooks(struct mds_store *s, const struct mds_batch_hooks *h)
+{
+	pthread_mutex_lock(&s->mu);
+	if (h)
+		s->batch_hooks = *h;
+	else
+		memset(&s->batch_hooks, 0, sizeof(s->batch_hooks));
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void complete(struct mds_op *op)
 {
 	op->done(op);
@@ -510,6 +522,23 @@ static void explain_enospc(const struct mds_store *s, struct mds_status *st)
 	snprintf(st->msg + l, sizeof(st->msg) - l,
 		 " (map of %llu bytes or its disk is full; raise the map size or free disk space)",
 		 (unsigned long long)s->opts.map_size);
+}
+
+/*
+ * A commit that failed with EIO on a filesystem with (almost) no room left:
+ * LMDB reports a short page write as EIO ("short write, filesystem
+ * full?"). Callers must see "store is full" (MDS_ENOSPC, retryable once
+ * space returns), not an internal error.
+ */
+static int commit_err(const struct mds_store *s, int rc)
+{
+	const char *path = NULL;
+	struct statvfs v;
+
+	if (rc == EIO && mdb_env_get_path(s->env, &path) == 0 && path &&
+	    statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (8u << 20))
+		return MDS_ENOSPC;
+	return lmdb_err(rc);
 }
 
 /* Applies @op in a nested transaction of @parent; returns 1 if it stuck. */
@@ -534,6 +563,8 @@ static int apply_one(struct mds_store *s, MDB_txn *parent, struct mds_op *op)
 		rc = lmdb_err(txn_commit(t.txn));
 	else
 		mdb_txn_abort(t.txn);
+	if (s->post_apply && s->batch_hooks.op_end)
+		s->batch_hooks.op_end(s->post_apply_arg, op, rc == 0);
 	if (rc) {
 		if (op->status.code == 0 || op->status.code != rc)
 			mds_status_set(&op->status, rc, "%s", mds_strerror(rc));
@@ -608,11 +639,28 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uin
 		mdb_txn_abort(parent);
 		goto out_complete;
 	}
+	if (s->post_apply && s->batch_hooks.flush) {
+		struct mds_txn bt = { .txn = parent, .s = s, .now_ns = mds_store_now_ns(s),
+				      .write = 1 };
+		struct mds_status fst;
+
+		mds_status_clear(&fst);
+		rc = s->batch_hooks.flush(s->post_apply_arg, &bt, &fst);
+		if (rc) {
+			mdb_txn_abort(parent);
+			ok = 0;
+			for (op = batch; op; op = op->next_)
+				if (op->status.code == 0)
+					mds_status_set(&op->status, rc, "%s", fst.msg[0] ? fst.msg
+						       : mds_strerror(rc));
+			goto out_complete;
+		}
+	}
 	t0 = mono_ns();
 	rc = txn_commit(parent);
 	dt = mono_ns() - t0;
 	if (rc) {
-		rc = lmdb_err(rc);
+		rc = commit_err(s, rc);
 		for (op = batch; op; op = op->next_)
 			if (op->status.code == 0)
 			{
@@ -625,6 +673,8 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uin
 	}
 
 out_complete:
+	if (s->post_apply && s->batch_hooks.end)
+		s->batch_hooks.end(s->post_apply_arg, ok && rc == 0);
 	pthread_mutex_lock(&s->mu);
 	for (op = batch; op; op = op->next_)
 		if (op->status.code)

@@ -15,8 +15,11 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+
 #include "feed_log.h"
 #include "global_view.h"
+#include "mds/quota.h"
 #include "nametree.h"
 #include "quota.h"
 #include "record.h"
@@ -111,6 +114,11 @@ static void batch_free(struct batch *b)
 	free(b->leaves);
 }
 
+/* Failure injection around the apply op only (test_apply_faults). */
+static unsigned long fault_n;
+static int fault_err;
+static unsigned long fault_calls;
+
 /* Apply the source's leaves [f->applied, to) as one op; returns its code. */
 static int sync_to(struct fx *f, uint64_t to, int kind)
 {
@@ -149,7 +157,13 @@ static int sync_to(struct fx *f, uint64_t to, int kind)
 	u.checkpoint_ms = 1000 + to;
 	mds_op_init(&op, (enum mds_op_kind)kind);
 	op.global = &u;
+	if (fault_n)
+		mds_store_fault_arm(fault_n, fault_err);
 	rc = mds_store_exec(f->dst, &op);
+	if (fault_n) {
+		fault_calls = mds_store_fault_calls();
+		mds_store_fault_arm(0, 0);
+	}
 	if (rc == 0) {
 		f->applied = to;
 		f->range = next;
@@ -386,6 +400,133 @@ static void test_every_kind(void **state)
 	assert_int_equal(log_size(f->dst), 0);
 }
 
+/* The other object kinds: seal, copy, retention, reservation commit. */
+static void test_more_kinds(void **state)
+{
+	struct fx *f = *state;
+	struct mds_op op;
+	char tok[MDS_RESERVATION_TOKEN_LEN + 1];
+
+	assert_int_equal(tu_team(f->src, "ml"), 0);
+	assert_int_equal(tu_bucket(f->src, "data", "ml"), 0);
+	assert_int_equal(tu_bucket(f->src, "other", "ml"), 0);
+	assert_int_equal(put_meta(f->src, "data", tu_s("src"), 77), 0);
+	mds_op_init(&op, MDS_OP_APPEND_CREATE);
+	op.bucket = MDS_STR("data");
+	op.name = MDS_STR("log");
+	op.obj.blob_type = MDS_BLOB_APPEND;
+	assert_int_equal(mds_store_exec(f->src, &op), 0);
+	mds_op_init(&op, MDS_OP_SEAL_BLOB);
+	op.bucket = MDS_STR("data");
+	op.name = MDS_STR("log");
+	assert_int_equal(mds_store_exec(f->src, &op), 0);
+	mds_op_init(&op, MDS_OP_COPY_OBJECT);
+	op.blob.src_bucket = MDS_STR("data");
+	op.blob.src_name = MDS_STR("src");
+	op.bucket = MDS_STR("other");
+	op.name = MDS_STR("copied");
+	assert_int_equal(mds_store_exec(f->src, &op), 0);
+	mds_op_init(&op, MDS_OP_RETENTION_SET);
+	op.bucket = MDS_STR("other");
+	op.name = MDS_STR("copied");
+	op.retention_mode = MDS_RETENTION_GOVERNANCE;
+	op.retain_until_ns = mds_store_now_ns(f->src) + 3600000000000ull;
+	assert_int_equal(mds_store_exec(f->src, &op), 0);
+	assert_int_equal(mds_quota_token_new(tok), 0);
+	mds_op_init(&op, MDS_OP_RESERVE);
+	op.reservation = tu_s(tok);
+	op.bucket = MDS_STR("data");
+	op.name = MDS_STR("reserved");
+	op.reserve_bytes = 500;
+	op.reserve_objects = 1;
+	op.reserve_ttl_ns = 60000000000ull;
+	assert_int_equal(mds_store_exec(f->src, &op), 0);
+	assert_int_equal(sync_all(f), 0);
+	assert_view_equals_source(f);     /* a reservation is not an object */
+	mds_op_init(&op, MDS_OP_RESERVE_COMMIT);
+	op.reservation = tu_s(tok);
+	op.bucket = MDS_STR("data");
+	op.name = MDS_STR("reserved");
+	op.obj.size = 400;
+	assert_int_equal(mds_store_exec(f->src, &op), 0);
+	assert_int_equal(sync_all(f), 0);
+	assert_view_equals_source(f);
+	assert_int_equal(log_size(f->dst), 0);
+}
+
+/*
+ * The Nth LMDB call of an apply fails (EIO, map full): the view and its
+ * cursor stay exactly as before (one transaction), and the batch then
+ * applies cleanly.
+ */
+static void test_apply_faults(void **state)
+{
+	struct fx *f = *state;
+	unsigned long n, calls;
+	int errs[] = { EIO, -30792 /* MDB_MAP_FULL */ };
+
+	assert_int_equal(tu_team(f->src, "ml"), 0);
+	assert_int_equal(tu_bucket(f->src, "ckpt", "ml"), 0);
+	assert_int_equal(tu_put(f->src, "ckpt", tu_s("keep"), 5, "e"), 0);
+	assert_int_equal(sync_all(f), 0);
+	for (int i = 0; i < 30; i++) {
+		char nm[16];
+
+		snprintf(nm, sizeof(nm), "o/%02d", i);
+		assert_int_equal(tu_put(f->src, "ckpt", tu_s(nm), (uint64_t)i, "e"), 0);
+	}
+	assert_int_equal(tu_del(f->src, "ckpt", tu_s("keep")), 0);
+	for (size_t e = 0; e < sizeof(errs) / sizeof(errs[0]); e++) {
+		for (n = 1;; n++) {
+			uint64_t before = f->applied;
+			struct mds_reader *r;
+			struct mds_gv_cursor c;
+			struct mds_gv_object o;
+			struct mds_status st;
+			int rc;
+
+			fault_n = n;
+			fault_err = errs[e];
+			rc = sync_all(f);
+			calls = fault_calls;
+			fault_n = 0;
+			if (rc == 0)
+				break;
+			/* nothing of the failed batch is visible */
+			assert_int_equal(f->applied, before);
+			assert_int_equal(mds_reader_open(f->dst, &r), 0);
+			assert_int_equal(mds_reader_begin(r), 0);
+			assert_int_equal(mds_gv_cursor_get(mds_reader_txn(r), tu_s(ORIGIN), &c), 0);
+			assert_int_equal(c.size, before);
+			assert_int_equal(mds_gv_object_get(mds_reader_txn(r), tu_s(ORIGIN), tu_s("ckpt"),
+							   tu_s("keep"), &o), 0);
+			assert_int_equal(mds_gv_object_get(mds_reader_txn(r), tu_s(ORIGIN), tu_s("ckpt"),
+							   tu_s("o/00"), &o), MDS_ENOTFOUND);
+			assert_int_equal(mds_check(r, report, NULL, &st), 0);
+			mds_reader_close(r);
+			assert_true(n < 100000);
+		}
+		assert_true(n > 1);
+		assert_true(calls >= n - 1);
+		assert_view_equals_source(f);
+		/* roll the view back for the other error: reset and replay */
+		{
+			struct mds_gv_update u;
+			struct mds_op op;
+
+			memset(&u, 0, sizeof(u));
+			u.origin = tu_s(ORIGIN);
+			u.action = MDS_GV_RESET;
+			mds_op_init(&op, MDS_OP_PEER_STATE);
+			op.global = &u;
+			assert_int_equal(mds_store_exec(f->dst, &op), 0);
+			f->applied = 0;
+			mds_merkle_compact_init(&f->range);
+			assert_int_equal(sync_to(f, 3, MDS_OP_GLOBAL_APPLY), 0);  /* team, bucket, keep */
+		}
+	}
+}
+
 /* An apply onto another cursor size is refused: a batch applies once. */
 static void test_exactly_once(void **state)
 {
@@ -605,6 +746,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_kinds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evidence_list, setup, teardown),

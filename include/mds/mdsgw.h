@@ -19,11 +19,11 @@
  *   hands to callbacks carry the library's own size; a caller reads only
  *   the fields it knows.
  *
- *   Access checks and the `global:` provider are part of the ABI (their
- *   function, struct and capability bit are declared below and in struct
- *   mdsgw_api) but are not implemented by this version: they return
- *   MDSGW_ENOTSUP and mdsgw_capabilities() does not report them.
- *   Implementing them later changes no signature and no layout.
+ *   Versions: 1.0 resolve, list, put/delete, quota reservations; 1.1 adds
+ *   access checks (mdsgw_access_check, MDSGW_CAP_ACCESS; struct
+ *   mdsgw_access grew team and groups), mdsgw_retry_after_ms(), the
+ *   grpc: lookup cache and mdsgw_cache_stats(), the global: provider
+ *   (struct mdsgw_object grew origin; MDSGW_EREADONLY).
  *
  * Errors
  *   Every function that can fail returns 0 or a negative code. Codes from
@@ -45,7 +45,10 @@
  * Threads
  *   A handle is thread-safe: any number of threads may call through one
  *   handle at once, except that mdsgw_close() must not race with any other
- *   call on the same handle. Callbacks run on the calling thread.
+ *   call on the same handle. Callbacks run on the calling thread. A grpc:
+ *   handle with a lookup cache runs one thread of its own (the feed
+ *   follower) from mdsgw_open to mdsgw_close, which joins it (within one
+ *   feed call's 2 s deadline at most).
  *
  * Providers (chosen by the config string given to mdsgw_open)
  *   lmdb:DIR[?params]  the island's LMDB environment in DIR, opened
@@ -56,8 +59,12 @@
  *   grpc:HOST:PORT[?params]  a remote mds over gRPC (TLS / mTLS optional),
  *                      one reused connection, bounded retries with backoff
  *                      for idempotent calls only.
- *   global:...         reserved (the federated read-only view); refused
- *                      with MDSGW_ENOTSUP by this version.
+ *   global:HOST:PORT[?params]  (ABI 1.1) read-only resolve and list over
+ *                      an island's Global service: the federated view of
+ *                      every island it follows plus its own; each object
+ *                      says its island (mdsgw_object.origin). Writes and
+ *                      quota calls answer MDSGW_EREADONLY. Param
+ *                      origin=NAME: only that island's copies.
  *   Parameters (percent-encoded values, joined with '&'):
  *     mds=HOST:PORT    lmdb: only: where writes go (absent: writes fail)
  *     timeout_ms=N     default deadline of a call (1..3,600,000; 5000)
@@ -66,6 +73,17 @@
  *     tls=1            use TLS with the system roots
  *     ca=FILE          PEM roots the server must chain to (implies tls)
  *     cert=FILE, key=FILE  client certificate and key (mutual TLS)
+ *   grpc: lookup cache (off unless cache_entries is set; kept coherent by
+ *   following the island's change feed, see mdsgw_cache_stats()):
+ *     cache_entries=N  at most N cached names (1..10,000,000)
+ *     cache_mb=N       at most N MiB of cached records (1..65,536; 64)
+ *     cache_lag_ms=N   answer from the cache only while the last verified
+ *                      feed round started at most N ms ago (10..600,000; 500)
+ *     feed_poll_ms=N   pause between feed rounds (1..10,000; 20)
+ *     feed_key=VKEY    the island's feed verifier key (`mds keys show`):
+ *                      checkpoints must carry its signature
+ *     stale_ok_ms=N    when not fresh, still answer entries while the last
+ *                      verified round is at most N ms old (0..86,400,000; 0)
  *   Example: "lmdb:/var/lib/mds?mds=127.0.0.1:7420&timeout_ms=200",
  *            "grpc:10.0.0.5:7420?ca=/etc/mds/ca.pem&cert=gw.pem&key=gw.key".
  */
@@ -80,7 +98,7 @@ extern "C" {
 #endif
 
 #define MDSGW_ABI_MAJOR 1
-#define MDSGW_ABI_MINOR 0
+#define MDSGW_ABI_MINOR 1
 #define MDSGW_ABI_VERSION ((uint32_t)(MDSGW_ABI_MAJOR << 16 | MDSGW_ABI_MINOR))
 
 /* ---- errors ------------------------------------------------------------- */
@@ -111,6 +129,7 @@ enum mdsgw_error {
 	MDSGW_ENOTSUP = -31000,    /* operation or provider not implemented by this version */
 	MDSGW_EABI = -31001,       /* incompatible ABI version or struct size */
 	MDSGW_ECONFIG = -31002,    /* the config string does not parse; message says where */
+	MDSGW_EREADONLY = -31003,  /* the provider is read-only (global:): write to an island (1.1) */
 	MDSGW_ERR_FIRST = -31099,
 	MDSGW_ERR_LAST = -31000,
 };
@@ -151,7 +170,7 @@ typedef struct mdsgw_handle mdsgw_handle;
 #define MDSGW_CAP_LIST     (1u << 1)
 #define MDSGW_CAP_PUT      (1u << 2)  /* put / delete object records */
 #define MDSGW_CAP_QUOTA    (1u << 3)  /* quota reserve / commit / release */
-#define MDSGW_CAP_ACCESS   (1u << 4)  /* reserved: access checks */
+#define MDSGW_CAP_ACCESS   (1u << 4)  /* mdsgw_access_check (ABI 1.1) */
 #define MDSGW_CAP_LOCAL    (1u << 5)  /* reads are served in-process (lmdb:) */
 
 /*
@@ -162,7 +181,7 @@ typedef struct mdsgw_handle mdsgw_handle;
  * @st: may be NULL
  * Returns 0, MDSGW_EABI (incompatible @abi_version), MDSGW_ECONFIG (the
  * string does not parse: unknown scheme or parameter, bad value),
- * MDSGW_ENOTSUP (global:), MDSGW_EINVAL (a TLS file cannot be read),
+ * MDSGW_EINVAL (a TLS file cannot be read, a bad feed_key),
  * MDSGW_ENOTFOUND / -ENOENT / MDSGW_EVERSION (lmdb: DIR holds no island
  * store, or one of an unknown format), MDSGW_ENOMEM.
  * No network connection is made here: a grpc: handle opens even while mds
@@ -181,7 +200,7 @@ void mdsgw_close(mdsgw_handle *h);
 /* mdsgw_capabilities - MDSGW_CAP_* bits of what @h implements. */
 uint32_t mdsgw_capabilities(const mdsgw_handle *h);
 
-/* mdsgw_provider - "lmdb" or "grpc" (static string). */
+/* mdsgw_provider - "lmdb", "grpc" or "global" (static string). */
 const char *mdsgw_provider(const mdsgw_handle *h);
 
 /* ---- object records ----------------------------------------------------- */
@@ -222,6 +241,8 @@ struct mdsgw_object {
 	size_t n_meta;
 	const struct mdsgw_kv *tags;
 	size_t n_tags;
+	/* ABI 1.1 */
+	const char *origin;        /* global: the island this copy is from; NULL otherwise */
 };
 #define MDSGW_OBJECT_INIT { .size = sizeof(struct mdsgw_object) }
 
@@ -234,7 +255,11 @@ struct mdsgw_object {
  * which), MDSGW_EINVAL (name breaks the rules), MDSGW_ETIMEDOUT,
  * MDSGW_EUNAVAIL (grpc: mds unreachable after the retries), MDSGW_EABI
  * (@out->size too small), MDSGW_ENOMEM, MDSGW_EIO / MDSGW_ECORRUPT (lmdb:).
- * lmdb: never waits for mds and works while mds is down.
+ * lmdb: never waits for mds and works while mds is down. grpc: with
+ * cache_entries answers repeated names from its lookup cache while the
+ * cache is fresh (a change through mds is seen within the island's
+ * checkpoint cadence + cache_lag_ms; docs/gateway-plugin.md 8a). global:
+ * fills out->origin with the island the copy is from.
  */
 int mdsgw_resolve(mdsgw_handle *h, const char *bucket, const char *name,
 		  struct mdsgw_object *out, int64_t deadline_ns, struct mdsgw_status *st);
@@ -327,7 +352,8 @@ struct mdsgw_put {
  * MDSGW_ENOTFOUND (bucket), MDSGW_EINVAL, MDSGW_ENOSPC, MDSGW_EBUSY,
  * MDSGW_EUNAVAIL (mds unreachable, or lmdb: without mds=: refused, fail
  * closed), MDSGW_ETIMEDOUT (the deadline passed: the write may or may not
- * have been applied; re-read, or use conditions, to find out).
+ * have been applied; re-read, or use conditions, to find out),
+ * MDSGW_EREADONLY (global:).
  */
 int mdsgw_put(mdsgw_handle *h, const struct mdsgw_put *p, uint64_t *version_out,
 	      uint64_t *mtime_ns_out, int64_t deadline_ns, struct mdsgw_status *st);
@@ -370,7 +396,8 @@ struct mdsgw_reservation {
  * Returns 0, MDSGW_EQUOTA (a limit refuses: the message names the scope,
  * the limit, usage, reserved amount and what was asked), MDSGW_ENOTFOUND
  * (bucket), MDSGW_EINVAL, MDSGW_EUNAVAIL / MDSGW_ETIMEDOUT (as mdsgw_put:
- * fail closed; never retried), MDSGW_ENOTSUP (lmdb: without mds=).
+ * fail closed; never retried; also lmdb: without mds=), MDSGW_EREADONLY
+ * (global:).
  */
 int mdsgw_quota_reserve(mdsgw_handle *h, struct mdsgw_reservation *r, int64_t deadline_ns,
 			struct mdsgw_status *st);
@@ -396,22 +423,106 @@ int mdsgw_quota_commit(mdsgw_handle *h, const char *token, const struct mdsgw_pu
 int mdsgw_quota_release(mdsgw_handle *h, const char *token, int64_t deadline_ns,
 			struct mdsgw_status *st);
 
-/* ---- reserved: access checks (MDSGW_ENOTSUP in this version) ----------- */
+/* ---- access checks ------------------------------------------------------ */
 
+/*
+ * Who (principal, groups) wants to do what (one action) on which resource.
+ * The fields after `name` were added in ABI 1.1; a 1.0 caller's struct
+ * (without them) is accepted and they read as NULL / 0.
+ */
 struct mdsgw_access {
 	uint32_t size;             /* MDSGW_ACCESS_INIT */
 	uint32_t flags_;           /* reserved, 0 */
-	const char *principal;     /* verified identity (token subject, mTLS SAN) */
-	const char *action;        /* "read", "write", "delete", "list", ... */
-	const char *bucket;
-	const char *name;          /* NULL for bucket-level actions */
+	const char *principal;     /* verified identity as mds names it: "iss#sub" for a
+				      bearer token, "mtls:SAN" for a client certificate */
+	const char *action;        /* one action: "read", "list", "put", "delete",
+				      "append", "set-tags", "set-retention", ... (the
+				      names of docs/security.md; roles are refused) */
+	const char *bucket;        /* NULL for team- or island-level actions */
+	const char *name;          /* object name; for "list", the listing prefix */
+	/* ABI 1.1 */
+	const char *team;          /* team-level actions; ignored when bucket is set (the
+				      bucket's owner team is used) */
+	const char *const *groups; /* the principal's group claims (without "group:") */
+	size_t n_groups;
 };
 #define MDSGW_ACCESS_INIT { .size = sizeof(struct mdsgw_access) }
 
-/* Check access: on 0, *allowed is 1 or 0. Not implemented yet:
- * returns MDSGW_ENOTSUP. */
+/*
+ * mdsgw_access_check - would the island allow @a->principal to do
+ * @a->action on the resource? The same decision as mds's own gate: role
+ * bindings on island / team / bucket / prefix scopes, conditions, default
+ * deny, an explicit deny wins.
+ *   lmdb: decides in-process from the read-only environment with the
+ *         island's own authorization code and the bindings of the current
+ *         snapshot (object tags for tag conditions from the same snapshot);
+ *         no RPC, works while mds is down.
+ *   grpc: asks mds (Policy.Explain; the handle's identity needs the
+ *         manage-bindings action on the island in jwt mode). Retried as a
+ *         read.
+ * @a: borrowed during the call. @allowed: set to 1 (allow) or 0 on 0, and
+ * always to 0 on error (default deny for a caller that ignores the code).
+ * Returns 0, MDSGW_EINVAL (no principal or action, an unknown action or a
+ * role), MDSGW_ETIMEDOUT, MDSGW_EUNAVAIL, MDSGW_EDENIED (grpc: the handle's
+ * identity may not ask), MDSGW_EABI, MDSGW_ENOTSUP (global: answers no
+ * access checks: ask the island that owns the bucket).
+ * Thread-safe.
+ */
 int mdsgw_access_check(mdsgw_handle *h, const struct mdsgw_access *a, int *allowed,
 		       int64_t deadline_ns, struct mdsgw_status *st);
+
+/* ---- busy answers: the retry-after hint ----------------------------------- */
+
+/*
+ * mdsgw_retry_after_ms - the retry-after hint (milliseconds) of the last
+ * call made through this library on the calling thread, when that call
+ * ended with MDSGW_ERATE or MDSGW_EBUSY and mds sent a hint (trailing
+ * metadata retry-after-ms); 0 otherwise. Like errno: read it right after
+ * the call that failed. Reads (resolve, list, access checks) have already
+ * waited and retried within their deadline when the hint fitted in it;
+ * writes never wait: the gateway decides (e.g. HTTP 503 with Retry-After).
+ */
+uint32_t mdsgw_retry_after_ms(void);
+
+/* ---- the grpc: lookup cache (ABI 1.1) ------------------------------------ */
+
+/* Cache states (struct mdsgw_cache_stats.state). */
+#define MDSGW_CACHE_SYNCING 1  /* the feed position is not known yet: nothing is served */
+#define MDSGW_CACHE_FRESH   2  /* the last verified feed round is within cache_lag_ms */
+#define MDSGW_CACHE_STALE   3  /* it is older (feed unreachable or behind): nothing is
+				  served, except within stale_ok_ms when configured */
+
+/*
+ * Counters and state of a grpc: handle's lookup cache (config cache_entries
+ * > 0; docs/gateway-plugin.md "Lookup cache" gives the staleness bound).
+ * Counters only grow, from the handle's open.
+ */
+struct mdsgw_cache_stats {
+	uint32_t size;             /* MDSGW_CACHE_STATS_INIT */
+	uint32_t state;            /* MDSGW_CACHE_* */
+	uint64_t hits;             /* resolves answered from the cache (incl. negative) */
+	uint64_t negative_hits;    /* ... of which "not found" */
+	uint64_t stale_hits;       /* ... of which served while not fresh (stale_ok_ms) */
+	uint64_t misses;           /* resolves that went to mds */
+	uint64_t insertions;
+	uint64_t evictions;        /* dropped to stay within cache_entries / cache_mb */
+	uint64_t invalidations;    /* dropped because the feed changed their name */
+	uint64_t entries;          /* now */
+	uint64_t bytes;            /* now (counted: keys, records, messages, slots) */
+	uint64_t feed_size;        /* leaves of the island's log applied */
+	uint64_t feed_rounds;      /* verified feed rounds */
+	uint64_t feed_errors;      /* failed rounds (transport, verification) */
+	int64_t feed_age_ms;       /* since the last verified round started; -1: never */
+	char feed_error[128];      /* the last failure, "" after a good round */
+};
+#define MDSGW_CACHE_STATS_INIT { .size = sizeof(struct mdsgw_cache_stats) }
+
+/*
+ * mdsgw_cache_stats - fill @out (caller's, .size set) with the cache's
+ * counters. Returns 0, MDSGW_ENOTSUP (the handle has no cache: not grpc:,
+ * or cache_entries not set), MDSGW_EINVAL, MDSGW_EABI. Thread-safe.
+ */
+int mdsgw_cache_stats(mdsgw_handle *h, struct mdsgw_cache_stats *out);
 
 /* ---- the descriptor, for gateways that dlopen() the library ------------- */
 
@@ -448,7 +559,10 @@ struct mdsgw_api {
 	const char *(*error_name)(int);
 	int64_t (*now_ns)(void);
 	int64_t (*deadline_in_ms)(uint32_t);
-	void *reserved[16];        /* future slots; NULL */
+	/* ABI 1.1 */
+	uint32_t (*retry_after_ms)(void);
+	int (*cache_stats)(mdsgw_handle *, struct mdsgw_cache_stats *);
+	void *reserved[14];        /* future slots; NULL */
 };
 
 /*

@@ -11,7 +11,7 @@
      object first appears; lag = first seen on B - acknowledged by A.
 
 usage: /usr/bin/python3 tests/bench/fed_bench.py BUILD_DIR [--n N] [--rate R]
-       [--seconds S] [--cadence-ms C]
+       [--seconds S] [--cadence-ms C] [--batch-max B]
 """
 import argparse
 import os
@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--cadence-ms", type=int, default=100)
+    ap.add_argument("--batch-max", type=int, default=0,
+                    help="subscriber --peer-batch-max (0: one transaction per checkpoint)")
     a = ap.parse_args()
     mds = os.path.join(a.build, "mds", "mds")
     tmp, clean = mdsd.tempdir("mds-fedbench-")
@@ -76,7 +78,7 @@ def main():
                 time.sleep(0.05)
         total = cp.size
         t0 = time.time()
-        ib.start(extra=fast, timeout=60)
+        ib.start(extra=fast + ["--peer-batch-max", str(a.batch_max)], timeout=60)
         procs.append(ib)
         while True:
             try:
@@ -87,6 +89,12 @@ def main():
                 pass
             time.sleep(0.05)
         took = time.time() - t0
+        hwm = "?"
+        with open("/proc/%d/status" % ib.daemon.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = line.split(":")[1].strip()
+        print("subscriber peak RSS after catch-up: %s" % hwm)
         log = ib.daemon.read_log()
         batches = [(int(m.group(1)), int(m.group(2))) for m in
                    re.finditer(r"event=peer_applied .*leaves=(\d+) ms=(\d+)", log)]

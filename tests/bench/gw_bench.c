@@ -3,6 +3,10 @@
  *
  *   lmdb:  mdsgw_resolve through the embedded LMDB reader (no RPC)
  *   grpc:  mdsgw_resolve through the grpc: provider (HeadObject on loopback)
+ *   grpc: warm cache: the same with the lookup cache on (cache_entries, the
+ *          island's feed followed and verified with its key), every name
+ *          resolved once before the timed runs; then how long 200
+ *          overwrites made through mds take to show through that cache
  *   etcd:  a plain etcd KV/Range of one key (linearizable, etcd's default),
  *          over the same gRPC transport code as grpc: (gw_rpc.c)
  *
@@ -200,6 +204,101 @@ static void *load_main(void *arg)
 	return NULL;
 }
 
+/* A grpc: handle with the lookup cache, fresh and filled with every name. */
+static int open_cached(const struct gw_daemon *d, mdsgw_handle **out)
+{
+	struct mdsgw_cache_stats s = MDSGW_CACHE_STATS_INIT;
+	struct mdsgw_status st;
+	char cmd[700], vkey[256] = "", cfg[1024];
+	int64_t end;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' keys show --data '%s'", o.mds, d->data);
+	p = popen(cmd, "r");
+	if (!p || !fgets(vkey, sizeof(vkey), p)) {
+		if (p)
+			pclose(p);
+		fprintf(stderr, "gw_bench: cannot read the island's verifier key\n");
+		return -1;
+	}
+	pclose(p);
+	vkey[strcspn(vkey, "\n")] = '\0';
+	snprintf(cfg, sizeof(cfg), "grpc:%s?cache_entries=%lu&feed_key=%s", d->endpoint,
+		 o.objects * 2, vkey);
+	if (mdsgw_open(MDSGW_ABI_VERSION, cfg, out, &st) != 0) {
+		fprintf(stderr, "gw_bench: %s\n", st.msg);
+		return -1;
+	}
+	end = mdsgw_deadline_in_ms(10000);
+	while (mdsgw_cache_stats(*out, &s) == 0 && s.state != MDSGW_CACHE_FRESH &&
+	       mdsgw_now_ns() < end)
+		usleep(10000);
+	if (s.state != MDSGW_CACHE_FRESH) {
+		fprintf(stderr, "gw_bench: the cache did not become fresh: %s\n", s.feed_error);
+		mdsgw_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	for (unsigned long i = 0; i < o.objects; i++)
+		gw_lookup(*out, i);
+	return 0;
+}
+
+/*
+ * How long a change made through mds (@w, another client) takes to show
+ * through the cache of @hc: 200 overwrites of cached names, each polled
+ * (a resolve every 100 µs) until the new ETag is seen.
+ */
+static void staleness(mdsgw_handle *w, mdsgw_handle *hc)
+{
+	enum { N = 200 };
+	double ms[N];
+	int n = 0;
+
+	for (int i = 0; i < N; i++) {
+		struct mdsgw_put p = MDSGW_PUT_INIT;
+		struct mdsgw_status st;
+		char key[64], etag[32];
+		int64_t t0, end;
+
+		key_of((unsigned long)i, key, sizeof(key));
+		snprintf(etag, sizeof(etag), "\"stale-%d\"", i);
+		p.bucket = "bench";
+		p.name = key;
+		p.content_size = 1;
+		p.etag = etag;
+		if (mdsgw_put(w, &p, NULL, NULL, mdsgw_deadline_in_ms(5000), &st) != 0) {
+			fprintf(stderr, "gw_bench: staleness put: %s\n", st.msg);
+			return;
+		}
+		t0 = mdsgw_now_ns();
+		end = t0 + 5000 * 1000000LL;
+		for (;;) {
+			struct mdsgw_object ob = MDSGW_OBJECT_INIT;
+			int same = 0;
+
+			if (mdsgw_resolve(hc, "bench", key, &ob, 0, NULL) == 0) {
+				same = !strcmp(ob.etag, etag);
+				mdsgw_object_release(&ob);
+			}
+			if (same) {
+				ms[n++] = (double)(mdsgw_now_ns() - t0) / 1e6;
+				break;
+			}
+			if (mdsgw_now_ns() > end) {
+				fprintf(stderr, "gw_bench: %s not seen through the cache in 5 s\n", key);
+				return;
+			}
+			usleep(100);
+		}
+	}
+	qsort(ms, (size_t)n, sizeof(ms[0]), cmp_dbl);
+	printf("\nchange through mds -> seen through the grpc: cache (%d overwrites, island "
+	       "cadence 100 ms, feed_poll_ms 20): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+	       n, ms[n / 2], ms[n * 99 / 100], ms[n - 1]);
+	fflush(stdout);
+}
+
 /* ---- etcd ---- */
 
 static int etcd_lookup(void *arg, unsigned long i)
@@ -207,6 +306,7 @@ static int etcd_lookup(void *arg, unsigned long i)
 	Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
 	char key[64], msg[256];
+	uint32_t hint;
 	int rc;
 
 	key_of(i, key, sizeof(key));
@@ -214,7 +314,7 @@ static int etcd_lookup(void *arg, unsigned long i)
 	req.key.len = strlen(key);
 	rc = gw_rpc_unary(arg, "/etcdserverpb.KV/Range", &req.base,
 			  &etcdserverpb__range_response__descriptor, &resp, 5000000000LL, 0, msg,
-			  sizeof(msg));
+			  sizeof(msg), &hint);
 	if (rc == 0 && ((Etcdserverpb__RangeResponse *)resp)->n_kvs != 1)
 		rc = -1;
 	if (resp)
@@ -237,6 +337,7 @@ static void *etcd_load_main(void *arg)
 		Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
 		ProtobufCMessage *resp = NULL;
 		char key[64], msg[256];
+		uint32_t hint;
 
 		key_of(i, key, sizeof(key));
 		req.key.data = (uint8_t *)key;
@@ -245,7 +346,7 @@ static void *etcd_load_main(void *arg)
 		req.value.len = sizeof(value) - 1;
 		if (gw_rpc_unary(l->r, "/etcdserverpb.KV/Put", &req.base,
 				 &etcdserverpb__put_response__descriptor, &resp, 30000000000LL, 1, msg,
-				 sizeof(msg)) != 0 && l->errors++ == 0)
+				 sizeof(msg), &hint) != 0 && l->errors++ == 0)
 			fprintf(stderr, "gw_bench: etcd put: %s\n", msg);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
@@ -340,7 +441,7 @@ int main(int argc, char **argv)
 	};
 	struct gw_daemon d;
 	struct mdsgw_status st;
-	mdsgw_handle *hl = NULL, *hg = NULL;
+	mdsgw_handle *hl = NULL, *hg = NULL, *hc = NULL;
 	char cfg[600];
 	int opt, rc = 1;
 
@@ -360,7 +461,7 @@ int main(int argc, char **argv)
 	if (!o.mds || !o.mdsctl || o.objects == 0 || o.seconds <= 0 || o.runs < 1 ||
 	    o.threads < 1 || o.threads > 64)
 		goto usage;
-	if (gw_daemon_start(&d, o.mds, 0) != 0)
+	if (gw_daemon_start_ex(&d, o.mds, 0, NULL, "bench") != 0)
 		return 1;
 	if (gw_mdsctl(&d, o.mdsctl, "team", "create", "bench", (char *)NULL) != 0 ||
 	    gw_mdsctl(&d, o.mdsctl, "bucket", "create", "bench", "--team", "bench",
@@ -418,9 +519,21 @@ int main(int argc, char **argv)
 		printf("| libmdsgw lmdb:, %d threads (sum) | %.0f | | |\n", o.threads,
 		       median(tot, runs));
 	}
-	report("libmdsgw grpc: (HeadObject, loopback), 1 thread", gw_lookup, hg);
+	report("libmdsgw grpc: (HeadObject, loopback), no cache, 1 thread", gw_lookup, hg);
+	if (open_cached(&d, &hc) == 0) {
+		struct mdsgw_cache_stats s0 = MDSGW_CACHE_STATS_INIT, s1 = MDSGW_CACHE_STATS_INIT;
+
+		mdsgw_cache_stats(hc, &s0);
+		report("libmdsgw grpc: warm cache, 1 thread", gw_lookup, hc);
+		mdsgw_cache_stats(hc, &s1);
+		fprintf(stderr, "gw_bench: warm cache: %llu hits, %llu misses during the runs\n",
+			(unsigned long long)(s1.hits - s0.hits),
+			(unsigned long long)(s1.misses - s0.misses));
+	}
 	if (!o.skip_etcd)
 		run_etcd(d.dir);
+	if (hc)
+		staleness(hg, hc);
 	rc = 0;
 	goto out;
 open_err:
@@ -428,6 +541,7 @@ open_err:
 out:
 	mdsgw_close(hl);
 	mdsgw_close(hg);
+	mdsgw_close(hc);
 	gw_daemon_cleanup(&d);
 	return rc;
 usage:

@@ -38,6 +38,9 @@ import grpc
 
 import mdsd
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feed_verify_note as fv  # noqa: E402
+
 MDS = MDSCTL = None
 NS, AD, FD, GL = "/mds.v1.Namespace/", "/mds.v1.Admin/", "/mds.v1.Feed/", "/mds.v1.Global/"
 P = {}   # generated message modules
@@ -143,7 +146,9 @@ class Fed(unittest.TestCase):
     def ch(self, isl):
         key = isl.endpoint
         if key not in self.channels:
-            self.channels[key] = grpc.insecure_channel(key)
+            creds = getattr(isl, "creds", None)
+            self.channels[key] = (grpc.secure_channel(key, creds) if creds else
+                                  grpc.insecure_channel(key))
         return self.channels[key]
 
     def call(self, isl, path, req, resp_cls, timeout=10):
@@ -363,6 +368,94 @@ class Fed(unittest.TestCase):
             self.assertEqual(u.teams[0].objects, 18)
             self.assertEqual(u.teams[0].bytes, 5 * 10 + 6 * 20 + 7 * 30)
 
+    def test_peers_from_config_file(self):
+        a = self.island("island-a")
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        self.put(a, "ckpt", "x", 1)
+        b = self.island("island-b")
+        cfg = os.path.join(b.dir, "mds.json")
+        with open(cfg, "w") as f:
+            json.dump({"peers": [{"origin": "island-a", "address": a.endpoint,
+                                  "keys": [a.vkey], "insecure": True}],
+                       "peer-stale-ms": 2000}, f)
+        b.extra = ["--config", cfg]
+        b.start()
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        # refused at start: a key that is not the origin's, a TLS-less peer
+        bad = [{"origin": "island-a", "address": a.endpoint, "keys": [b.vkey], "insecure": True}]
+        bad2 = [{"origin": "island-a", "address": a.endpoint, "keys": [a.vkey]}]
+        for peers, why in ((bad, "not the origin"), (bad2, "tls-ca or insecure")):
+            with open(cfg, "w") as f:
+                json.dump({"peers": peers}, f)
+            p = subprocess.run([MDS, "serve", "--data", os.path.join(self.dir, "x"), "--auth-mode",
+                                "dev", "--listen", "127.0.0.1:0", "--http", "off",
+                                "--config", cfg], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(why, p.stderr)
+
+    def test_peer_over_mutual_tls(self):
+        pki = os.path.join(self.dir, "pki")
+        os.makedirs(pki)
+
+        def sh(*args):
+            subprocess.run(args, cwd=pki, check=True, capture_output=True)
+
+        def ca(name):
+            sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+               "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", name + ".key", "-out",
+               name + ".pem", "-days", "2", "-subj", "/CN=" + name)
+
+        def cert(cav, name, san):
+            sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+               "-nodes", "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+            with open(os.path.join(pki, name + ".ext"), "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            sh("openssl", "x509", "-req", "-in", name + ".csr", "-CA", cav + ".pem", "-CAkey",
+               cav + ".key", "-CAcreateserial", "-out", name + ".pem", "-days", "2",
+               "-extfile", name + ".ext")
+        ca("ca")
+        ca("otherca")
+        cert("ca", "server", "IP:127.0.0.1")
+        cert("ca", "peer-b", "DNS:island-b")
+        f = lambda n: os.path.join(pki, n)  # noqa: E731
+        a = self.island("island-a")
+        a.extra = ["--tls-cert", f("server.pem"), "--tls-key", f("server.key"),
+                   "--tls-ca", f("ca.pem"), "--tls-client-auth"]
+
+        def rd(n):
+            with open(f(n), "rb") as fh:
+                return fh.read()
+        a.creds = grpc.ssl_channel_credentials(rd("ca.pem"), rd("peer-b.key"), rd("peer-b.pem"))
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        self.put(a, "ckpt", "secret", 1)
+        b = self.island("island-b")
+        cfg = os.path.join(b.dir, "mds.json")
+        with open(cfg, "w") as fh:
+            json.dump({"peers": [
+                {"origin": "island-a", "address": a.endpoint, "keys": [a.vkey],
+                 "tls-ca": f("ca.pem"), "tls-cert": f("peer-b.pem"), "tls-key": f("peer-b.key")}]},
+                fh)
+        b.extra = ["--config", cfg]
+        b.start()
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        # a subscriber that trusts another CA never gets anything
+        c = self.island("island-c")
+        with open(cfg, "w") as fh:
+            json.dump({"peers": [
+                {"origin": "island-a", "address": a.endpoint, "keys": [a.vkey],
+                 "tls-ca": f("otherca.pem"), "tls-cert": f("peer-b.pem"),
+                 "tls-key": f("peer-b.key")}]}, fh)
+        c.extra = ["--config", cfg]
+        c.start()
+        wait_for(lambda: self.peer(c, "island-a").reconnects >= 2, 10, "TLS refused")
+        self.assertEqual(self.peer(c, "island-a").applied_size, 0)
+
     def test_unreachable_peers_serve_locally(self):
         c = self.island("island-c")
         ghost1, ghost2 = self.island("ghost-1"), self.island("ghost-2")   # never started
@@ -442,7 +535,8 @@ class Fed(unittest.TestCase):
         self.extra_cleanup.append(lambda: (stop.set(), w.join()))
         for round_ in range(6):
             b.peers = [a]
-            b.start()
+            # odd rounds apply large checkpoints in verified slices of 150
+            b.start(extra=["--peer-batch-max", "150"] if round_ % 2 else [])
             time.sleep(rnd.uniform(0.0, 0.3))
             b.kill()
             # read the view at the stored cursor with no peer configured
@@ -463,6 +557,21 @@ class Fed(unittest.TestCase):
         self.assert_view_is_state(b, "island-a", self.entries(a, 0, total), ["ckpt", "logs"])
         self.assert_view_matches(b, a, ["ckpt", "logs"])
         print("cursors after each SIGKILL: %s of %d" % (cursors, total), file=sys.stderr)
+
+    def test_large_checkpoint_in_slices(self):
+        a = self.island("island-a")
+        a.start()
+        self.team(a, "ml")
+        self.bucket(a, "ckpt", "ml")
+        for i in range(1000):
+            self.put(a, "ckpt", "s/%04d" % (i % 700), i)
+        b = self.island("island-b")
+        b.peers = [a]
+        b.start(extra=["--peer-batch-max", "100", "--log-level", "debug"])
+        self.wait_applied(b, a)
+        self.assert_view_matches(b, a, ["ckpt"])
+        slices = b.daemon.read_log().count("slice_of=")
+        self.assertGreaterEqual(slices, 9)
 
     def has_view(self, b):
         try:
@@ -492,6 +601,14 @@ class Fed(unittest.TestCase):
             for raw in f(req, timeout=30):
                 ev = fp.SubscribeEvent.FromString(raw)
                 lie = self.lie
+                if ev.HasField("checkpoint") and lie == "forge":
+                    note = bytearray(ev.checkpoint.note)
+                    k = len(note) - 6          # inside the last signature's base64
+                    note[k] = ord("A") if note[k] != ord("A") else ord("B")
+                    ev.checkpoint.note = bytes(note)
+                    self.lies_told += 1
+                    yield ev.SerializeToString()
+                    return
                 if ev.HasField("checkpoint"):
                     if saved["old"] is None or ev.checkpoint.size > saved["old"].checkpoint.size + 3:
                         if saved["old"] is None:
@@ -563,6 +680,16 @@ class Fed(unittest.TestCase):
             self.lie = None
             self.wait_applied(b, a)
             self.assert_view_matches(b, a, ["ckpt"])
+        # a forged signature by the trusted key: refused, tamper alarm, no fork
+        self.lie = "forge"
+        told, alarms = self.lies_told, self.peer(b, "island-a").tamper_alarms
+        self.put(a, "ckpt", "forged", 1)
+        wait_for(lambda: self.peer(b, "island-a").tamper_alarms > alarms, 10, "forgery alarm")
+        self.assertIn("signature", self.peer(b, "island-a").last_error)
+        got, _ = self.glist(b, "ckpt", origins=["island-a"])
+        self.assertNotIn("forged", [r.name for _, r in got])
+        self.lie = None
+        self.wait_applied(b, a)
         # a replayed old checkpoint: refused, no fork alarm, view unchanged
         self.lie = "replay"
         told = self.lies_told
@@ -613,6 +740,21 @@ class Fed(unittest.TestCase):
         self.assertEqual(sorted(r.name for _, r in got), ["one/%d" % i for i in range(5)])
         self.assertEqual(as_of["island-a"].state, P["glob"].PEER_FORKED)
         self.assertIn("peer_fork", b.daemon.read_log())
+        # the evidence: A1's note we are frozen at, A2's contradicting one,
+        # and a proof that indeed fails (checked with the Python verifier)
+        ev = self.call(b, GL + "Evidence", P["glob"].EvidenceRequest(origin="island-a"),
+                       P["glob"].EvidenceResponse)
+        self.assertGreaterEqual(len(ev.records), 1)
+        r = ev.records[0]
+        self.assertIn(r.kind, ("fork", "rollback"))
+        t1, _ = fv.open_note(r.applied_note.decode(), [a1.vkey])
+        t2, _ = fv.open_note(r.offending_note.decode(), [a1.vkey])
+        _, s1, root1 = fv.parse_checkpoint(t1)
+        _, s2, root2 = fv.parse_checkpoint(t2)
+        self.assertEqual(s1, self.log_size(a1))
+        self.assertGreater(s2, s1)
+        self.assertFalse(fv.verify_consistency(s1, s2, root1, root2, list(r.proof)))
+        self.assertIn("fork", self.mdsctl(b, "peers", "evidence", "island-a"))
         # survives a restart: still frozen (stored)
         b.stop()
         b.start()
