@@ -4,6 +4,12 @@ is black-holed (issue 6/9: the chaos drills saw islands hang in
 mds_federation_stop, joining a peer thread whose cancelled Subscribe batch
 never completed).
 
+  * busy peer (the drills' hang): island-a commits a checkpoint every
+    20 ms under a steady write load, so every RECV_MESSAGE of island-b's
+    follow stream completes within the peer thread's 200 ms poll tick;
+    the thread used to look at the stop flag only after a tick with no
+    completion, i.e. never: SIGTERM ended in the stop watchdog (exit 1
+    after grace + 10 s). Now it must exit 0 promptly;
   * black hole: island-b follows island-a; once the stream is live, an
     nftables rule drops the flow both ways (as the drills' partitions do)
     and island-b gets SIGTERM;
@@ -24,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -55,9 +62,9 @@ def setUpModule():
     if not nft_usable():
         raise unittest.SkipTest("needs root and a working nft")
     TMP, CLEAN = mdsd.tempdir("mds-fedstop-py-")
-    mdsd.load_protos(os.path.join(TMP, "py"))
+    t, ns, ad = mdsd.load_protos(os.path.join(TMP, "py"))
     fp, gp = mdsd.load_fed_protos(os.path.join(TMP, "py"))
-    P.update(feed=fp, glob=gp)
+    P.update(types=t, ns=ns, ad=ad, feed=fp, glob=gp)
 
 
 def tearDownModule():
@@ -151,6 +158,50 @@ class FedStop(unittest.TestCase):
         self.assertNotIn("exit_now", log)
         isl.daemon = None
         return took, log
+
+    def load(self, isl):
+        """A writer thread on @isl (puts until the returned stop() is called)."""
+        ch = grpc.insecure_channel(isl.endpoint)
+
+        def unary(path, resp):
+            return ch.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                                  response_deserializer=resp.FromString)
+        unary("/mds.v1.Admin/CreateTeam", P["types"].Team)(
+            P["ad"].CreateTeamRequest(team="ml"), timeout=10)
+        unary("/mds.v1.Namespace/CreateBucket", P["types"].Bucket)(
+            P["ns"].CreateBucketRequest(bucket="busy", team="ml"), timeout=10)
+        put = unary("/mds.v1.Namespace/PutObject", P["ns"].PutObjectResponse)
+        done = threading.Event()
+        count = [0]
+
+        def run():
+            while not done.is_set():
+                try:
+                    put(P["ns"].PutObjectRequest(bucket="busy", name="o%d" % (count[0] % 500),
+                                                 size=1), timeout=5)
+                    count[0] += 1
+                except grpc.RpcError:
+                    pass
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+
+        def stop():
+            done.set()
+            th.join()
+            ch.close()
+        return stop, count
+
+    def test_busy_peer(self):
+        a, b = self.pair()
+        stop_load, count = self.load(a)
+        try:
+            start = count[0]
+            wait_for(lambda: count[0] > start + 50, 10, "writes flowing on island-a")
+            took, _ = self.stop_within(b, GRACE_MS / 1000 + 6)
+            self.assertGreater(count[0], start + 50)
+        finally:
+            stop_load()
+        self.assertLess(took, GRACE_MS / 1000 + 2.5)
 
     def test_black_hole(self):
         a, b = self.pair()
