@@ -21,7 +21,10 @@
  * cursor moves only with the entries it covers (one transaction); a fork
  * freezes the view in the store with the evidence, and only
  * mds_federation_reset() thaws it; a stream never blocks the thread for
- * longer than a poll tick, so stop and the idle watchdog act promptly.
+ * longer than a poll tick and the stop flag and idle watchdog are read
+ * before every wait (a busy peer completes each wait within the tick), so
+ * they act promptly; a call whose cancel does not complete is abandoned,
+ * never freed under a batch gRPC may still complete (struct pcall).
  *
  * The stream is driven directly on the gRPC core (not rpc_client.c)
  * because it must be cancellable from the thread's watchdog and stop flag.
