@@ -24,7 +24,6 @@
 #include "record.h"
 #include "util.h"
 
-#define KEY_NEXT_ID "next_id"
 #define REC_BUF_MAX 20480
 
 int mds_blob_apply(struct mds_txn *t, struct mds_op *op)
@@ -255,24 +254,12 @@ void mds_blob_id_hex(char out[MDS_BLOB_ID_HEX + 1], const uint8_t id[MDS_BLOB_ID
 	out[MDS_BLOB_ID_HEX] = '\0';
 }
 
-/* The counter namespace.c keeps in meta/next_id (u64 LE; absent = 1). */
+/* The next id of the island's counter (ns_internal.h), taken. */
 int mds_blob_next_id(struct mds_txn *t, uint64_t *id)
 {
-	uint8_t buf[8];
-	struct mds_str v;
-	int rc = mds_kv_get(t, MDS_DB_META, MDS_STR(KEY_NEXT_ID), &v);
+	int rc = mds_ns_next_id_read(t, id);
 
-	if (rc == MDS_ENOTFOUND) {
-		*id = 1;
-	} else if (rc) {
-		return rc;
-	} else {
-		if (v.len != 8)
-			return MDS_ECORRUPT;
-		*id = mds_le64_get((const uint8_t *)v.p);
-	}
-	mds_le64_put(buf, *id + 1);
-	return mds_kv_put(t, MDS_DB_META, MDS_STR(KEY_NEXT_ID), (struct mds_str){ (char *)buf, 8 });
+	return rc ? rc : mds_ns_next_id_write(t, *id + 1);
 }
 
 /* ---- check ------------------------------------------------------------------- */

@@ -20,7 +20,6 @@
 #include "util.h"
 
 #define GV_VERSION 1
-#define KEY_NEXT_ID "next_id"
 #define OBJ_HDR 17           /* version(1) key_version(8) seq(8) */
 #define BUCKET_FIXED 32      /* root(8) bytes(8) objects(8) ctime(8) */
 #define USAGE_LEN 24
@@ -61,33 +60,6 @@ static struct mds_str pair_key(uint8_t *buf, struct mds_str a, struct mds_str b)
 }
 
 #define PAIR_KEY_MAX (MDS_GV_ORIGIN_MAX + 1 + MDS_BUCKET_NAME_MAX + 1)
-
-/* ---- id counter (meta/next_id, shared with the namespace) ------------------- */
-
-static int next_id_read(struct mds_txn *t, uint64_t *id)
-{
-	struct mds_str v;
-	int rc = mds_kv_get(t, MDS_DB_META, MDS_STR(KEY_NEXT_ID), &v);
-
-	if (rc == MDS_ENOTFOUND) {
-		*id = 1;
-		return 0;
-	}
-	if (rc)
-		return rc;
-	if (v.len != 8)
-		return MDS_ECORRUPT;
-	*id = mds_le64_get((const uint8_t *)v.p);
-	return 0;
-}
-
-static int next_id_write(struct mds_txn *t, uint64_t id)
-{
-	uint8_t buf[8];
-
-	mds_le64_put(buf, id);
-	return mds_kv_put(t, MDS_DB_META, MDS_STR(KEY_NEXT_ID), (struct mds_str){ (char *)buf, 8 });
-}
 
 /* ---- cursor ------------------------------------------------------------------ */
 
@@ -781,7 +753,7 @@ int mds_gv_apply(struct mds_txn *t, struct mds_op *op)
 				      "the view of '%.*s' is at size %llu, not %llu",
 				      (int)u->origin.len, u->origin.p, (unsigned long long)cur.size,
 				      (unsigned long long)u->from_size);
-	rc = next_id_read(t, &a.next_id);
+	rc = mds_ns_next_id_read(t, &a.next_id);
 	if (rc)
 		return fail(op, rc, "cannot read the id counter for '%s': %s", u->origin);
 	if (op->kind == MDS_OP_GLOBAL_REPLACE) {
@@ -808,7 +780,7 @@ int mds_gv_apply(struct mds_txn *t, struct mds_op *op)
 			return rc;
 		}
 	}
-	if (a.id_dirty && (rc = next_id_write(t, a.next_id)) != 0)
+	if (a.id_dirty && (rc = mds_ns_next_id_write(t, a.next_id)) != 0)
 		return fail(op, rc, "cannot write the id counter for '%s': %s", u->origin);
 	memset(&next, 0, sizeof(next));
 	next.size = u->size;

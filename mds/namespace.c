@@ -92,7 +92,7 @@ static int usage_add(struct mds_txn *t, struct mds_str key, int64_t bytes, int64
 	return usage_write(t, key, &u);
 }
 
-static int next_id_read(struct mds_txn *t, uint64_t *id)
+int mds_ns_next_id_read(struct mds_txn *t, uint64_t *id)
 {
 	struct mds_str v;
 	int rc = mds_kv_get(t, MDS_DB_META, MDS_STR(KEY_NEXT_ID), &v);
@@ -109,7 +109,7 @@ static int next_id_read(struct mds_txn *t, uint64_t *id)
 	return 0;
 }
 
-static int next_id_write(struct mds_txn *t, uint64_t id)
+int mds_ns_next_id_write(struct mds_txn *t, uint64_t id)
 {
 	uint8_t buf[8];
 
@@ -186,14 +186,14 @@ int mds_ns_object_store(struct mds_txn *t, const struct mds_bucket *b, struct md
 			struct mds_str rec)
 {
 	uint64_t next_id, before;
-	int rc = next_id_read(t, &next_id);
+	int rc = mds_ns_next_id_read(t, &next_id);
 
 	if (rc)
 		return rc;
 	before = next_id;
 	rc = mds_tree_put(t, b->id, name, rec, &next_id);
 	if (rc == 0 && next_id != before)
-		rc = next_id_write(t, next_id);
+		rc = mds_ns_next_id_write(t, next_id);
 	return rc;
 }
 
@@ -338,9 +338,9 @@ static int apply_bucket_create(struct mds_txn *t, struct mds_op *op)
 				      mds_quote(q, op->bucket));
 	if (rc != MDS_ENOTFOUND)
 		return fail(&op->status, rc, "create bucket", op->bucket);
-	rc = next_id_read(t, &id);
+	rc = mds_ns_next_id_read(t, &id);
 	if (rc == 0)
-		rc = next_id_write(t, id + 1);
+		rc = mds_ns_next_id_write(t, id + 1);
 	if (rc == 0)
 		rc = mds_kv_put(t, MDS_DB_BUCKETS, op->bucket,
 				(struct mds_str){ (char *)buf, mds_bucket_encode(buf, sizeof(buf), id,
@@ -732,7 +732,7 @@ long mds_check(struct mds_reader *r, mds_check_report_fn report, void *arg, stru
 	char q[MDS_QUOTE_MAX];
 	int rc;
 
-	rc = next_id_read(t, &next_id);
+	rc = mds_ns_next_id_read(t, &next_id);
 	if (rc)
 		goto out_err;
 	/* Teams. */

@@ -8,6 +8,15 @@
 
 #include "kv.h"
 
+/*
+ * The island's id counter (meta/next_id, u64 LE; absent = 1): bucket ids,
+ * name-tree node ids, blob ids and the global view's tree roots all come
+ * from it, so none is ever reused. Read it, then write the next free value
+ * in the same write transaction.
+ */
+int mds_ns_next_id_read(struct mds_txn *t, uint64_t *id);
+int mds_ns_next_id_write(struct mds_txn *t, uint64_t id);
+
 /* Validates @name and reads bucket @name into @b (strings borrowed from @t). */
 int mds_ns_bucket_lookup(struct mds_txn *t, struct mds_str name, struct mds_bucket *b,
 			 struct mds_status *st);
