@@ -159,6 +159,8 @@ class FedStop(unittest.TestCase):
         self.assertEqual(rc, 0, "%s exited %d after SIGTERM; log ends:\n%s" % (
             isl.origin, rc, log[-3000:]))
         self.assertNotIn("exit_now", log)
+        self.assertNotIn("Sanitizer", log)
+        self.assertNotIn("runtime error:", log)
         isl.daemon = None
         return took, log
 
