@@ -1436,7 +1436,8 @@ void mds_server_stop(struct mds_server *s, unsigned grace_ms)
 			     gpr_time_from_millis(grace_ms, GPR_TIMESPAN)),
 		NULL);
 	if (ev.type == GRPC_QUEUE_TIMEOUT) {
-		mds_log(MDS_LOG_WARN, "shutdown_cancel_calls", "grace_ms=%u", grace_ms);
+		mds_log(MDS_LOG_WARN, "shutdown_cancel_calls", "grace_ms=%u refusals_held=%zu",
+			grace_ms, mds_pacer_held(s->pacer));
 		grpc_server_cancel_all_calls(s->server);
 		grpc_completion_queue_pluck(s->shutdown_cq, &tag,
 					    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);

@@ -333,13 +333,25 @@ class GovTest(unittest.TestCase):
         self.assertTrue(paced and int(paced[0].split()[1]) >= 4, paced)
         # leave refusals on hold: test_5 restarts the daemon, whose SIGTERM
         # must answer them at once and exit 0 (mdsd checks both)
-        self.held = [f.future(req, timeout=10, metadata=md) for _ in range(8)]
+        type(self).held = [f.future(req, timeout=10, metadata=md) for _ in range(8)]
 
     def test_5_bindings_survive_restart(self):
         b = self.bind(ISS + "#erin", "reader", "bucket/bkt-one")
         t0 = time.monotonic()
-        self.d.stop()
-        self.assertLess(time.monotonic() - t0, 5)
+        self.d.stop()      # exit 0 on its own (mdsd checks)
+        # Held refusals are answered, never cancelled by the stop. The stop
+        # itself stays within the grace period plus slack: on a loaded
+        # machine an unrelated call in flight may use the whole grace
+        # (5 s) before it is cancelled, which is the documented behaviour.
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertEqual(len(getattr(type(self), "held", [])), 8)
+        for fut in type(self).held:
+            e = fut.exception(timeout=10)
+            self.assertIsNotNone(e)
+            # refused (held, then answered) or let through as the bucket
+            # refilled (NOT_FOUND): answered either way, not cancelled
+            self.assertIn(e.code(), (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                     grpc.StatusCode.NOT_FOUND), e)
         for ch in self.channels.values():
             ch.close()
         type(self).start()
