@@ -468,7 +468,38 @@ static double median(double *v, int n)
 
 struct figures {
 	double lookups, puts, listing;
+	/* server CPU (user + sys) per operation, µs: all runs of a phase */
+	double cpu_lookup_us, cpu_put_us, cpu_list_us;
 };
+
+/* User + system CPU seconds @pid has used so far (/proc/PID/stat), or -1. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	unsigned long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* fields after the command name (which may hold spaces): state is
+	 * field 3, utime and stime are fields 14 and 15 */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* µs of server CPU per op between two proc_cpu_s readings, 0 if unknown. */
+static double cpu_per_op_us(double c0, double c1, double ops)
+{
+	return c0 < 0 || c1 < 0 || ops <= 0 ? 0 : (c1 - c0) * 1e6 / ops;
+}
 
 struct opts {
 	const char *mds, *etcd;
@@ -482,34 +513,45 @@ struct opts {
 
 static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		    struct gen_ctx *g, const char *get_m, gen_fn get, const char *put_m,
-		    gen_fn put, int is_mds, struct figures *out)
+		    gen_fn put, int is_mds, pid_t pid, struct figures *out)
 {
-	double v[16], el;
+	double v[16], el, c0, ops;
 	unsigned long next_put = o->objects, errs;
 
 	/* durable puts: new keys, 64 in flight */
+	c0 = proc_cpu_s(pid);
+	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, put_m, put, g, o->inflight, o->seconds, 0,
 					     next_put, &el, &errs);
 
 		next_put += n + errs + o->inflight;
 		v[r] = (double)n / el;
+		ops += (double)n;
 	}
+	out->cpu_put_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
 	out->puts = o->list_only ? 0 : median(v, o->runs);
 	if (o->puts_only) {
-		printf("%-5s durable puts %10.0f/s\n", label, out->puts);
+		printf("%-5s durable puts %10.0f/s   (server CPU %.1f us/put)\n", label,
+		       out->puts, out->cpu_put_us);
 		fflush(stdout);
 		return;
 	}
 	/* lookups of existing keys, 64 in flight */
+	c0 = proc_cpu_s(pid);
+	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, get_m, get, g, o->inflight, o->seconds, 0, 0, &el,
 					     &errs);
 
 		v[r] = (double)n / el;
+		ops += (double)n;
 	}
+	out->cpu_lookup_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
 	out->lookups = o->list_only ? 0 : median(v, o->runs);
 	/* listing: every key under the prefix, one call at a time */
+	c0 = proc_cpu_s(pid);
+	ops = 0;
 	for (int r = 0; r < o->runs; r++) {
 		unsigned long total = 0;
 		double t0 = now_s();
@@ -543,10 +585,14 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 			total += n;
 		} while (now_s() - t0 < o->seconds);
 		v[r] = (double)total / (now_s() - t0);
+		ops += (double)total;
 	}
+	out->cpu_list_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
 	out->listing = median(v, o->runs);
 	printf("%-5s lookups %10.0f/s   durable puts %10.0f/s   listing %11.0f entries/s\n",
 	       label, out->lookups, out->puts, out->listing);
+	printf("%-5s server CPU: %.1f us/lookup   %.1f us/put   %.3f us/listed entry\n", label,
+	       out->cpu_lookup_us, out->cpu_put_us, out->cpu_list_us);
 	fflush(stdout);
 }
 
@@ -701,7 +747,7 @@ int main(int argc, char **argv)
 	if (load(ch, "/mds.v1.Namespace/PutObject", mds_put, &g, o.inflight, o.objects) != 0)
 		goto out;
 	measure("mds", ch, &o, &g, "/mds.v1.Namespace/HeadObject", mds_head,
-		"/mds.v1.Namespace/PutObject", mds_put, 1, &fm);
+		"/mds.v1.Namespace/PutObject", mds_put, 1, mds_pid, &fm);
 	print_writer_metrics(http_port);
 	grpc_channel_destroy(ch);
 	stop(mds_pid);
@@ -743,7 +789,7 @@ int main(int argc, char **argv)
 	if (load(ch, "/etcdserverpb.KV/Put", etcd_put, &g, o.inflight, o.objects) != 0)
 		goto out;
 	measure("etcd", ch, &o, &g, "/etcdserverpb.KV/Range", etcd_get, "/etcdserverpb.KV/Put",
-		etcd_put, 0, &fe);
+		etcd_put, 0, etcd_pid, &fe);
 	grpc_channel_destroy(ch);
 	ch = NULL;
 	stop(etcd_pid);
