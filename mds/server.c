@@ -102,6 +102,7 @@ struct call {
 	int recv_cancelled;
 	int pending;                  /* STREAM: outstanding tags */
 	int final_sent;
+	struct call *resp_next;       /* responder queue link */
 	struct call *park_prev, *park_next; /* parked streams, under s->park_mu */
 	int parked;                   /* on the parked list (under s->park_mu) */
 	int closed;                   /* STREAM: RECV_CLOSE completed */
@@ -123,9 +124,16 @@ struct mds_server {
 	void **handles;
 	size_t n_methods;
 	struct method_stats *stats;   /* n_methods + 1 (the last: unknown) */
-	/* Used only on the store's writer thread, which answers durable ops
-	 * (answer_op), and before serving starts (gate_start). */
-	struct mds_reader *wreader;
+	struct mds_reader *wreader;   /* used only on the responder thread */
+	/* Durable ops wait here for the responder thread, which builds and
+	 * sends their answers, so the store's writer goes straight back to the
+	 * next batch. */
+	pthread_mutex_t resp_mu;
+	pthread_cond_t resp_cv;
+	struct call *resp_head, *resp_tail;
+	int resp_stop;
+	pthread_t resp_thread;
+	int resp_started;
 	atomic_int stopping;
 	atomic_int serving;
 	int stopped;
@@ -384,7 +392,7 @@ static void call_free(struct call *c)
 /*
  * Send the final answer of a unary call: initial metadata, the reply (when
  * @err is 0), the status, and receive-close. Completion: TAG_DONE.
- * Safe from any thread (the store's writer thread uses it for durable ops).
+ * Safe from any thread (the responder thread uses it for durable ops).
  */
 static void finish_unary(struct call *c, int err, const char *msg)
 {
@@ -506,18 +514,7 @@ static void post_slot(struct worker *w, int midx)
 
 /* ---- the writer side ---------------------------------------------------- */
 
-/*
- * On the store's writer thread, right after the commit's fsync: build and
- * send the answer of a durable op.
- *
- * The writer answers its batch itself rather than handing the calls to
- * another thread: an answer costs a few microseconds (grpc_call_start_batch
- * writes to the socket inline), while a hand-off cost a wake-up and, on a
- * machine with few cores, a wait for that thread to be scheduled before
- * the callers could come back. Answered sooner, they rejoin the next batch
- * (the writer's regroup_wait): batches of 35 instead of 30 and 8 % less
- * server CPU per put at 64 puts in flight (docs/benchmarks.md).
- */
+/* On the responder thread: build and send the answer of a durable op. */
 static void answer_op(struct call *c)
 {
 	struct mds_server *s = c->w->s;
@@ -548,10 +545,48 @@ static void answer_op(struct call *c)
 	finish_unary(c, rc, st.msg);
 }
 
-/* The op's done callback (on the store's writer thread). */
+/* On the store's writer thread: queue the call for the responder. */
 static void on_op_done(struct mds_op *op)
 {
-	answer_op(op->user);
+	struct call *c = op->user;
+	struct mds_server *s = c->w->s;
+
+	c->resp_next = NULL;
+	pthread_mutex_lock(&s->resp_mu);
+	if (s->resp_tail)
+		s->resp_tail->resp_next = c;
+	else
+		s->resp_head = c;
+	s->resp_tail = c;
+	pthread_cond_signal(&s->resp_cv);
+	pthread_mutex_unlock(&s->resp_mu);
+}
+
+static void *responder_main(void *arg)
+{
+	struct mds_server *s = arg;
+
+	pthread_mutex_lock(&s->resp_mu);
+	for (;;) {
+		struct call *list;
+
+		while (!s->resp_head && !s->resp_stop)
+			pthread_cond_wait(&s->resp_cv, &s->resp_mu);
+		if (!s->resp_head)
+			break;
+		list = s->resp_head;
+		s->resp_head = s->resp_tail = NULL;
+		pthread_mutex_unlock(&s->resp_mu);
+		while (list) {
+			struct call *next = list->resp_next;
+
+			answer_op(list);
+			list = next;
+		}
+		pthread_mutex_lock(&s->resp_mu);
+	}
+	pthread_mutex_unlock(&s->resp_mu);
+	return NULL;
 }
 
 /* ---- streams ----------------------------------------------------------- */
@@ -1085,6 +1120,15 @@ static void server_release(struct mds_server *s)
 					    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 		grpc_completion_queue_destroy(s->shutdown_cq);
 	}
+	if (s->resp_started) {
+		pthread_mutex_lock(&s->resp_mu);
+		s->resp_stop = 1;
+		pthread_cond_signal(&s->resp_cv);
+		pthread_mutex_unlock(&s->resp_mu);
+		pthread_join(s->resp_thread, NULL);
+	}
+	pthread_cond_destroy(&s->resp_cv);
+	pthread_mutex_destroy(&s->resp_mu);
 	pthread_mutex_destroy(&s->park_mu);
 	if (s->wreader)
 		mds_reader_close(s->wreader);
@@ -1174,7 +1218,14 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 	for (size_t i = 0; i < mds_rpc_global_count; i++)
 		s->methods[k++] = &mds_rpc_global_methods[i];
 
+	pthread_mutex_init(&s->resp_mu, NULL);
+	pthread_cond_init(&s->resp_cv, NULL);
 	pthread_mutex_init(&s->park_mu, NULL);
+	if (pthread_create(&s->resp_thread, NULL, responder_main, s) != 0) {
+		rc = mds_status_set(st, MDS_ENOMEM, "cannot start the responder thread");
+		goto out_free;
+	}
+	s->resp_started = 1;
 	rc = mds_reader_open(store, &s->wreader);
 	if (rc != 0) {
 		mds_status_set(st, rc, "cannot open a store reader: %s", mds_strerror(rc));
