@@ -41,6 +41,8 @@ int mds_config_init(struct mds_config *c)
 	c->feed_compact_every_ns = 60ull * 1000000000u;
 	c->log_level = MDS_LOG_INFO;
 	c->auth_mode = MDS_CONFIG_AUTH_LOCAL;
+	c->refusal_hold_ms = 20;
+	c->token_cache = 4096;
 	if (set_str(&c->data, "./var/mds") || set_str(&c->listen, "127.0.0.1:7420") ||
 	    set_str(&c->http, "127.0.0.1:7421")) {
 		mds_config_release(c);
@@ -291,6 +293,10 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 		rc = parse_uint(v, 1, 60000, &c->feed_cadence_ms);
 	} else if (!strcmp(key, "feed-heartbeat-ms")) {
 		rc = parse_uint(v, 1, 3600000, &c->feed_heartbeat_ms);
+	} else if (!strcmp(key, "token-cache")) {
+		rc = parse_uint(v, 0, 1u << 20, &c->token_cache);
+	} else if (!strcmp(key, "refusal-hold-ms")) {
+		rc = parse_uint(v, 0, 1000, &c->refusal_hold_ms);
 	} else if (!strcmp(key, "peer")) {
 		rc = peer_from_flag(c, v, st);
 		if (rc)

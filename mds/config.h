@@ -70,6 +70,9 @@ struct mds_config {
 				     * 60 s for jwks_file, 1 h for jwks_url */
 	char *gateways;        /* comma-separated mTLS identities with the gateway role */
 	char *rate_limits;     /* "TEAM:read=R/B,write=R/B,list=R/B;*:..." */
+	unsigned token_cache;  /* bearer-token validations remembered (0 = none); default 4096 */
+	unsigned refusal_hold_ms; /* answer a rate-limit refusal after at least this
+				   * long (0 = at once); default 20 */
 	char *admins;          /* comma-separated principals with admin on the island
 				* (bootstrap; not stored in the policy database) */
 	char *feed_origin;     /* change feed origin; NULL = the key's name, else "mds"; "off" disables */

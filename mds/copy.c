@@ -475,6 +475,14 @@ static int apply_copy_report(struct mds_txn *t, struct mds_op *op)
 	snprintf(op->blob_out.etag, sizeof(op->blob_out.etag), "%.*s", (int)in.etag.len, in.etag.p);
 	op->out_version = version;
 	op->out_mtime_ns = mds_txn_now_ns(t);
+	/* A report may name the copy by id alone: name its destination on the
+	 * op so the feed leaf written by the post-apply hook (same thread,
+	 * right after this returns) carries the destination's new record.
+	 * The strings live in this thread's buffers until its next copy op. */
+	if (!op->bucket.len || !op->name.len) {
+		op->bucket = b.name;
+		op->name = on;
+	}
 	return 0;
 }
 

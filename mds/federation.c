@@ -1691,8 +1691,10 @@ void mds_federation_stop(struct mds_federation *f)
 	for (size_t i = 0; i < f->n; i++) {
 		struct peer *p = &f->peers[i];
 
-		if (p->started)
+		if (p->started) {
+			mds_log(MDS_LOG_DEBUG, "peer_stopping", "origin=\"%s\"", p->origin);
 			pthread_join(p->th, NULL);
+		}
 		pending_clear(p);
 		free(p->pl);
 		free(p->cur_note);

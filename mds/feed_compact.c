@@ -202,6 +202,17 @@ int mds_feed_compactor_start(struct mds_store *s, const struct mds_feed_compacto
 	c->o = *o;
 	if (!c->o.interval_ns)
 		c->o.interval_ns = 60ull * 1000000000u;
+	{
+		/* the first retained leaf as stored, for /metrics before a pass */
+		struct mds_reader *r;
+
+		if (mds_reader_open(s, &r) == 0) {
+			if (mds_reader_begin(r) == 0 &&
+			    mds_feed_log_first(mds_reader_txn(r), &c->first) != 0)
+				c->first = 0;
+			mds_reader_close(r);
+		}
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -27,8 +27,19 @@ static int feed_dir(const char *dir, struct mds_status *st)
 
 	if (snprintf(p, sizeof(p), "%s/feed", dir) >= (int)sizeof(p))
 		return mds_status_set(st, MDS_EINVAL, "data directory path is too long");
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return mds_status_set(st, -errno, "cannot create '%s': %s", dir, strerror(errno));
+	/* create DIR's missing parents too (`mds keys init --data var/a` on a
+	 * fresh checkout), then DIR, then DIR/feed */
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = 0;
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			int e = errno;
+
+			return mds_status_set(st, -e, "cannot create '%s': %s", p, strerror(e));
+		}
+		*q = '/';
+	}
 	if (mkdir(p, 0700) != 0 && errno != EEXIST)
 		return mds_status_set(st, -errno, "cannot create '%s': %s", p, strerror(errno));
 	return 0;

@@ -4,11 +4,17 @@
  *
  * The append runs on the writer thread inside the op's nested transaction,
  * after mds_ns_apply() succeeded: it reads back the state the op left (the
- * record after the change, or its absence), encodes the leaf into a buffer
- * the log owns (only the writer thread uses it, so no lock), stores it at
- * seq = current size, and folds its hash into the tree with
- * mds_merkle_append() over MDS_DB_FEED. Any failure is returned to
- * the writer, which rolls the op back: no mutation without its leaf.
+ * record after the change, or its absence), encodes the value (node
+ * hashes and leaf) into the batch buffer the log owns (only the writer
+ * thread uses it, so no lock), hashes the leaf and the nodes it completes
+ * against the in-memory frontier, and keeps it tentatively. Any failure
+ * is returned to the writer, which rolls the op back. The batch hooks
+ * then settle it: op_end drops the leaf of an op that did not stick (and
+ * restores the frontier), flush writes the batch's leaves in order into
+ * the batch's own transaction right before its commit (a failure there
+ * aborts the batch: no mutation without its leaf), end forgets them.
+ * Writing once per batch keeps the feed database out of every op's nested
+ * transaction, whose page copies were most of what the feed cost.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +325,8 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 	case MDS_OP_COPY_OBJECT:
 	case MDS_OP_PUT_BLOB_FROM_URL:
 	case MDS_OP_COPY_FINISH:
+	case MDS_OP_COPY_PROGRESS:
+	case MDS_OP_ABORT_COPY:
 	case MDS_OP_COMPLETE_MULTIPART:
 	case MDS_OP_PUT_BLOCK_LIST:
 		lp->extra_ref = op->blob.id;
@@ -326,8 +334,6 @@ static int leaf_parts_fill(struct mds_txn *t, const struct mds_op *op, struct le
 			return 0;
 		lp->key_version = op->out_version;
 		return object_state(t, op, lp);
-	case MDS_OP_COPY_PROGRESS:
-	case MDS_OP_ABORT_COPY:
 	case MDS_OP_CREATE_MULTIPART:
 	case MDS_OP_UPLOAD_PART:
 	case MDS_OP_ABORT_MULTIPART:
@@ -666,11 +672,37 @@ static int hook(void *arg, struct mds_txn *t, struct mds_op *op)
 
 static const struct mds_batch_hooks hooks = { on_op_end, on_flush, on_end };
 
+/*
+ * Refuses a feed written by a build that stored nodes under their own keys
+ * (9-byte keys seq || tag): its leaves cannot be read with this layout and
+ * appending to it would break the log.
+ */
+static int layout_check(struct mds_store *s, struct mds_status *st)
+{
+	struct mds_reader *r;
+	uint64_t size;
+	int rc = mds_reader_open(s, &r);
+
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the change feed: %s", mds_strerror(rc));
+	rc = mds_reader_begin(r);
+	if (rc == 0)
+		rc = mds_feed_log_size(mds_reader_txn(r), &size);
+	mds_reader_close(r);
+	if (rc == MDS_ECORRUPT)
+		return mds_status_set(st, MDS_EVERSION,
+				      "the change feed in this store has an older layout (a key per Merkle node); this build keeps the nodes with their leaf (docs/storage-format.md): start from a new data directory");
+	if (rc)
+		return mds_status_set(st, rc, "cannot read the change feed: %s", mds_strerror(rc));
+	return 0;
+}
+
 int mds_feed_log_open(struct mds_store *s, const char *origin,
 		      struct mds_feed_log **out, struct mds_status *st)
 {
 	struct mds_feed_log *l;
 	size_t n = origin ? strlen(origin) : 0;
+	int rc;
 
 	if (n == 0 || n > MDS_FEED_ORIGIN_MAX)
 		return mds_status_set(st, MDS_EINVAL, "feed origin must have 1 to %d bytes",
@@ -680,6 +712,9 @@ int mds_feed_log_open(struct mds_store *s, const char *origin,
 			return mds_status_set(st, MDS_EINVAL,
 					      "feed origin '%s' must be printable ascii without spaces",
 					      origin);
+	rc = layout_check(s, st);
+	if (rc)
+		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return mds_status_set(st, MDS_ENOMEM, "cannot allocate the feed log");

@@ -1,14 +1,16 @@
 /*
  * feed_log.h - the island's change feed as stored in LMDB: one leaf per
- * mutation, appended in the mutation's own nested write transaction, and
+ * mutation, committed in the same write transaction as the mutation, and
  * the RFC 9162 Merkle tree over the leaves (mds/feed/merkle.h) whose nodes
- * live next to them.
+ * are stored with them.
  *
  * What must stay true
  *   - a mutation is committed if and only if its leaf is: the leaf is
- *     written by the writer's post-apply hook (kv.h) inside the op's nested
- *     transaction, so an op that fails or rolls back leaves no leaf and a
- *     crash at any point loses both or neither;
+ *     made by the writer's post-apply hook (kv.h) inside the op's nested
+ *     transaction, kept while that op sticks, and written into the batch's
+ *     transaction just before it commits (batch hooks, kv.h); an op that
+ *     fails or rolls back leaves no leaf, a batch that fails stores
+ *     neither mutations nor leaves, and a crash loses both or neither;
  *   - leaf indexes are dense from 0: leaf n is the n-th committed mutation
  *     (its sequence number), and the tree of size n covers leaves 0..n-1;
  *   - a leaf carries absolute state (the record after the change, or a
@@ -73,10 +75,11 @@ struct mds_feed_log;
 /*
  * mds_feed_log_open - a feed log for store @s with origin name @origin
  * (borrowed, copied; 1..MDS_FEED_ORIGIN_MAX printable ASCII bytes), and
- * install its post-apply hook on @s: from now on every op the writer
- * applies successfully appends its leaf. Call before submitting ops.
+ * install its post-apply and batch hooks on @s: from now on every op the
+ * writer applies successfully appends its leaf. Call before submitting ops.
  * *@out is owned by the caller; close it after mds_store_close(@s).
- * Returns 0, MDS_EINVAL (bad origin) or MDS_ENOMEM.
+ * Returns 0, MDS_EINVAL (bad origin), MDS_EVERSION (the store's feed has
+ * the older layout with a key per node), MDS_ENOMEM or a storage error.
  */
 int mds_feed_log_open(struct mds_store *s, const char *origin,
 		      struct mds_feed_log **out, struct mds_status *st);
@@ -86,10 +89,11 @@ int mds_feed_log_open(struct mds_store *s, const char *origin,
 void mds_feed_log_close(struct mds_feed_log *l);
 
 /*
- * mds_feed_log_append - encode the leaf of @op (just applied in @t, a write
- * transaction) and append it with its Merkle nodes. This is the hook body;
- * exported for tests. Returns 0 or a storage error with op->status set;
- * the caller must then abort @t.
+ * mds_feed_log_append - encode the leaf of @op (just applied in @t, the
+ * op's nested write transaction), hash it and its Merkle nodes, and keep
+ * it for the batch's flush. This is the post-apply hook's body; it only
+ * works with the batch hooks that mds_feed_log_open installs. Returns 0
+ * or an error with op->status set; the caller must then abort @t.
  */
 int mds_feed_log_append(struct mds_feed_log *l, struct mds_txn *t, struct mds_op *op);
 

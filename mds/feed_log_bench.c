@@ -29,6 +29,15 @@ struct run {
 
 static struct run R;
 static uint64_t last_used[2], last_batches[2];
+static double last_cpu_us[2];   /* process CPU time per put, both threads */
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void on_done(struct mds_op *op)
 {
@@ -55,7 +64,7 @@ static double one_run(int feed, unsigned ops, unsigned window, struct bop *b)
 	struct mds_store *s;
 	struct mds_feed_log *l = NULL;
 	struct mds_status st;
-	double t0, dt;
+	double t0, dt, c0;
 
 	tu_tmpdir(dir);
 	if (mds_store_open(&s, dir, NULL, &st) != 0) {
@@ -70,6 +79,7 @@ static double one_run(int feed, unsigned ops, unsigned window, struct bop *b)
 	pthread_mutex_init(&R.mu, NULL);
 	pthread_cond_init(&R.cv, NULL);
 	t0 = now_s();
+	c0 = cpu_s();
 	for (unsigned i = 0; i < ops; i++) {
 		struct bop *o = &b[i];
 
@@ -94,6 +104,7 @@ static double one_run(int feed, unsigned ops, unsigned window, struct bop *b)
 		pthread_cond_wait(&R.cv, &R.mu);
 	pthread_mutex_unlock(&R.mu);
 	dt = now_s() - t0;
+	last_cpu_us[feed] = (cpu_s() - c0) * 1e6 / ops;
 	if (R.failed)
 		fprintf(stderr, "%u puts failed\n", R.failed);
 	{
@@ -122,6 +133,7 @@ int main(int argc, char **argv)
 	unsigned runs = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 	unsigned window = argc > 3 ? (unsigned)atoi(argv[3]) : 256;
 	double *with = calloc(runs, sizeof(double)), *without = calloc(runs, sizeof(double));
+	double *cwith = calloc(runs, sizeof(double)), *cwithout = calloc(runs, sizeof(double));
 	struct bop *b = calloc(ops, sizeof(*b));
 
 	/* FEED_BENCH_ONLY=0|1 runs one mode only (for profiling). */
@@ -130,11 +142,19 @@ int main(int argc, char **argv)
 	for (unsigned r = 0; r < runs; r++) {
 		without[r] = only && only[0] == '1' ? 0 : one_run(0, ops, window, b);
 		with[r] = only && only[0] == '0' ? 0 : one_run(1, ops, window, b);
-		printf("run %u: without feed %.0f puts/s (%llu KiB, %llu commits), with feed %.0f puts/s (%llu KiB, %llu commits)\n",
+		cwithout[r] = last_cpu_us[0];
+		cwith[r] = last_cpu_us[1];
+		printf("run %u: without feed %.0f puts/s (%llu KiB, %llu commits, %.2f us CPU/put), with feed %.0f puts/s (%llu KiB, %llu commits, %.2f us CPU/put)\n",
 		       r, without[r], (unsigned long long)last_used[0] / 1024,
-		       (unsigned long long)last_batches[0], with[r],
-		       (unsigned long long)last_used[1] / 1024, (unsigned long long)last_batches[1]);
+		       (unsigned long long)last_batches[0], cwithout[r], with[r],
+		       (unsigned long long)last_used[1] / 1024, (unsigned long long)last_batches[1],
+		       cwith[r]);
 	}
+	qsort(cwith, runs, sizeof(double), cmp_d);
+	qsort(cwithout, runs, sizeof(double), cmp_d);
+	printf("median CPU per put (both threads): without feed %.2f us, with feed %.2f us (+%.1f%%)\n",
+	       cwithout[runs / 2], cwith[runs / 2],
+	       100.0 * (cwith[runs / 2] / cwithout[runs / 2] - 1.0));
 	qsort(with, runs, sizeof(double), cmp_d);
 	qsort(without, runs, sizeof(double), cmp_d);
 	printf("median: without feed %.0f puts/s, with feed %.0f puts/s, overhead %.1f%%\n",
@@ -142,6 +162,8 @@ int main(int argc, char **argv)
 	       100.0 * (1.0 - with[runs / 2] / without[runs / 2]));
 	free(with);
 	free(without);
+	free(cwith);
+	free(cwithout);
 	free(b);
 	return 0;
 }

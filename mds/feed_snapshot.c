@@ -94,9 +94,14 @@ out_free:
 /* Encodes @lf as the next entry of the chunk and feeds the digest. */
 static int emit(struct mds_feed_snapshot *sn, struct mds_feed_leaf *lf, size_t i)
 {
-	size_t need = mds_feed_leaf_encoded_size(lf), n;
+	size_t need, n;
 	uint8_t lenb[4];
 
+	/* Every field that is encoded is set before the entry is sized. */
+	lf->seq = sn->size;
+	lf->origin = (struct mds_str){ sn->origin, strlen(sn->origin) };
+	lf->state = MDS_FEED_RECORD;
+	need = mds_feed_leaf_encoded_size(lf);
 	if (sn->len + need > sn->cap) {
 		size_t cap = sn->cap ? sn->cap : 64 * 1024;
 		uint8_t *nb;
@@ -109,10 +114,9 @@ static int emit(struct mds_feed_snapshot *sn, struct mds_feed_leaf *lf, size_t i
 		sn->buf = nb;
 		sn->cap = cap;
 	}
-	lf->seq = sn->size;
-	lf->origin = (struct mds_str){ sn->origin, strlen(sn->origin) };
-	lf->state = MDS_FEED_RECORD;
 	n = mds_feed_leaf_encode(lf, sn->buf + sn->len);
+	if (n != need)
+		return MDS_ECORRUPT;   /* sizing and encoding disagree: never write past it */
 	lenb[0] = (uint8_t)(n >> 24);
 	lenb[1] = (uint8_t)(n >> 16);
 	lenb[2] = (uint8_t)(n >> 8);

@@ -333,6 +333,8 @@ static int is_object_kind(uint8_t kind)
 	case MDS_OP_COPY_OBJECT:
 	case MDS_OP_PUT_BLOB_FROM_URL:
 	case MDS_OP_COPY_FINISH:
+	case MDS_OP_COPY_PROGRESS:
+	case MDS_OP_ABORT_COPY:
 	case MDS_OP_COMPLETE_MULTIPART:
 	case MDS_OP_PUT_BLOCK_LIST:
 	case MDS_OP_RETENTION_SET:

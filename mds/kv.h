@@ -34,7 +34,7 @@ enum mds_db {
 	MDS_DB_PARTS,         /* upload id(16) part number(4) -> part */
 	MDS_DB_STAGED,        /* bucket id(8) sha256(name)(32) block id -> staged block */
 	MDS_DB_POLICY,        /* binding id(8 BE) -> role binding (policy.h) */
-	MDS_DB_FEED,          /* seq(8 BE) 0xFF -> feed leaf | seq(8 BE) level(1) -> Merkle hash */
+	MDS_DB_FEED,          /* seq(8 BE) -> leaf bytes + the Merkle node hashes it completed (feed_log.h) */
 	MDS_DB_GV_PEERS,      /* origin -> the view's cursor of that island (global_view.h) */
 	MDS_DB_GV_BUCKETS,    /* origin 0x00 bucket -> name tree root, usage, team */
 	MDS_DB_GV_USAGE,      /* team 0x00 origin -> bytes, objects, buckets */

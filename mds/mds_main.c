@@ -5,8 +5,9 @@
  * wait for SIGTERM/SIGINT in the main thread (every other thread has them
  * blocked). The first signal stops gracefully: refuse new calls, let
  * in-flight calls finish (the writer completes its batch), close the store,
- * exit 0. A second signal exits at once with status 1; LMDB keeps the
- * store consistent (the last durable transaction is intact).
+ * exit 0. A second signal exits at once with status 1, and so does a stop
+ * still not done grace + 10 s after the first; LMDB keeps the store
+ * consistent (the last durable transaction is intact).
  *
  * Exit codes: 0 ok, 1 failure (or check found problems), 2 usage.
  */
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +104,11 @@ static const char usage_serve[] =
 	"  --rate-limits SPEC    per-team token buckets, e.g.\n"
 	"                        'team-a:read=500/1000,write=100/200,list=50/50;*:read=1000'\n"
 	"                        (RATE per second / BURST; '*' = every other team)\n"
+	"  --token-cache N       remember N bearer-token validations, so each token's\n"
+	"                        signature is checked once (default 4096; 0 = none)\n"
+	"  --refusal-hold-ms N   answer a call refused by its rate limit after\n"
+	"                        max(retry-after, N ms), at most 250 ms, so clients that\n"
+	"                        resend at once cannot flood (default 20; 0 = at once)\n"
 	"  --admins LIST         jwt: principals (iss#sub) or group:NAME with admin on\n"
 	"                        the island, from the config (to create the first bindings)\n"
 	"  --feed-origin NAME    origin of the change feed (default: the name given to\n"
@@ -174,14 +181,32 @@ static int write_port_file(const char *path, int grpc_port, int http_port)
 
 static sigset_t stop_signals;
 
+/*
+ * Runs once the graceful stop began: a second signal exits at once, and so
+ * does a stop that is still not done @arg milliseconds later (a call that
+ * never finishes, a peer stream stuck on a partitioned link). Both exit
+ * with status 1 and leave the store consistent (LMDB: every acknowledged
+ * commit is durable, an unfinished batch was never acknowledged).
+ */
 static void *second_signal(void *arg)
 {
+	unsigned long limit_ms = (unsigned long)(uintptr_t)arg;
+	struct timespec ts = { (time_t)(limit_ms / 1000), (long)(limit_ms % 1000) * 1000000L };
 	int sig;
 
-	(void)arg;
-	if (sigwait(&stop_signals, &sig) == 0) {
-		mds_log(MDS_LOG_WARN, "exit_now", "signal=%d reason=\"second signal\"", sig);
-		_exit(1);
+	for (;;) {
+		sig = sigtimedwait(&stop_signals, NULL, &ts);
+		if (sig > 0) {
+			mds_log(MDS_LOG_WARN, "exit_now", "signal=%d reason=\"second signal\"", sig);
+			_exit(1);
+		}
+		if (errno == EAGAIN) {
+			mds_log(MDS_LOG_ERROR, "exit_now",
+				"reason=\"shutdown still not done after %lu ms\" note=\"the store is consistent; look for calls or peer streams that do not end\"",
+				limit_ms);
+			_exit(1);
+		}
+		/* EINTR: wait again */
 	}
 	return NULL;
 }
@@ -217,6 +242,8 @@ static const struct option serve_opts[] = {
 	{ "jwks-refresh", required_argument, NULL, OPT_VAL },
 	{ "gateway-identities", required_argument, NULL, OPT_VAL },
 	{ "rate-limits", required_argument, NULL, OPT_VAL },
+	{ "refusal-hold-ms", required_argument, NULL, OPT_VAL },
+	{ "token-cache", required_argument, NULL, OPT_VAL },
 	{ "admins", required_argument, NULL, OPT_VAL },
 	{ "feed-origin", required_argument, NULL, OPT_VAL },
 	{ "feed-cadence-ms", required_argument, NULL, OPT_VAL },
@@ -426,6 +453,8 @@ static int open_auth(const struct mds_config *c, const char *state_name, struct 
 	ac.jwks_file = c->jwks_file;
 	ac.state_file = c->auth_state_file ? c->auth_state_file : state;
 	ac.on_unknown_kid = refresher_kick;
+	/* verify each token once, not on every call (docs/security.md) */
+	ac.cache_entries = c->token_cache;
 	ac.unknown_kid_arg = rf;
 	if (c->offline_window_ns)
 		ac.offline_window_s = (int64_t)(c->offline_window_ns / 1000000000u);
@@ -731,6 +760,7 @@ static int cmd_serve(int argc, char **argv)
 	sv.auth = auth;
 	sv.gateways = c.gateways;
 	sv.rate_limits = c.rate_limits;
+	sv.refusal_hold_ms = c.refusal_hold_ms;
 	sv.admins = c.admins;
 	sv.listen = c.listen;
 	sv.threads = c.threads;
@@ -777,7 +807,8 @@ static int cmd_serve(int argc, char **argv)
 	if (sigwait(&stop_signals, &sig) != 0)
 		sig = 0;
 	mds_log(MDS_LOG_INFO, "stopping", "signal=%d grace_ms=%u", sig, c.grace_ms);
-	if (pthread_create(&second, NULL, second_signal, NULL) == 0)
+	if (pthread_create(&second, NULL, second_signal,
+			   (void *)(uintptr_t)(c.grace_ms + 10000ul)) == 0)
 		pthread_detach(second);
 	mds_server_stop(srv, c.grace_ms);
 	ret = 0;

@@ -312,8 +312,6 @@ static int cmd_team(struct ctl *c)
 
 		if (c->n_args != 1)
 			return mdsctl_usage_err("team ls takes no arguments%s", "");
-		if (!c->json)
-			printf("%-24s %8s %10s %12s\n", "TEAM", "BUCKETS", "OBJECTS", "BYTES");
 		for (;;) {
 			r.start_after = after;
 			rc = mds_client_call(c->cl, "/mds.v1.Admin/ListTeams", &r.base,
@@ -324,6 +322,9 @@ static int cmd_team(struct ctl *c)
 			}
 			const Mds__V1__ListTeamsResponse *lr = (const void *)resp;
 			int more = lr->truncated && lr->n_teams > 0;
+
+			if (!c->json && !after[0])
+				printf("%-24s %8s %10s %12s\n", "TEAM", "BUCKETS", "OBJECTS", "BYTES");
 
 			for (size_t i = 0; i < lr->n_teams; i++) {
 				if (arr)
@@ -430,8 +431,6 @@ static int cmd_bucket(struct ctl *c)
 		if (c->n_args != 1)
 			return mdsctl_usage_err("bucket ls takes no arguments%s", "");
 		r.team = (char *)(c->team ? c->team : "");
-		if (!c->json)
-			printf("%-32s %-20s %10s %12s\n", "BUCKET", "TEAM", "OBJECTS", "BYTES");
 		for (;;) {
 			r.start_after = after;
 			rc = mds_client_call(c->cl, "/mds.v1.Namespace/ListBuckets", &r.base,
@@ -442,6 +441,9 @@ static int cmd_bucket(struct ctl *c)
 			}
 			const Mds__V1__ListBucketsResponse *lr = (const void *)resp;
 			int more = lr->truncated && lr->n_buckets > 0;
+
+			if (!c->json && !after[0])
+				printf("%-32s %-20s %10s %12s\n", "BUCKET", "TEAM", "OBJECTS", "BYTES");
 
 			for (size_t i = 0; i < lr->n_buckets; i++) {
 				const Mds__V1__Bucket *b = lr->buckets[i];

@@ -340,14 +340,14 @@ static json_t *peer_json(const Mds__V1__PeerStatus *p)
 			 (json_int_t)p->fork_alarms, "reconnects", (json_int_t)p->reconnects);
 }
 
-static int peers_fetch(struct ctl *c, Mds__V1__PeersResponse **resp)
+static int peers_fetch(struct ctl *c, const char *what, Mds__V1__PeersResponse **resp)
 {
 	Mds__V1__PeersRequest req = MDS__V1__PEERS_REQUEST__INIT;
 	struct mds_client_status cs = { 0 };
 	int rc = mds_client_call(c->cl, GL "Peers", &req.base, &mds__v1__peers_response__descriptor,
 				 (ProtobufCMessage **)resp, &cs);
 
-	return rc ? mdsctl_fail(rc, "peers", &cs) : 0;
+	return rc ? mdsctl_fail(rc, what, &cs) : 0;
 }
 
 static int peers_reset(struct ctl *c)
@@ -455,7 +455,7 @@ int mdsctl_cmd_peers(struct ctl *c)
 		return peers_evidence(c);
 	if (c->n_args)
 		return mdsctl_usage_err("peers takes no argument but reset ORIGIN, not '%s'", c->args[0]);
-	if (peers_fetch(c, &resp))
+	if (peers_fetch(c, "cannot list peers", &resp))
 		return 1;
 	if (c->json) {
 		json_t *a = json_array();
@@ -502,7 +502,7 @@ int mdsctl_cmd_feed(struct ctl *c)
 		return mdsctl_usage_err("feed wants status%s", "");
 	if (mdsctl_check_opts(c, 0, "feed status"))
 		return EXIT_USAGE;
-	if (peers_fetch(c, &resp))
+	if (peers_fetch(c, "cannot get the feed status", &resp))
 		return 1;
 	if (c->json) {
 		json_t *a = json_array();

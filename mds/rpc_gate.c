@@ -483,7 +483,7 @@ static size_t request_tags(const ProtobufCMessage *m, struct mds_pair *out, size
  */
 #define OBJECT_ACTIONS (MDS_ACT_READ | MDS_ACT_DELETE | MDS_ACT_PUT | MDS_ACT_APPEND | \
 			MDS_ACT_SET_TAGS | MDS_ACT_SET_RETENTION)
-#define OBJECT_TAG_BUF (MDS_TAGS_MAX * (MDS_TAG_KEY_MAX + MDS_TAG_VALUE_MAX))
+#define OBJECT_TAG_BUF MDS_GATE_TAG_BUF
 
 static int wants_object_tags(struct mds_gate *g, const struct route *rt)
 {
@@ -522,6 +522,27 @@ static size_t copy_object_tags(struct mds_str raw, struct mds_pair *out, char *b
 		n++;
 	}
 	return n;
+}
+
+int mds_gate_object_tags(struct mds_gate *g, struct mds_reader *r, uint32_t action,
+			 struct mds_authz_resource *res, struct mds_pair *pairs, char *buf)
+{
+	struct mds_object obj;
+	struct mds_status st;
+	int uses;
+
+	if ((action & OBJECT_ACTIONS) == 0 || !res->bucket.len || !res->name.len)
+		return 0;
+	pthread_rwlock_rdlock(&g->lock);
+	uses = mds_authz_uses_object_tags(g->authz);
+	pthread_rwlock_unlock(&g->lock);
+	if (!uses)
+		return 0;
+	if (mds_object_head(r, res->bucket, res->name, &obj, &st) != 0)
+		return -1;
+	res->n_object_tags = copy_object_tags(obj.tags_raw, pairs, buf);
+	res->object_tags = pairs;
+	return (int)res->n_object_tags;
 }
 
 static int str_eq(struct mds_str a, const char *b)
@@ -947,6 +968,14 @@ void mds_gate_metrics(struct mds_gate *g, FILE *f)
 		for (int k = MDS_AUTH_NO_KEYS; k <= MDS_AUTH_EXPIRED; k++)
 			fprintf(f, "mds_auth_key_set_state{state=\"%s\"} %d\n",
 				mds_auth_state_name((enum mds_auth_state)k), cur == (enum mds_auth_state)k);
+		uint64_t th, tm;
+
+		mds_auth_cache_stats(g->auth, &th, &tm);
+		fprintf(f, "# HELP mds_auth_token_cache_total bearer-token validations answered from the cache (hit) or verified (miss).\n"
+			   "# TYPE mds_auth_token_cache_total counter\n"
+			   "mds_auth_token_cache_total{result=\"hit\"} %llu\n"
+			   "mds_auth_token_cache_total{result=\"miss\"} %llu\n",
+			(unsigned long long)th, (unsigned long long)tm);
 		fprintf(f, "# HELP mds_auth_key_set_last_refresh_seconds time of the last good key-set refresh (Unix seconds; 0 = never).\n"
 			   "# TYPE mds_auth_key_set_last_refresh_seconds gauge\n"
 			   "mds_auth_key_set_last_refresh_seconds %lld\n", (long long)last);

@@ -31,9 +31,11 @@
 #include <grpc/status.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "mds/namespace.h"
 #include "mds/store.h"
 
 /* Only declared: authz.h's scope names clash with mds/quota.h's. */
+struct mds_pair;
 struct mds_auth;
 struct mds_authz_subject;
 struct mds_authz_resource;
@@ -109,6 +111,22 @@ grpc_status_code mds_gate_check(struct mds_gate *g, const struct mds_gate_reques
 int mds_gate_explain(struct mds_gate *g, const struct mds_authz_subject *subj,
 		     uint32_t action, const struct mds_authz_resource *res,
 		     char *buf, size_t cap, uint64_t *binding_id);
+
+/*
+ * mds_gate_object_tags - the tags stored on the object @res names (bucket
+ * and name), as the gate sees them for "tag:KEY == 'V'" conditions, so
+ * that Explain judges what the real decision judges. Only for an @action
+ * that acts on an existing object (read, put, append, delete, set-tags,
+ * set-retention) and only while some binding reads object tags; otherwise,
+ * or when the object does not exist, sets nothing and returns 0.
+ * @r: begun, borrowed. On a return > 0, @res->object_tags points into
+ * @pairs (caller's, MDS_TAGS_MAX) and @buf (caller's, MDS_GATE_TAG_BUF
+ * bytes), valid as long as those are; returns the number of tags, or -1
+ * when the object does not exist.
+ */
+#define MDS_GATE_TAG_BUF (MDS_TAGS_MAX * (MDS_TAG_KEY_MAX + MDS_TAG_VALUE_MAX))
+int mds_gate_object_tags(struct mds_gate *g, struct mds_reader *r, uint32_t action,
+			 struct mds_authz_resource *res, struct mds_pair *pairs, char *buf);
 
 /*
  * mds_gate_stamp_principal - in jwt mode, for the methods whose request's

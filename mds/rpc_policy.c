@@ -177,9 +177,12 @@ static int explain_run(struct mds_rpc_call *c, struct mds_status *st)
 	int effect;
 	struct mds_str *groups = NULL;
 	struct mds_bucket b;
+	struct mds_pair tags[MDS_TAGS_MAX];
+	char *tag_buf = NULL;
 	int64_t action;
 	char *trace = NULL;
-	int rc;
+	size_t used;
+	int rc, n_tags;
 
 	action = mds_authz_role_parse(r->action, st);
 	if (action < 0)
@@ -205,13 +208,31 @@ static int explain_run(struct mds_rpc_call *c, struct mds_status *st)
 		res.team = b.team;   /* valid until the snapshot ends, after the reply */
 	mds_status_clear(st);
 	trace = malloc(16384);
-	if (!trace) {
+	tag_buf = malloc(MDS_GATE_TAG_BUF);
+	if (!trace || !tag_buf) {
 		rc = mds_status_set(st, MDS_ENOMEM, "out of memory");
 		goto out;
 	}
 	trace[0] = 0;
+	/* "tag:KEY" conditions see the stored object's tags, as in the gate */
+	n_tags = mds_gate_object_tags(mds_server_gate(c->server), c->reader, (uint32_t)action,
+				      &res, tags, tag_buf);
+	if (n_tags < 0) {
+		snprintf(trace, 16384, "object tags: none (bucket '%.*s' has no object '%.*s')\n",
+			 (int)res.bucket.len, res.bucket.p,
+			 (int)(res.name.len > 200 ? 200 : res.name.len), res.name.p);
+	} else if (n_tags > 0) {
+		used = (size_t)snprintf(trace, 16384, "object tags:");
+		for (int i = 0; i < n_tags && used < 16384; i++)
+			used += (size_t)snprintf(trace + used, 16384 - used, " %.*s=%.*s",
+						 (int)tags[i].key.len, tags[i].key.p,
+						 (int)tags[i].value.len, tags[i].value.p);
+		if (used < 16384)
+			used += (size_t)snprintf(trace + used, 16384 - used, "\n");
+	}
+	used = strlen(trace);
 	effect = mds_gate_explain(mds_server_gate(c->server), &subj, (uint32_t)action, &res,
-				  trace, 16384, &bid);
+				  trace + used, 16384 - used, &bid);
 	resp.effect = (char *)(effect == MDS_AUTHZ_ALLOW ? "allow" :
 			       effect == MDS_AUTHZ_DENY ? "deny" : "default-deny");
 	resp.binding_id = bid;
@@ -219,6 +240,7 @@ static int explain_run(struct mds_rpc_call *c, struct mds_status *st)
 	rc = mds_rpc_reply(c, &resp.base);
 out:
 	free(trace);
+	free(tag_buf);
 	free(groups);
 	return rc;
 }

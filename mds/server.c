@@ -43,6 +43,7 @@
 #include "rpc.h"
 #include "federation.h"
 #include "rpc_gate.h"
+#include "rpc_pacer.h"
 #include "rpc_quota.h"
 #include "rpc_blob.h"
 #include "feed_publisher.h"
@@ -97,6 +98,9 @@ struct call {
 	grpc_metadata trailer;        /* retry-after-ms on RESOURCE_EXHAUSTED */
 	char retry_buf[16];
 	int have_trailer;
+	char *held_msg;               /* a paced refusal's message (owned) */
+	uint32_t retry_ms;            /* its retry-after at refusal */
+	uint64_t held_at_ns;          /* when it was put on hold */
 	grpc_metadata err_md[2];      /* trailing "mds-error" and "mds-reason" (static slices) */
 	int md_sent;
 	int recv_cancelled;
@@ -148,7 +152,16 @@ struct mds_server {
 	uint64_t wake_gen;
 	atomic_long follow_open;
 	struct mds_gate *gate;        /* identity, policy, rate limits */
+	struct mds_pacer *pacer;      /* holds rate-limit refusals; NULL = answer at once */
+	uint64_t hold_min_ns;         /* a paced refusal waits at least this long */
+	atomic_uint_fast64_t n_held;  /* refusals answered after a pause */
 };
+
+/* A paced refusal waits max(retry-after, hold) but never longer than this
+ * nor than half the time left before the call's deadline, and at most this
+ * many wait at once (beyond: answered at once). */
+#define HOLD_MAX_NS (250u * 1000000u)
+#define HOLD_MAX_CALLS 8192
 
 static uint64_t mono_ns(void)
 {
@@ -378,6 +391,7 @@ static void call_free(struct call *c)
 	if (c->pub.reply)
 		grpc_byte_buffer_destroy(c->pub.reply);
 	free(c->pub.mem);
+	free(c->held_msg);
 	if (c->have_details)
 		grpc_slice_unref(c->status_details);
 	grpc_metadata_array_destroy(&c->req_md);
@@ -767,6 +781,65 @@ static const char *md_value(const grpc_metadata_array *md, const char *key, char
 #define PEER_MAX 8
 
 /*
+ * Refusal pacing (rpc_pacer.h): a call refused by its team's rate limit is
+ * answered after max(retry-after, --refusal-hold-ms), at most HOLD_MAX_NS
+ * and at most half the time left before the call's deadline, from the
+ * pacer's thread; its retry-after-ms then counts what is left
+ * (at least 1). A client honouring retry-after loses nothing; one that
+ * resends at once can only make (calls in flight) / (pause) attempts per
+ * second, so its refusals no longer cost the island a gRPC round each.
+ * Returns 0 when held, else the caller answers at once.
+ */
+static int hold_refusal(struct call *c, uint32_t retry_ms, const char *msg)
+{
+	struct mds_server *s = c->w->s;
+	uint64_t now = mds_pacer_now_ns(), hold = (uint64_t)retry_ms * 1000000u;
+	gpr_timespec left = gpr_time_sub(c->deadline, gpr_now(c->deadline.clock_type));
+
+	if (hold < s->hold_min_ns)
+		hold = s->hold_min_ns;
+	if (hold > HOLD_MAX_NS)
+		hold = HOLD_MAX_NS;
+	/* the client must still get the refusal and its hint, not a timeout */
+	if (gpr_time_cmp(left, gpr_time_from_nanos(2 * (int64_t)hold, GPR_TIMESPAN)) < 0) {
+		int64_t half_ns = left.tv_sec > 0 || left.tv_nsec > 0
+			? (left.tv_sec * 1000000000 + left.tv_nsec) / 2 : 0;
+
+		if (half_ns < 1000000)
+			return MDS_EBUSY;     /* under 1 ms: answer at once */
+		hold = (uint64_t)half_ns;
+	}
+	c->held_msg = strdup(msg);
+	if (!c->held_msg)
+		return MDS_ENOMEM;
+	c->retry_ms = retry_ms;
+	c->held_at_ns = now;
+	if (mds_pacer_hold(s->pacer, c, now + hold) != 0) {
+		free(c->held_msg);
+		c->held_msg = NULL;
+		return MDS_EBUSY;
+	}
+	return 0;
+}
+
+/* On the pacer's thread: answer a held refusal (finish_status is safe
+ * from any thread; the completion comes back to the call's worker). */
+static void pace_release(void *item, void *arg)
+{
+	struct call *c = item;
+	struct mds_server *s = arg;
+	uint64_t held_ms = (mds_pacer_now_ns() - c->held_at_ns) / 1000000u;
+	uint32_t left = held_ms >= c->retry_ms ? 1 : c->retry_ms - (uint32_t)held_ms;
+	int n = snprintf(c->retry_buf, sizeof(c->retry_buf), "%u", left);
+
+	c->trailer.key = grpc_slice_from_static_string("retry-after-ms");
+	c->trailer.value = grpc_slice_from_static_buffer(c->retry_buf, (size_t)n);
+	c->have_trailer = 1;
+	atomic_fetch_add(&s->n_held, 1);
+	finish_status(c, GRPC_STATUS_RESOURCE_EXHAUSTED, c->held_msg);
+}
+
+/*
  * Identity, authorization and rate limit of a new call (rpc_gate.h).
  * Returns 1 when the call may go on, 0 when it has been answered.
  */
@@ -810,6 +883,9 @@ static int gate_call(struct call *c, const struct mds_rpc_method *m)
 	}
 	if (code == GRPC_STATUS_OK)
 		return 1;
+	if (code == GRPC_STATUS_RESOURCE_EXHAUSTED && retry_ms && s->pacer &&
+	    hold_refusal(c, retry_ms, msg) == 0)
+		return 0;    /* answered by the pacer (pace_release) */
 	if (code == GRPC_STATUS_RESOURCE_EXHAUSTED && retry_ms) {
 		int n = snprintf(c->retry_buf, sizeof(c->retry_buf), "%u", retry_ms);
 
@@ -1089,6 +1165,9 @@ static void server_release(struct mds_server *s)
 	 * queues, each shut down and drained unless its worker did that. */
 	mds_quota_sweeper_stop(s->sweeper);
 	s->sweeper = NULL;
+	/* every held refusal is answered before the queues go away */
+	mds_pacer_stop(s->pacer);
+	s->pacer = NULL;
 	mds_gate_free(s->gate);
 	s->gate = NULL;
 	if (s->server)
@@ -1286,6 +1365,14 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 				    o->listen);
 		goto out_free;
 	}
+	if (o->refusal_hold_ms && o->rate_limits && *o->rate_limits) {
+		rc = mds_pacer_start(&s->pacer, HOLD_MAX_CALLS, pace_release, s);
+		if (rc != 0) {
+			mds_status_set(st, rc, "cannot start the refusal pacer");
+			goto out_free;
+		}
+		s->hold_min_ns = (uint64_t)o->refusal_hold_ms * 1000000u;
+	}
 	rc = mds_quota_sweeper_start(store, 1000, &s->sweeper);
 	if (rc != 0) {
 		mds_status_set(st, rc, "cannot start the reservation sweeper: %s", mds_strerror(rc));
@@ -1341,6 +1428,7 @@ void mds_server_stop(struct mds_server *s, unsigned grace_ms)
 		mds_feed_publisher_set_notify(s->o->feed, NULL, NULL);
 	grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
 	atomic_store(&s->stopping, 1);
+	mds_pacer_flush(s->pacer);   /* a stopping server does not wait for pauses */
 	wake_all(s);   /* parked follow streams end now, not at the grace limit */
 	ev = grpc_completion_queue_pluck(
 		s->shutdown_cq, &tag,
@@ -1510,6 +1598,13 @@ int mds_server_metrics_text(struct mds_server *s, char **out, size_t *len)
 		ss.readers_used, ss.readers_max,
 		(unsigned long long)ss.stale_readers_reaped, atomic_load(&s->serving));
 	mds_gate_metrics(s->gate, f);
+	fprintf(f, "# HELP mds_rate_limit_paced_total rate-limit refusals answered after a pause.\n"
+		   "# TYPE mds_rate_limit_paced_total counter\n"
+		   "mds_rate_limit_paced_total %llu\n"
+		   "# HELP mds_rate_limit_held refusals waiting for their pause now.\n"
+		   "# TYPE mds_rate_limit_held gauge\n"
+		   "mds_rate_limit_held %zu\n",
+		   (unsigned long long)atomic_load(&s->n_held), mds_pacer_held(s->pacer));
 	mds_federation_metrics(s->o->federation, f);
 	if (s->o->feed)
 		mds_feed_publisher_metrics(s->o->feed, f);

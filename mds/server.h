@@ -38,6 +38,8 @@ struct mds_server_opts {
 	const char *gateways;      /* comma-separated mTLS identities with the gateway role */
 	const char *rate_limits;   /* per-team limits, "TEAM:read=R/B,write=R/B,list=R/B;..." */
 	const char *admins;        /* comma-separated subjects with admin on the island */
+	unsigned refusal_hold_ms;  /* with rate_limits: answer a refusal after at least
+				    * this long (rpc_pacer.h); 0 = at once */
 	struct mds_feed_publisher *feed; /* signed checkpoints for the Feed service
 					  * (borrowed; must outlive the server); NULL = none */
 	struct mds_federation *federation; /* peers for the Global service (borrowed;

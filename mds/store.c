@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -523,6 +524,23 @@ static void explain_enospc(const struct mds_store *s, struct mds_status *st)
 		 (unsigned long long)s->opts.map_size);
 }
 
+/*
+ * A commit that failed with EIO on a filesystem with (almost) no room left:
+ * LMDB reports a short page write as EIO ("short write, filesystem
+ * full?"). Callers must see "store is full" (MDS_ENOSPC, retryable once
+ * space returns), not an internal error.
+ */
+static int commit_err(const struct mds_store *s, int rc)
+{
+	const char *path = NULL;
+	struct statvfs v;
+
+	if (rc == EIO && mdb_env_get_path(s->env, &path) == 0 && path &&
+	    statvfs(path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (8u << 20))
+		return MDS_ENOSPC;
+	return lmdb_err(rc);
+}
+
 /* Applies @op in a nested transaction of @parent; returns 1 if it stuck. */
 static int apply_one(struct mds_store *s, MDB_txn *parent, struct mds_op *op)
 {
@@ -642,7 +660,7 @@ static void run_batch(struct mds_store *s, struct mds_op *batch, size_t *np, uin
 	rc = txn_commit(parent);
 	dt = mono_ns() - t0;
 	if (rc) {
-		rc = lmdb_err(rc);
+		rc = commit_err(s, rc);
 		for (op = batch; op; op = op->next_)
 			if (op->status.code == 0)
 			{

@@ -137,6 +137,32 @@ static void test_values(void **state)
 	mds_config_release(&c);
 }
 
+/* Feed retention: 7 days and 1,000,000 leaves by default; never 0 leaves. */
+static void test_feed_retention(void **state)
+{
+	struct mds_config c;
+	struct mds_status st;
+
+	(void)state;
+	mds_config_init(&c);
+	assert_int_equal(c.feed_retain_ns, 7ull * 86400 * 1000000000);
+	assert_int_equal(c.feed_retain_leaves, 1000000);
+	assert_int_equal(c.feed_compact_every_ns, 60ull * 1000000000);
+	assert_int_equal(mds_config_set(&c, "feed-retain", "36h", &st), 0);
+	assert_int_equal(c.feed_retain_ns, 36ull * 3600 * 1000000000);
+	assert_int_equal(mds_config_set(&c, "feed-retain", "0", &st), 0);
+	assert_int_equal(c.feed_retain_ns, 0);
+	assert_int_equal(mds_config_set(&c, "feed-retain", "7", &st), MDS_EINVAL);
+	assert_int_equal(mds_config_set(&c, "feed-retain-leaves", "2e6", &st), 0);
+	assert_int_equal(c.feed_retain_leaves, 2000000);
+	assert_int_equal(mds_config_set(&c, "feed-retain-leaves", "0", &st), MDS_EINVAL);
+	assert_non_null(strstr(st.msg, "feed-retain-leaves"));
+	assert_int_equal(mds_config_set(&c, "feed-compact-every", "1ms", &st), MDS_EINVAL);
+	assert_int_equal(mds_config_set(&c, "feed-compact-every", "250ms", &st), 0);
+	assert_int_equal(c.feed_compact_every_ns, 250000000);
+	mds_config_release(&c);
+}
+
 static void test_file(void **state)
 {
 	char path[] = "/tmp/mds-config-XXXXXX";
@@ -207,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),  cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_values),    cmocka_unit_test(test_file),
+		cmocka_unit_test(test_feed_retention),
 		cmocka_unit_test(test_hostport),  cmocka_unit_test(test_status_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

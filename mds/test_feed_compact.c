@@ -241,6 +241,20 @@ static void test_newest_leaf_kept_and_log_grows(void **state)
 	assert_int_equal(v.first, 12);
 	view_close(&v);
 	mds_feed_compactor_stop(c);
+	/* a new compactor (a restart) reports the stored first leaf at once */
+	c = compactor(f, 0, 0, 0);
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		mds_feed_compactor_metrics(c, m);
+		fclose(m);
+		assert_non_null(strstr(buf, "mds_feed_compaction_first_retained 12\n"));
+		assert_non_null(strstr(buf, "mds_feed_compaction_runs_total 0\n"));
+		free(buf);
+	}
+	mds_feed_compactor_stop(c);
 }
 
 /* ---- snapshots ------------------------------------------------------------ */
@@ -394,6 +408,54 @@ static void test_snapshot_view_digest_and_manifest(void **state)
 	snap_release(&o);
 }
 
+/* Entries that fill a chunk's buffer many times over (1,000-byte names):
+ * every entry decodes, none is lost, the buffer grows without overrun
+ * (the unit suite runs under ASan in CI). */
+static void test_snapshot_chunks_past_buffer(void **state)
+{
+	struct fx *f = *state;
+	struct mds_feed_snapshot *sn;
+	struct mds_str e[MDS_FEED_SNAPSHOT_CHUNK];
+	struct mds_status st;
+	struct view v;
+	char name[1001], origin[256];
+	size_t n, objects = 0, total = 0;
+
+	assert_int_equal(tu_team(f->s, "alpha"), 0);
+	assert_int_equal(tu_bucket(f->s, "bkt-a", "alpha"), 0);
+	/* a long origin and names of varied length: entries land at every
+	 * offset of the buffer, near its end too */
+	memset(origin, 'o', 255);
+	origin[255] = 0;
+	for (int i = 0; i < 300; i++) {
+		size_t len = 600 + (size_t)(i * 37) % 400;
+
+		memset(name, 'a' + i % 26, len);
+		snprintf(name + len - 10, sizeof(name) - (len - 10), "%010d", i);
+		assert_int_equal(tu_put(f->s, "bkt-a", tu_s(name), (uint64_t)i, "\"e\""), 0);
+	}
+	view_open(f, &v);
+	assert_int_equal(mds_feed_snapshot_open(v.t, origin, &sn, &st), 0);
+	for (;;) {
+		assert_int_equal(mds_feed_snapshot_next(sn, e, MDS_FEED_SNAPSHOT_CHUNK, &n, &st), 0);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			struct mds_feed_leaf lf;
+
+			assert_int_equal(mds_feed_leaf_decode(e[i].p, e[i].len, &lf, &st), 0);
+			assert_true(str_is(lf.origin, origin));
+			if (lf.name.len >= 600)
+				objects++;
+			total++;
+		}
+	}
+	assert_int_equal(objects, 300);
+	assert_int_equal(total, 1 + 1 + 300);
+	mds_feed_snapshot_free(sn);
+	view_close(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +464,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_view_digest_and_manifest, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_chunks_past_buffer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

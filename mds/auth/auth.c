@@ -134,6 +134,8 @@ int mds_auth_open(const struct mds_auth_config *cfg, struct mds_auth **out,
 		if (rc != 0)
 			goto fail;
 	}
+	if (cfg->cache_entries && auth_cache_new(cfg->cache_entries, &a->cache) != 0)
+		goto nomem;
 	rc = auth_state_load(a, &keys, &when, st);
 	if (rc == 0) {
 		a->keys = keys;
@@ -156,6 +158,7 @@ void mds_auth_close(struct mds_auth *a)
 
 	if (a == NULL)
 		return;
+	auth_cache_free(a->cache);
 	mds_jwks_free(a->keys);
 	EVP_PKEY_free(a->island.pkey);
 	free(a->island.kid);
@@ -188,6 +191,10 @@ int mds_auth_refresh_from(struct mds_auth *a, const char *doc, size_t len,
 	old = a->keys;
 	a->keys = keys;
 	a->last_refresh = now;
+	/* cached validations belong to the key set they were made with */
+	if (old == NULL || old->json_len != keys->json_len ||
+	    memcmp(old->json, keys->json, keys->json_len) != 0)
+		a->keys_gen++;
 	pthread_rwlock_unlock(&a->lock);
 	mds_jwks_free(old);
 	/* the key set in memory is good now; persistence trouble is reported
@@ -225,6 +232,11 @@ int mds_auth_refresh(struct mds_auth *a, struct mds_status *st)
 	}
 	free(doc);
 	return rc;
+}
+
+void mds_auth_cache_stats(struct mds_auth *a, uint64_t *hits, uint64_t *misses)
+{
+	auth_cache_stats(a ? a->cache : NULL, hits, misses);
 }
 
 enum mds_auth_state mds_auth_get_state(struct mds_auth *a, int64_t *last_refresh)
@@ -266,6 +278,32 @@ static int provider_check_locked(struct mds_auth *a, const struct mds_jwt *jwt, 
 	return mds_jwt_check(jwt, a->keys, &pol, now, id, st);
 }
 
+/*
+ * Remember a validation result (lock held): an accept until the token
+ * stops being acceptable on its own (exp + skew; for a session token also
+ * mds_win), a refusal for AUTH_CACHE_NEG_TTL_S. Out-of-memory and
+ * key-set-state failures are never cached.
+ */
+static void cache_result_locked(struct mds_auth *a, const char *token, size_t len, int64_t now,
+				const struct mds_jwt *jwt, int rc,
+				const struct mds_jwt_identity *id, const struct mds_status *st)
+{
+	int64_t until, win;
+
+	if (rc == 0) {
+		if (id == NULL)
+			return;
+		until = id->expires_at + a->cfg.clock_skew_s;
+		if (id->is_session && mds_jwt_get_int(jwt, "mds_win", &win) == 0 && win + 1 < until)
+			until = win + 1;
+	} else if (rc == MDS_EDENIED || rc == MDS_EINVAL) {
+		until = now + AUTH_CACHE_NEG_TTL_S;
+	} else {
+		return;
+	}
+	auth_cache_put(a->cache, token, len, a->keys_gen, now, until, rc, id, st);
+}
+
 int mds_auth_validate(struct mds_auth *a, const char *token, size_t len,
 		      struct mds_jwt_identity *id, struct mds_status *st)
 {
@@ -281,17 +319,21 @@ int mds_auth_validate(struct mds_auth *a, const char *token, size_t len,
 	rc = usable_locked(a, now, st);
 	if (rc != 0)
 		goto out;
-	rc = mds_jwt_decode(token, len, &jwt, st);
-	if (rc != 0)
+	if (a->cache && auth_cache_get(a->cache, token, len, a->keys_gen, now, id, &rc, st))
 		goto out;
-	iss = mds_jwt_get_issuer(jwt);
-	if (a->island_issuer != NULL && iss != NULL && strcmp(iss, a->island_issuer) == 0)
-		rc = auth_session_check_locked(a, jwt, now, id, st);
-	else {
-		rc = provider_check_locked(a, jwt, now, id, st);
-		unknown_kid = rc != 0 && mds_jwt_get_kid(jwt) != NULL &&
-			      mds_jwks_find(a->keys, mds_jwt_get_kid(jwt)) == NULL;
+	rc = mds_jwt_decode(token, len, &jwt, st);
+	if (rc == 0) {
+		iss = mds_jwt_get_issuer(jwt);
+		if (a->island_issuer != NULL && iss != NULL && strcmp(iss, a->island_issuer) == 0)
+			rc = auth_session_check_locked(a, jwt, now, id, st);
+		else {
+			rc = provider_check_locked(a, jwt, now, id, st);
+			unknown_kid = rc != 0 && mds_jwt_get_kid(jwt) != NULL &&
+				      mds_jwks_find(a->keys, mds_jwt_get_kid(jwt)) == NULL;
+		}
 	}
+	if (a->cache)
+		cache_result_locked(a, token, len, now, jwt, rc, id, st);
 out:
 	pthread_rwlock_unlock(&a->lock);
 	mds_jwt_free(jwt);

@@ -75,6 +75,12 @@ struct mds_auth_config {
 	 * wake a refresher thread, which rate-limits the fetches. NULL: none. */
 	void (*on_unknown_kid)(void *arg);
 	void *unknown_kid_arg;       /* passed to on_unknown_kid (borrowed) */
+	/* Validation cache: remember this many results keyed by the exact
+	 * token text (0, the default: none). An accept is reused until the
+	 * token's exp + skew (and mds_win for session tokens) or until the
+	 * key set's content changes; a refusal for AUTH_CACHE_NEG_TTL_S (5 s)
+	 * at most. The offline-window check still runs on every call. */
+	size_t cache_entries;
 };
 
 enum mds_auth_state {
@@ -106,6 +112,9 @@ int mds_auth_open(const struct mds_auth_config *cfg, struct mds_auth **out,
 
 /* mds_auth_close - release @a (owned; NULL allowed). */
 void mds_auth_close(struct mds_auth *a);
+
+/* mds_auth_cache_stats - validation cache hits and misses (0 without one). */
+void mds_auth_cache_stats(struct mds_auth *a, uint64_t *hits, uint64_t *misses);
 
 /*
  * mds_auth_refresh - read and parse cfg->jwks_file; on success the new key

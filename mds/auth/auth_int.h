@@ -28,7 +28,30 @@ struct mds_auth {
 	int64_t last_refresh;         /* 0 when keys is NULL */
 
 	struct mds_jwk island;        /* session key: kid "island", EdDSA, private */
+
+	uint64_t keys_gen;            /* under `lock`: bumped when the key set's content changes */
+	struct auth_token_cache *cache;   /* owned; NULL when cfg.cache_entries is 0 */
 };
+
+/*
+ * The validation cache (token_cache.c): results keyed by the exact token
+ * text, each bound to the key-set generation it was computed under and
+ * usable while cached_at <= now < valid_until. Thread-safe (striped locks).
+ */
+#define AUTH_CACHE_NEG_TTL_S 5
+struct auth_token_cache;
+int auth_cache_new(size_t entries, struct auth_token_cache **out);
+void auth_cache_free(struct auth_token_cache *c);
+/* 1 on a hit: *@rc is the cached result, @id (may be NULL) a copy of the
+ * identity when *@rc is 0, else @st the refusal; 0 on a miss. */
+int auth_cache_get(struct auth_token_cache *c, const char *tok, size_t len, uint64_t gen,
+		   int64_t now, struct mds_jwt_identity *id, int *rc, struct mds_status *st);
+/* Remember @rc (0 with @id, or a refusal with @st) for @tok (all borrowed,
+ * copied). Out of memory is not an error: nothing is remembered. */
+void auth_cache_put(struct auth_token_cache *c, const char *tok, size_t len, uint64_t gen,
+		    int64_t now, int64_t valid_until, int rc, const struct mds_jwt_identity *id,
+		    const struct mds_status *st);
+void auth_cache_stats(struct auth_token_cache *c, uint64_t *hits, uint64_t *misses);
 
 /* Now by the configured clock. */
 int64_t auth_now(const struct mds_auth *a);

@@ -70,6 +70,7 @@ static struct {
 	int64_t cur_refresh;
 	char *pool[64];       /* temporaries freed at teardown */
 	size_t n_pool;
+	struct mds_auth_config cfg;   /* how g.auth was opened (strings in pool) */
 } g;
 
 /* keep @s (owned) until teardown and return it, for use inside expressions */
@@ -625,29 +626,70 @@ static int run_row(struct row *r, char *why, size_t why_len)
 	return result;
 }
 
-static void test_conformance_table(void **state)
+/*
+ * Run every row against g.auth; with @twice, run each token row a second
+ * time right away (with a validation cache, the second answer comes from
+ * it and must be the same decision).
+ */
+static void run_table(const char *label, int twice)
 {
 	size_t i, tried = 0, accepted = 0, rejected = 0, failed = 0;
 	char why[512];
 
-	(void)state;
-	build_rows();
 	for (i = 0; i < g.n_rows; i++) {
 		struct row *r = &g.rows[i];
 
-		why[0] = '\0';
-		tried++;
-		if (run_row(r, why, sizeof(why)) != 0) {
-			failed++;
-			printf("FAIL row %zu '%s': %s\n", i, r->name, why);
+		for (int k = 0; k < (twice && r->op != OP_STATE ? 2 : 1); k++) {
+			why[0] = '\0';
+			if (run_row(r, why, sizeof(why)) != 0) {
+				failed++;
+				printf("FAIL %s row %zu '%s'%s: %s\n", label, i, r->name,
+				       k ? " (second time)" : "", why);
+			}
 		}
+		tried++;
 		if (r->op != OP_STATE)
 			r->expect == 0 ? accepted++ : rejected++;
 	}
-	printf("conformance: %zu rows tried, %zu expected accepts, %zu expected rejects, %zu state checks, %zu mismatches\n",
-	       tried, accepted, rejected, tried - accepted - rejected, failed);
+	printf("conformance%s: %zu rows tried, %zu tokens accepted, %zu tokens rejected, %zu state checks, %zu mismatches\n",
+	       label, tried, accepted, rejected, tried - accepted - rejected, failed);
 	assert_int_equal(failed, 0);
 	assert_true(tried >= 60);
+}
+
+static void test_conformance_table(void **state)
+{
+	(void)state;
+	build_rows();
+	run_table("", 0);
+}
+
+/*
+ * The same table through an authority with a validation cache, every
+ * token row validated twice: a cached accept or refusal must never differ
+ * from a fresh one, across clock moves (expiry, skew, nbf, the offline
+ * window, session windows) and key-set rotations.
+ */
+static void test_conformance_table_cached(void **state)
+{
+	struct mds_auth *plain = g.auth;
+	struct mds_status st;
+	uint64_t hits = 0, misses = 0;
+
+	(void)state;
+	g.cfg.cache_entries = 1024;
+	g.now = T0;
+	if (mds_auth_open(&g.cfg, &g.auth, &st) != 0)
+		fail_msg("open: %s", st.msg);
+	g.cur_jwks = -1;
+	run_table(" (cached)", 1);
+	mds_auth_cache_stats(g.auth, &hits, &misses);
+	printf("conformance (cached): %llu cache hits, %llu misses\n", (unsigned long long)hits,
+	       (unsigned long long)misses);
+	assert_true(hits >= 40);
+	mds_auth_close(g.auth);
+	g.auth = plain;
+	g.cur_jwks = -1;
 }
 
 /* ---- fixtures: keys, key sets, the authority ---- */
@@ -707,7 +749,7 @@ static int setup(void **state)
 	static const char *const issuers[] = { ISS, ENTRA_ISS, ENTRA_V1_ISS };
 	struct mds_auth_config cfg;
 	struct mds_status st;
-	char *r, *e, *d, *d2, *state_file;
+	char *r, *e, *d, *d2;
 
 	(void)state;
 	memset(&g, 0, sizeof(g));
@@ -733,20 +775,21 @@ static int setup(void **state)
 	snprintf(g.dir, sizeof(g.dir), "/tmp/mds-auth-conf-XXXXXX");
 	if (mkdtemp(g.dir) == NULL)
 		return -1;
-	state_file = fmt("%s/jwks-state.json", g.dir);
 	mds_auth_config_init(&cfg);
 	cfg.issuers = issuers;
 	cfg.n_issuers = 3;
 	cfg.audience = AUD;
-	cfg.state_file = state_file;
+	cfg.state_file = P(fmt("%s/jwks-state.json", g.dir));
+	/* a key file, so that a second authority signs and checks sessions alike */
+	cfg.island_key_file = P(fmt("%s/island.pem", g.dir));
 	cfg.island_issuer = ISLAND;
 	cfg.clock = test_clock;
+	g.cfg = cfg;
 	g.now = T0;
 	if (mds_auth_open(&cfg, &g.auth, &st) != 0) {
 		fprintf(stderr, "open: %s\n", st.msg);
 		return -1;
 	}
-	free(state_file);
 	g.cur_jwks = -1;
 	return 0;
 }
@@ -781,6 +824,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conformance_table),
+		cmocka_unit_test(test_conformance_table_cached),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,7 @@
 /*
  * gov_isolation.c - does one team flooding the island starve another?
  *
- * Starts `mds serve` (dev mode, loopback) with a per-team rate limit on
+ * Starts `mds serve` (loopback) with a per-team rate limit on
  * team "flood" only, creates teams "quiet", "flood" and "free" (unlimited)
  * with one bucket and one object each, then measures, in one run, the quiet
  * team's HeadObject latency (one call in flight, sequential) in three
@@ -17,8 +17,20 @@
  * the machine's cores, so the flood also competes for CPU: the "unlimited"
  * phase shows what the limiter saves.
  *
+ * --auth local (the default, as `mds serve` runs without options): every
+ * client sends the island-admin token from DATA/admin.token, so each call
+ * pays bearer-token validation (or a cache lookup); --auth dev: no
+ * authentication at all. --serve-arg ARG (repeatable) passes ARG to
+ * `mds serve` (e.g. --refusal-hold-ms 0, --token-cache 0 to measure
+ * without pacing or the token cache).
+ *
+ * --rounds R repeats the three phases R times and pools each phase's
+ * latencies over the rounds (the shared machine's load drifts; pooling
+ * makes every phase see the same drift).
+ *
  * usage: gov_isolation --mds PATH [--seconds S] [--flooders N]
- *                      [--limit "read=RATE/BURST"]
+ *                      [--limit "read=RATE/BURST"] [--auth local|dev]
+ *                      [--serve-arg ARG]... [--rounds R]
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -27,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -63,6 +76,7 @@ static int free_port(void)
 }
 
 static char endpoint[64];
+static char token[8192];    /* bearer token; empty in dev mode */
 
 static struct mds_client *client(void)
 {
@@ -73,6 +87,7 @@ static struct mds_client *client(void)
 	memset(&o, 0, sizeof(o));
 	o.endpoint = endpoint;
 	o.timeout_ms = 5000;
+	o.token = token[0] ? token : NULL;
 	if (mds_client_open(&c, &o, &st) != 0) {
 		fprintf(stderr, "gov_isolation: %s\n", st.msg);
 		exit(1);
@@ -154,15 +169,56 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void phase(const char *label, struct mds_client *c, double seconds, const char *bucket)
+/* One phase's latencies, pooled over every round (--rounds), so that a
+ * slow drift of the shared machine's load hits every phase alike. */
+struct pool {
+	const char *label;
+	double *lat;
+	size_t n, cap;
+	double secs;
+	unsigned long ok, refused;
+	double server_cpu, client_cpu;   /* CPU seconds used during the phase */
+};
+
+static pid_t server_pid;
+
+/* CPU seconds (user + system) used so far by the server process. */
+static double server_cpu_s(void)
 {
-	size_t cap = 1 << 20, n = 0;
-	double *lat = malloc(cap * sizeof(double)), t0, end;
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)server_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')');   /* fields after the command name */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds used so far by this process (the quiet client and flooders). */
+static double client_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void phase(struct pool *p, struct mds_client *c, double seconds, const char *bucket)
+{
+	double t0, end, scpu0, ccpu0;
 	unsigned long ok0, ref0;
 	struct mds_client_status cs;
 
-	if (!lat)
-		exit(1);
 	if (bucket) {
 		atomic_store(&flood_bucket, bucket);
 		atomic_store(&flood_on, 1);
@@ -170,28 +226,45 @@ static void phase(const char *label, struct mds_client *c, double seconds, const
 	}
 	ok0 = atomic_load(&flood_ok);
 	ref0 = atomic_load(&flood_refused);
+	scpu0 = server_cpu_s();
+	ccpu0 = client_cpu_s();
 	t0 = now_s();
 	end = t0 + seconds;
-	while (now_s() < end && n < cap) {
+	while (now_s() < end) {
 		double a = now_s();
 
 		if (head(c, "quiet-bkt", &cs) != 0) {
 			fprintf(stderr, "gov_isolation: quiet call failed: %s\n", cs.msg);
 			exit(1);
 		}
-		lat[n++] = (now_s() - a) * 1e6;
+		if (p->n == p->cap) {
+			p->cap = p->cap ? 2 * p->cap : 1 << 16;
+			p->lat = realloc(p->lat, p->cap * sizeof(double));
+			if (!p->lat)
+				exit(1);
+		}
+		p->lat[p->n++] = (now_s() - a) * 1e6;
 	}
-	t0 = now_s() - t0;
+	p->secs += now_s() - t0;
+	p->server_cpu += server_cpu_s() - scpu0;
+	p->client_cpu += client_cpu_s() - ccpu0;
+	p->ok += atomic_load(&flood_ok) - ok0;
+	p->refused += atomic_load(&flood_refused) - ref0;
 	atomic_store(&flood_on, 0);
 	usleep(100000);
-	qsort(lat, n, sizeof(double), cmp_double);
+}
+
+static void report(struct pool *p)
+{
+	size_t n = p->n;
+
+	qsort(p->lat, n, sizeof(double), cmp_double);
 	printf("%-10s quiet: %7.0f calls/s  p50 %7.1f us  p99 %7.1f us  p99.9 %8.1f us | "
-	       "flood: %8.0f ok/s %8.0f refused/s\n",
-	       label, (double)n / t0, lat[n / 2], lat[(size_t)((double)n * 0.99)],
-	       lat[(size_t)((double)n * 0.999)],
-	       (double)(atomic_load(&flood_ok) - ok0) / t0,
-	       (double)(atomic_load(&flood_refused) - ref0) / t0);
-	free(lat);
+	       "flood: %8.0f ok/s %8.0f refused/s | cpu: server %5.2f client %5.2f cores\n",
+	       p->label, (double)n / p->secs, p->lat[n / 2], p->lat[(size_t)((double)n * 0.99)],
+	       p->lat[(size_t)((double)n * 0.999)], (double)p->ok / p->secs,
+	       (double)p->refused / p->secs, p->server_cpu / p->secs, p->client_cpu / p->secs);
+	free(p->lat);
 }
 
 int main(int argc, char **argv)
@@ -201,8 +274,15 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "flooders", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "serve-arg", required_argument, NULL, 'x' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *auth = "local", *extra[16];
+	int n_extra = 0, rounds = 1;
+	struct pool pools[3] = { { .label = "alone" }, { .label = "flood" },
+				 { .label = "unlimited" } };
 	const char *mds = NULL, *limit = "read=1000/100";
 	double seconds = 5;
 	int flooders = 3, opt, port;
@@ -220,12 +300,20 @@ int main(int argc, char **argv)
 			flooders = atoi(optarg);
 		else if (opt == 'l')
 			limit = optarg;
+		else if (opt == 'a')
+			auth = optarg;
+		else if (opt == 'r')
+			rounds = atoi(optarg);
+		else if (opt == 'x' && n_extra < 16)
+			extra[n_extra++] = optarg;
 		else
 			return 2;
 	}
-	if (!mds || flooders < 1 || flooders > 64) {
+	if (!mds || flooders < 1 || flooders > 64 || rounds < 1 ||
+	    (strcmp(auth, "local") && strcmp(auth, "dev"))) {
 		fprintf(stderr, "usage: gov_isolation --mds PATH [--seconds S] [--flooders N] "
-			"[--limit read=RATE/BURST]\n");
+			"[--limit read=RATE/BURST] [--auth local|dev] [--serve-arg ARG]... "
+			"[--rounds R]\n");
 		return 2;
 	}
 	if (!mkdtemp(dir))
@@ -236,15 +324,35 @@ int main(int argc, char **argv)
 	snprintf(limits, sizeof(limits), "flood:%s", limit);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(log, sizeof(log), "%s/mds.log", dir);
-	pid = fork();
+	pid = server_pid = fork();
 	if (pid == 0) {
 		if (!freopen(log, "w", stderr))
 			_exit(127);
-		execl(mds, mds, "serve", "--data", data, "--listen", listen, "--http", "off",
-		      "--auth-mode", "dev", "--rate-limits", limits, (char *)NULL);
+		const char *av[40] = { mds, "serve", "--data", data, "--listen", listen, "--http",
+				       "off", "--rate-limits", limits, "--auth-mode", auth };
+		int n = 12;
+
+		for (int i = 0; i < n_extra; i++)
+			av[n++] = extra[i];
+		av[n] = NULL;
+		execv(mds, (char *const *)av);
 		_exit(127);
 	}
 	grpc_init();
+	if (!strcmp(auth, "local")) {
+		char tf[160];
+		FILE *f = NULL;
+
+		snprintf(tf, sizeof(tf), "%s/admin.token", data);
+		for (int i = 0; i < 200 && !(f = fopen(tf, "r")); i++)
+			usleep(50000);
+		if (!f || !fgets(token, sizeof(token), f)) {
+			fprintf(stderr, "gov_isolation: no admin token in %s\n", tf);
+			return 1;
+		}
+		fclose(f);
+		token[strcspn(token, "\n")] = 0;
+	}
 	c = client();
 	for (int i = 0; i < 100; i++) {
 		Mds__V1__GetStatusRequest rq = MDS__V1__GET_STATUS_REQUEST__INIT;
@@ -263,10 +371,17 @@ int main(int argc, char **argv)
 	for (int i = 0; i < flooders; i++)
 		pthread_create(&th[i], NULL, flooder, NULL);
 	printf("gov_isolation: HeadObject, quiet team 1 call in flight; %d flooders; "
-	       "limit flood:%s; %.0f s per phase\n", flooders, limit, seconds);
-	phase("alone", c, seconds, NULL);
-	phase("flood", c, seconds, "flood-bkt");
-	phase("unlimited", c, seconds, "free-bkt");
+	       "limit flood:%s; auth %s", flooders, limit, auth);
+	for (int i = 0; i < n_extra; i++)
+		printf(" %s", extra[i]);
+	printf("; %d round(s) of %.1f s per phase\n", rounds, seconds);
+	for (int i = 0; i < rounds; i++) {
+		phase(&pools[0], c, seconds, NULL);
+		phase(&pools[1], c, seconds, "flood-bkt");
+		phase(&pools[2], c, seconds, "free-bkt");
+	}
+	for (int i = 0; i < 3; i++)
+		report(&pools[i]);
 	atomic_store(&flood_stop, 1);
 	for (int i = 0; i < flooders; i++)
 		pthread_join(th[i], NULL);

@@ -612,8 +612,9 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 	fflush(stdout);
 }
 
-/* Print the writer's figures from mds's /metrics (plain HTTP/1.0 GET). */
-static void print_writer_metrics(int http_port)
+/* Print the writer's figures from mds's /metrics (plain HTTP/1.0 GET), and
+ * the mds process's CPU time per completed mutation over the whole run. */
+static void print_writer_metrics(int http_port, pid_t pid)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001),
 				 .sin_port = htons((uint16_t)http_port) };
@@ -656,6 +657,13 @@ static void print_writer_metrics(int http_port)
 			if (cv > 0)
 				printf(" put_server_latency_avg=%.6f", sv / cv);
 		}
+	}
+	{
+		const char *ops = strstr(body, "\nmds_store_write_ops_total ");
+		double cpu = proc_cpu_s(pid), nops = ops ? atof(ops + 27) : 0;
+
+		if (cpu >= 0 && nops > 0)
+			printf(" mds_cpu_per_mutation_us=%.2f", cpu * 1e6 / nops);
 	}
 	printf("\n");
 }
@@ -764,7 +772,7 @@ int main(int argc, char **argv)
 		goto out;
 	measure("mds", ch, &o, &g, "/mds.v1.Namespace/HeadObject", mds_head,
 		"/mds.v1.Namespace/PutObject", mds_put, 1, mds_pid, &fm);
-	print_writer_metrics(http_port);
+	print_writer_metrics(http_port, mds_pid);
 	grpc_channel_destroy(ch);
 	stop(mds_pid);
 	mds_pid = -1;
