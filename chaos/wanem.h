@@ -19,7 +19,9 @@
  *  - dir.queued (payload plus chunk headers) never exceeds link.buffer:
  *    reading from the source stops before it would, which is how the sender
  *    feels back-pressure;
- *  - at most one write and one shutdown are in flight per direction.
+ *  - at most one write and one shutdown are in flight per direction;
+ *  - a direction's history (replay-old) holds at most MDS_WANEM_HISTORY
+ *    chunk copies, kept only while replay-old > 0, freed with the connection.
  */
 #ifndef MDS_WANEM_H
 #define MDS_WANEM_H
@@ -30,6 +32,14 @@
 
 #define MDS_WANEM_NAME_MAX 64
 
+/* Directions an impairment applies to (tamper-dir). */
+#define MDS_WANEM_DIR_C2U 1    /* client to upstream */
+#define MDS_WANEM_DIR_U2C 2    /* upstream to client */
+#define MDS_WANEM_DIR_BOTH 3
+
+/* Chunks a direction remembers for replay-old (copies, at most 64 KiB each). */
+#define MDS_WANEM_HISTORY 4
+
 /* Impairments of a link; changed atomically by `link set`. */
 struct mds_wanem_params {
 	uint64_t latency_ns;   /* one-way delay added to each direction */
@@ -39,6 +49,9 @@ struct mds_wanem_params {
 	double reset;          /* probability, per chunk read, of resetting the connection */
 	double corrupt;        /* probability, per chunk read, of flipping one bit */
 	double replay;         /* probability, per chunk read, of delivering it twice */
+	double replay_old;     /* probability, per chunk read, of re-delivering an older chunk */
+	uint64_t tamper_after; /* corrupt/replay spare the first N bytes of each direction */
+	int tamper_dir;        /* MDS_WANEM_DIR_*: directions corrupt/replay apply to */
 	int blackhole;         /* read and discard everything, forward nothing */
 	int partition;         /* stall forwarding; new connections black-holed */
 	int refuse;            /* reset new connections at once */
@@ -46,7 +59,7 @@ struct mds_wanem_params {
 
 struct mds_wanem_stats {
 	uint64_t conns_accepted, conns_refused, conns_blackholed, conns_failed;
-	uint64_t resets, corrupted, replayed;
+	uint64_t resets, corrupted, replayed, replayed_old;
 	uint64_t bytes_c2u, bytes_u2c;  /* delivered to the far side */
 	uint64_t bytes_discarded;       /* swallowed by a black hole */
 	uint64_t queued_peak;           /* highest dir.queued seen on this link */
@@ -69,6 +82,9 @@ struct mds_wanem_dir {
 	uint64_t queued;       /* bytes held: payload + chunk headers */
 	uint64_t last_due;     /* due time of the newest chunk (monotonic) */
 	uint64_t delivered;
+	uint64_t nread;        /* bytes read from src (tamper-after counts these) */
+	struct mds_wanem_chunk *history[MDS_WANEM_HISTORY]; /* older chunks, for replay-old */
+	unsigned nhistory;     /* chunks ever remembered (ring index = n % HISTORY) */
 	double tokens;         /* token bucket, bytes */
 	uint64_t tokens_at;    /* uv_hrtime() of the last refill */
 	uv_timer_t timer;      /* wakes the pump when the head becomes due */

@@ -88,6 +88,11 @@ static json_t *conn_json(const struct mds_wanem_conn *c)
 			 "u2c_bytes", (json_int_t)c->u2c.delivered);
 }
 
+static const char *tamper_dir_name(int dir)
+{
+	return dir == MDS_WANEM_DIR_C2U ? "c2u" : dir == MDS_WANEM_DIR_U2C ? "u2c" : "both";
+}
+
 static json_t *link_json(const struct mds_wanem_link *l)
 {
 	char listen[64], up[64];
@@ -105,13 +110,15 @@ static json_t *link_json(const struct mds_wanem_link *l)
 	}
 	mds_wanem_format_addr((const struct sockaddr *)&l->listen_addr, listen, sizeof(listen));
 	mds_wanem_format_addr((const struct sockaddr *)&l->upstream, up, sizeof(up));
-	o = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:b, s:b, s:b,"
-		      " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
+	o = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:b, s:b, s:b,"
+		      " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 		      "name", l->name, "listen", listen, "upstream", up,
 		      "latency_ms", (double)p->latency_ns / 1e6,
 		      "jitter_ms", (double)p->jitter_ns / 1e6,
 		      "rate_bps", (json_int_t)p->rate_bps, "buffer", (json_int_t)p->buffer,
 		      "reset", p->reset, "corrupt", p->corrupt, "replay", p->replay,
+		      "replay_old", p->replay_old, "tamper_after", (json_int_t)p->tamper_after,
+		      "tamper_dir", tamper_dir_name(p->tamper_dir),
 		      "blackhole", p->blackhole, "partition", p->partition, "refuse", p->refuse,
 		      "stats",
 		      "conns_active", active,
@@ -122,6 +129,7 @@ static json_t *link_json(const struct mds_wanem_link *l)
 		      "resets", (json_int_t)st->resets,
 		      "corrupted", (json_int_t)st->corrupted,
 		      "replayed", (json_int_t)st->replayed,
+		      "replayed_old", (json_int_t)st->replayed_old,
 		      "bytes_c2u", (json_int_t)st->bytes_c2u,
 		      "bytes_u2c", (json_int_t)st->bytes_u2c,
 		      "bytes_discarded", (json_int_t)st->bytes_discarded,
@@ -193,10 +201,12 @@ static char *cmd_link(struct mds_wanem *w, int argc, char **argv, int *ok)
 			return answer_error(err, ok);
 		mds_wanem_link_set(l, &p);
 		mds_wanem_log("info", "link_set", "link=%s latency_ns=%llu jitter_ns=%llu rate_bps=%llu "
-			      "buffer=%llu reset=%g corrupt=%g replay=%g blackhole=%d partition=%d refuse=%d",
+			      "buffer=%llu reset=%g corrupt=%g replay=%g replay_old=%g tamper_after=%llu "
+			      "tamper_dir=%s blackhole=%d partition=%d refuse=%d",
 			      l->name, (unsigned long long)p.latency_ns, (unsigned long long)p.jitter_ns,
 			      (unsigned long long)p.rate_bps, (unsigned long long)p.buffer, p.reset,
-			      p.corrupt, p.replay, p.blackhole, p.partition, p.refuse);
+			      p.corrupt, p.replay, p.replay_old, (unsigned long long)p.tamper_after,
+			      tamper_dir_name(p.tamper_dir), p.blackhole, p.partition, p.refuse);
 		return answer_ok(json_pack("{s:o}", "link", link_json(l)), ok);
 	}
 	if (strcmp(sub, "del") == 0) {

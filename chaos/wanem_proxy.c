@@ -24,6 +24,12 @@
  *    chunk is flipped;
  *  - replay: drawn once per chunk read; on a hit the chunk is delivered a
  *    second time right after itself (when the bound leaves room for it);
+ *  - replay-old: drawn once per chunk read; on a hit a copy of one of the
+ *    last MDS_WANEM_HISTORY chunks read before it on that direction is
+ *    delivered after it (bytes the far side has already seen: a replayed
+ *    old message). corrupt, replay and replay-old only touch the directions
+ *    named by tamper-dir, and spare the first tamper-after bytes of each
+ *    direction (a protocol's handshake, so that tampering hits payload);
  *  - partition: pumps stop (queues fill up to the bound, then the senders
  *    stall); new connections are black-holed for their whole life; on heal
  *    the held bytes are delivered, in order, once;
@@ -55,6 +61,7 @@ void mds_wanem_params_default(struct mds_wanem_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->buffer = 256 * 1024;
+	p->tamper_dir = MDS_WANEM_DIR_BOTH;
 }
 
 int mds_wanem_params_apply(struct mds_wanem_params *p, int argc, char **argv,
@@ -91,6 +98,23 @@ int mds_wanem_params_apply(struct mds_wanem_params *p, int argc, char **argv,
 			r = mds_wanem_parse_prob(v, &n.corrupt, err, errlen);
 		else if (strcmp(k, "replay") == 0)
 			r = mds_wanem_parse_prob(v, &n.replay, err, errlen);
+		else if (strcmp(k, "replay-old") == 0)
+			r = mds_wanem_parse_prob(v, &n.replay_old, err, errlen);
+		else if (strcmp(k, "tamper-after") == 0)
+			r = mds_wanem_parse_size(v, &n.tamper_after, err, errlen);
+		else if (strcmp(k, "tamper-dir") == 0) {
+			r = 0;
+			if (strcmp(v, "both") == 0)
+				n.tamper_dir = MDS_WANEM_DIR_BOTH;
+			else if (strcmp(v, "c2u") == 0)
+				n.tamper_dir = MDS_WANEM_DIR_C2U;
+			else if (strcmp(v, "u2c") == 0)
+				n.tamper_dir = MDS_WANEM_DIR_U2C;
+			else {
+				snprintf(err, errlen, "bad tamper-dir '%s': want both, c2u or u2c", v);
+				r = -EINVAL;
+			}
+		}
 		else if (strcmp(k, "blackhole") == 0)
 			r = mds_wanem_parse_bool(v, &n.blackhole, err, errlen);
 		else if (strcmp(k, "partition") == 0)
@@ -99,7 +123,8 @@ int mds_wanem_params_apply(struct mds_wanem_params *p, int argc, char **argv,
 			r = mds_wanem_parse_bool(v, &n.refuse, err, errlen);
 		else {
 			snprintf(err, errlen, "unknown option '%s': want latency, jitter, rate, buffer, "
-				 "reset, corrupt, replay, blackhole, partition or refuse", k);
+				 "reset, corrupt, replay, replay-old, tamper-after, tamper-dir, "
+				 "blackhole, partition or refuse", k);
 			r = -EINVAL;
 		}
 		*eq = '=';
@@ -154,6 +179,10 @@ static void free_chunks(struct mds_wanem_dir *d)
 	}
 	d->tail = NULL;
 	d->queued = 0;
+	for (unsigned i = 0; i < MDS_WANEM_HISTORY; i++) {
+		free(d->history[i]);
+		d->history[i] = NULL;
+	}
 }
 
 static void conn_handle_closed(struct mds_wanem_conn *c)
@@ -286,12 +315,68 @@ static void dir_append(struct mds_wanem_dir *d, struct mds_wanem_chunk *ch)
 	d->queued += CHUNK_HDR + ch->len;
 }
 
+/*
+ * Whether corrupt/replay/replay-old may touch a chunk of @len bytes read
+ * next on @d: its direction is named by tamper-dir and it ends beyond the
+ * first tamper-after bytes of the direction.
+ */
+static int tamper_allowed(const struct mds_wanem_dir *d, size_t len)
+{
+	const struct mds_wanem_params *p = &d->conn->link->p;
+	int bit = d == &d->conn->c2u ? MDS_WANEM_DIR_C2U : MDS_WANEM_DIR_U2C;
+
+	return (p->tamper_dir & bit) && d->nread + len > p->tamper_after;
+}
+
+/*
+ * Queues a copy of @src (borrowed) after everything queued on @d, with the
+ * due time of the newest chunk, when the bound leaves room; counts it in
+ * *@counter.
+ */
+static void replay_chunk(struct mds_wanem_dir *d, const struct mds_wanem_chunk *src,
+			 uint64_t *counter)
+{
+	struct mds_wanem_chunk *dup;
+
+	if (d->queued + CHUNK_HDR + src->len > d->conn->link->p.buffer)
+		return;
+	dup = malloc(sizeof(*dup) + src->len);
+	if (!dup)
+		return;
+	memcpy(dup->data, src->data, src->len);
+	dup->len = src->len;
+	dup->off = 0;
+	dup->next = NULL;
+	dup->due = d->last_due;
+	dir_append(d, dup);
+	(*counter)++;
+}
+
+/* Keeps a copy of @ch (borrowed) in @d's history ring for replay-old. */
+static void remember(struct mds_wanem_dir *d, const struct mds_wanem_chunk *ch)
+{
+	unsigned slot = d->nhistory % MDS_WANEM_HISTORY;
+	struct mds_wanem_chunk *copy = malloc(sizeof(*copy) + ch->len);
+
+	if (!copy)
+		return;
+	memcpy(copy->data, ch->data, ch->len);
+	copy->len = ch->len;
+	copy->off = 0;
+	copy->next = NULL;
+	copy->due = 0;
+	free(d->history[slot]);
+	d->history[slot] = copy;
+	d->nhistory++;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct mds_wanem_conn *c = s->data;
 	struct mds_wanem_dir *d = dir_of(c, s);
 	struct mds_wanem_link *l = c->link;
 	struct mds_wanem_chunk *ch;
+	int tamper;
 
 	if (nread == 0 || c->closing)
 		return;
@@ -336,23 +421,26 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	ch->len = (size_t)nread;
 	ch->off = 0;
 	ch->next = NULL;
-	if (l->p.corrupt > 0 && mds_wanem_random(l->w) < l->p.corrupt) {
+	tamper = tamper_allowed(d, (size_t)nread);
+	d->nread += (uint64_t)nread;
+	if (tamper && l->p.corrupt > 0 && mds_wanem_random(l->w) < l->p.corrupt) {
 		size_t at = (size_t)(mds_wanem_random(l->w) * (double)ch->len);
 		ch->data[at] ^= (char)(1u << (unsigned)(mds_wanem_random(l->w) * 8));
 		l->st.corrupted++;
 	}
 	ch->due = due_time(d, uv_hrtime(), 1);
 	dir_append(d, ch);
-	if (l->p.replay > 0 && mds_wanem_random(l->w) < l->p.replay &&
-	    d->queued + CHUNK_HDR + ch->len <= l->p.buffer) {
-		struct mds_wanem_chunk *dup = malloc(sizeof(*dup) + ch->len);
-		if (dup) {
-			memcpy(dup, ch, sizeof(*dup) + ch->len);
-			dup->next = NULL;
-			dir_append(d, dup);
-			l->st.replayed++;
-		}
+	if (tamper && l->p.replay > 0 && mds_wanem_random(l->w) < l->p.replay)
+		replay_chunk(d, ch, &l->st.replayed);
+	if (tamper && l->p.replay_old > 0 && d->nhistory > 0 &&
+	    mds_wanem_random(l->w) < l->p.replay_old) {
+		unsigned have = d->nhistory < MDS_WANEM_HISTORY ? d->nhistory : MDS_WANEM_HISTORY;
+		unsigned back = 1 + (unsigned)(mds_wanem_random(l->w) * have);
+		replay_chunk(d, d->history[(d->nhistory - back) % MDS_WANEM_HISTORY],
+			     &l->st.replayed_old);
 	}
+	if (l->p.replay_old > 0)
+		remember(d, ch);
 	if (d->queued > l->st.queued_peak)
 		l->st.queued_peak = d->queued;
 	if (!dir_has_room(d))

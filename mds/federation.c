@@ -21,7 +21,10 @@
  * cursor moves only with the entries it covers (one transaction); a fork
  * freezes the view in the store with the evidence, and only
  * mds_federation_reset() thaws it; a stream never blocks the thread for
- * longer than a poll tick, so stop and the idle watchdog act promptly.
+ * longer than a poll tick and the stop flag and idle watchdog are read
+ * before every wait (a busy peer completes each wait within the tick), so
+ * they act promptly; a call whose cancel does not complete is abandoned,
+ * never freed under a batch gRPC may still complete (struct pcall).
  *
  * The stream is driven directly on the gRPC core (not rpc_client.c)
  * because it must be cancellable from the thread's watchdog and stop flag.
@@ -51,6 +54,8 @@
 #include "log.h"
 
 #define TICK_MS 200
+#define STOP_ABANDON_MS 1000   /* stop: give up a call this long after its cancel */
+#define ABANDON_MS 10000       /* otherwise (idle watchdog, refused message) */
 
 struct pending_leaf {
 	uint8_t *p;
@@ -500,6 +505,7 @@ typedef int (*msg_fn)(struct peer *p, const ProtobufCMessage *m, void *arg);
 static int peer_call(struct peer *p, const char *method, const ProtobufCMessage *req,
 		     const ProtobufCMessageDescriptor *d, unsigned deadline_ms, msg_fn fn,
 		     void *arg, char *err, size_t errsz);
+static int peer_channel(struct peer *p, struct mds_status *st);
 static int keep_msg(struct peer *p, const ProtobufCMessage *m, void *arg);
 
 /*
@@ -776,22 +782,146 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_b
 	return m;
 }
 
-/* Wait for @tag; cancel the call when stopping or idle too long. */
-static int wait_tag(struct peer *p, grpc_completion_queue *cq, grpc_call *call, void *tag,
-		    int *cancelled)
+/*
+ * One call's memory. Every buffer a pending batch may still write (the
+ * received message, metadata arrays, status, details) and every slice it
+ * may still read lives here, never on the peer thread's stack: a call
+ * whose batch does not complete within ABANDON_MS of its cancel is
+ * abandoned with this block and its queue (see abandon()), and a
+ * completion that arrives later then lands in live memory.
+ */
+struct pcall {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_byte_buffer *send, *recv;
+	grpc_metadata md;
+	grpc_metadata_array init_md, trail_md;
+	grpc_status_code code;
+	grpc_slice details;
+	int tag1, tag2, tag3;
+	int cancelled;
+	uint64_t cancel_mono;
+	struct pcall *next;
+};
+
+/* Abandoned calls: kept (reachable, never freed) for the process' life. */
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pcall *abandoned;
+
+#define WAIT_ABANDON (-2)
+
+/* Test-only fault (MDS_FED_FAULT=ignore-cancel): wait_tag does not cancel,
+ * i.e. behaves as when a cancel does not complete the pending batch. */
+static int fault_ignore_cancel(void)
+{
+	static int v = -1;
+
+	if (v < 0) {
+		const char *e = getenv("MDS_FED_FAULT");
+
+		v = e && strcmp(e, "ignore-cancel") == 0;
+	}
+	return v;
+}
+
+/*
+ * Wait for @tag of @pc; cancel the call when stopping or idle too long.
+ * Returns 0 (batch succeeded), -1 (batch failed) or WAIT_ABANDON: the call
+ * was cancelled ABANDON_MS ago (STOP_ABANDON_MS when stopping) and the batch
+ * still has not completed; the caller must then give up @pc (abandon()).
+ */
+static int wait_tag(struct peer *p, struct pcall *pc, void *tag)
 {
 	for (;;) {
-		gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-					       gpr_time_from_millis(TICK_MS, GPR_TIMESPAN));
-		grpc_event ev = grpc_completion_queue_pluck(cq, tag, dl, NULL);
+		/* checked before every wait, not only after a quiet tick: a busy
+		 * peer completes each batch within the tick, forever */
+		uint64_t now = mono_ms();
+		int stop = atomic_load(&p->f->stop);
+		gpr_timespec dl;
+		grpc_event ev;
 
+		if (!pc->cancelled && (stop || now - p->last_msg_mono > p->f->idle_ms)) {
+			pc->cancelled = 1;
+			pc->cancel_mono = now;
+			if (!fault_ignore_cancel())
+				grpc_call_cancel(pc->call, NULL);
+		} else if (pc->cancelled &&
+			   now - pc->cancel_mono >= (stop ? STOP_ABANDON_MS : ABANDON_MS)) {
+			return WAIT_ABANDON;
+		}
+		dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+				  gpr_time_from_millis(pc->cancelled ? 50 : TICK_MS, GPR_TIMESPAN));
+		ev = grpc_completion_queue_pluck(pc->cq, tag, dl, NULL);
 		if (ev.type == GRPC_OP_COMPLETE)
 			return ev.success ? 0 : -1;
-		if (!*cancelled && (atomic_load(&p->f->stop) ||
-				    mono_ms() - p->last_msg_mono > p->f->idle_ms)) {
-			*cancelled = 1;
-			grpc_call_cancel(call, NULL);
-		}
+	}
+}
+
+static void pcall_free(struct pcall *pc)
+{
+	if (pc->recv)
+		grpc_byte_buffer_destroy(pc->recv);
+	if (pc->send)
+		grpc_byte_buffer_destroy(pc->send);
+	grpc_slice_unref(pc->details);
+	grpc_slice_unref(pc->md.value);
+	grpc_metadata_array_destroy(&pc->init_md);
+	grpc_metadata_array_destroy(&pc->trail_md);
+	if (pc->call)
+		grpc_call_unref(pc->call);
+	grpc_completion_queue_shutdown(pc->cq);
+	grpc_completion_queue_pluck(pc->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_completion_queue_destroy(pc->cq);
+	free(pc);
+}
+
+/*
+ * Give up @pc (transferred): its batch was cancelled and did not complete.
+ * Destroying its queue or buffers now would be a use after free when the
+ * batch completes later (and shutting the queue down would wait for it), so
+ * the block is parked for the life of the process. Also replaces the peer's
+ * channel (when not stopping), so that the next call does not queue behind
+ * the stuck transport.
+ */
+static void abandon(struct peer *p, struct pcall *pc, const char *method)
+{
+	struct mds_status st = { 0 };
+
+	mds_log(MDS_LOG_WARN, "peer_call_abandoned",
+		"origin=\"%s\" method=%s stopping=%d note=\"a cancelled batch did not complete; the call is left to gRPC\"",
+		p->origin, method, atomic_load(&p->f->stop));
+	pthread_mutex_lock(&abandoned_mu);
+	pc->next = abandoned;
+	abandoned = pc;
+	pthread_mutex_unlock(&abandoned_mu);
+	if (atomic_load(&p->f->stop))
+		return;
+	grpc_channel_destroy(p->ch);
+	p->ch = NULL;
+	if (peer_channel(p, &st) != 0)
+		mds_log(MDS_LOG_ERROR, "peer_channel", "origin=\"%s\" error=\"%s\"", p->origin,
+			st.msg);
+}
+
+static int grpc_code_rc(grpc_status_code code)
+{
+	switch (code) {
+	case GRPC_STATUS_OK:
+		return 0;
+	case GRPC_STATUS_FAILED_PRECONDITION:
+		return MDS_EPRECOND;
+	case GRPC_STATUS_NOT_FOUND:
+		return MDS_ENOTFOUND;
+	case GRPC_STATUS_INVALID_ARGUMENT:
+		return MDS_EINVAL;
+	case GRPC_STATUS_UNAUTHENTICATED:
+	case GRPC_STATUS_PERMISSION_DENIED:
+		return MDS_EDENIED;
+	case GRPC_STATUS_DEADLINE_EXCEEDED:
+	case GRPC_STATUS_CANCELLED:
+		return MDS_ETIMEDOUT;
+	default:
+		return MDS_EUNAVAIL;
 	}
 }
 
@@ -799,63 +929,79 @@ static int wait_tag(struct peer *p, grpc_completion_queue *cq, grpc_call *call, 
  * One call of @method: each response message goes to @fn (a non-zero
  * return cancels the call and is returned). Returns 0 when the server
  * ended the call with OK, the MDS_E* code of its status, or @fn's code;
- * @err receives the status message.
+ * @err receives the status message. A call whose cancel does not complete
+ * is abandoned (MDS_ETIMEDOUT, within STOP_ABANDON_MS when stopping).
  */
 static int peer_call(struct peer *p, const char *method, const ProtobufCMessage *req,
 		     const ProtobufCMessageDescriptor *d, unsigned deadline_ms, msg_fn fn,
 		     void *arg, char *err, size_t errsz)
 {
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-	grpc_slice mslice = grpc_slice_from_static_string(method);
-	grpc_metadata_array init_md, trail_md;
-	grpc_byte_buffer *send = pack(req), *recv = NULL;
-	grpc_status_code code = GRPC_STATUS_UNKNOWN;
-	grpc_slice details = grpc_empty_slice();
-	grpc_call *call;
+	struct pcall *pc;
 	grpc_op ops[4];
-	int tag1, tag2, tag3, cancelled = 0, cb_rc = 0, rc;
+	int cb_rc = 0, w = 0, rc;
 	size_t n;
 
-	grpc_metadata md;
-
-	grpc_metadata_array_init(&init_md);
-	grpc_metadata_array_init(&trail_md);
+	err[0] = 0;
+	if (!p->ch) {
+		snprintf(err, errsz, "no channel to the peer");
+		return MDS_EUNAVAIL;
+	}
+	pc = calloc(1, sizeof(*pc));
+	if (!pc) {
+		snprintf(err, errsz, "out of memory");
+		return MDS_ENOMEM;
+	}
+	pc->cq = grpc_completion_queue_create_for_pluck(NULL);
+	pc->send = pack(req);
+	pc->code = GRPC_STATUS_UNKNOWN;
+	pc->details = grpc_empty_slice();
+	pc->md.value = grpc_empty_slice();
+	grpc_metadata_array_init(&pc->init_md);
+	grpc_metadata_array_init(&pc->trail_md);
 	p->last_msg_mono = mono_ms();
-	call = grpc_channel_create_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, mslice, NULL,
-					gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-						     gpr_time_from_millis(deadline_ms, GPR_TIMESPAN)),
-					NULL);
+	pc->call = grpc_channel_create_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, pc->cq,
+					    grpc_slice_from_static_string(method), NULL,
+					    gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+							 gpr_time_from_millis(deadline_ms,
+									      GPR_TIMESPAN)),
+					    NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (p->auth) {
-		md.key = grpc_slice_from_static_string("authorization");
-		md.value = grpc_slice_from_static_string(p->auth);
+		/* a copy: p->auth is freed at stop, an abandoned batch may outlive it */
+		pc->md.key = grpc_slice_from_static_string("authorization");
+		pc->md.value = grpc_slice_from_copied_string(p->auth);
 		ops[0].data.send_initial_metadata.count = 1;
-		ops[0].data.send_initial_metadata.metadata = &md;
+		ops[0].data.send_initial_metadata.metadata = &pc->md;
 	}
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = send;
+	ops[1].data.send_message.send_message = pc->send;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
-	if (grpc_call_start_batch(call, ops, 4, &tag1, NULL) == GRPC_CALL_OK)
-		wait_tag(p, cq, call, &tag1, &cancelled);
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &pc->init_md;
+	if (grpc_call_start_batch(pc->call, ops, 4, &pc->tag1, NULL) == GRPC_CALL_OK &&
+	    (w = wait_tag(p, pc, &pc->tag1)) == WAIT_ABANDON)
+		goto abandoned;
 	for (;;) {
 		ProtobufCMessage *m;
 
 		memset(ops, 0, sizeof(ops));
 		ops[0].op = GRPC_OP_RECV_MESSAGE;
-		ops[0].data.recv_message.recv_message = &recv;
-		if (grpc_call_start_batch(call, ops, 1, &tag2, NULL) != GRPC_CALL_OK ||
-		    wait_tag(p, cq, call, &tag2, &cancelled) != 0 || !recv)
+		ops[0].data.recv_message.recv_message = &pc->recv;
+		if (grpc_call_start_batch(pc->call, ops, 1, &pc->tag2, NULL) != GRPC_CALL_OK)
+			break;
+		w = wait_tag(p, pc, &pc->tag2);
+		if (w == WAIT_ABANDON)
+			goto abandoned;
+		if (w != 0 || !pc->recv)
 			break;
 		p->last_msg_mono = mono_ms();
 		pthread_mutex_lock(&p->mu);
 		p->st.last_contact_ms = wall_ms();
 		pthread_mutex_unlock(&p->mu);
-		m = unpack(d, recv);
-		grpc_byte_buffer_destroy(recv);
-		recv = NULL;
+		m = unpack(d, pc->recv);
+		grpc_byte_buffer_destroy(pc->recv);
+		pc->recv = NULL;
 		if (!m) {
 			cb_rc = MDS_ECORRUPT;
 			snprintf(err, errsz, "a response is not a %s", d->name);
@@ -864,49 +1010,39 @@ static int peer_call(struct peer *p, const char *method, const ProtobufCMessage 
 			protobuf_c_message_free_unpacked(m, NULL);
 		}
 		if (cb_rc) {
-			cancelled = 1;
-			grpc_call_cancel(call, NULL);
+			pc->cancelled = 1;
+			pc->cancel_mono = mono_ms();
+			grpc_call_cancel(pc->call, NULL);
 			break;
 		}
 	}
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[0].data.recv_status_on_client.trailing_metadata = &trail_md;
-	ops[0].data.recv_status_on_client.status = &code;
-	ops[0].data.recv_status_on_client.status_details = &details;
-	if (grpc_call_start_batch(call, ops, 1, &tag3, NULL) == GRPC_CALL_OK)
-		wait_tag(p, cq, call, &tag3, &cancelled);
+	ops[0].data.recv_status_on_client.trailing_metadata = &pc->trail_md;
+	ops[0].data.recv_status_on_client.status = &pc->code;
+	ops[0].data.recv_status_on_client.status_details = &pc->details;
+	if (grpc_call_start_batch(pc->call, ops, 1, &pc->tag3, NULL) == GRPC_CALL_OK &&
+	    wait_tag(p, pc, &pc->tag3) == WAIT_ABANDON)
+		goto abandoned;
 	if (cb_rc) {
 		rc = cb_rc;
 	} else {
-		n = GRPC_SLICE_LENGTH(details);
+		n = GRPC_SLICE_LENGTH(pc->details);
 		if (n >= errsz)
 			n = errsz - 1;
-		memcpy(err, GRPC_SLICE_START_PTR(details), n);
+		memcpy(err, GRPC_SLICE_START_PTR(pc->details), n);
 		err[n] = 0;
-		rc = code == GRPC_STATUS_OK ? 0 :
-		     code == GRPC_STATUS_FAILED_PRECONDITION ? MDS_EPRECOND :
-		     code == GRPC_STATUS_NOT_FOUND ? MDS_ENOTFOUND :
-		     code == GRPC_STATUS_INVALID_ARGUMENT ? MDS_EINVAL :
-		     code == GRPC_STATUS_UNAUTHENTICATED ? MDS_EDENIED :
-		     code == GRPC_STATUS_PERMISSION_DENIED ? MDS_EDENIED :
-		     
-		     code == GRPC_STATUS_DEADLINE_EXCEEDED ? MDS_ETIMEDOUT :
-		     code == GRPC_STATUS_CANCELLED ? MDS_ETIMEDOUT : MDS_EUNAVAIL;
-		if (cancelled && rc == MDS_ETIMEDOUT && !atomic_load(&p->f->stop))
+		rc = grpc_code_rc(pc->code);
+		if (pc->cancelled && rc == MDS_ETIMEDOUT && !atomic_load(&p->f->stop))
 			snprintf(err, errsz, "no message from the peer for %u ms", p->f->idle_ms);
 	}
-	if (recv)
-		grpc_byte_buffer_destroy(recv);
-	grpc_byte_buffer_destroy(send);
-	grpc_slice_unref(details);
-	grpc_metadata_array_destroy(&init_md);
-	grpc_metadata_array_destroy(&trail_md);
-	grpc_call_unref(call);
-	grpc_completion_queue_shutdown(cq);
-	grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-	grpc_completion_queue_destroy(cq);
+	pcall_free(pc);
 	return rc;
+abandoned:
+	if (!cb_rc)
+		snprintf(err, errsz, "the cancelled call did not end (abandoned)");
+	abandon(p, pc, method);
+	return cb_rc ? cb_rc : MDS_ETIMEDOUT;
 }
 
 static int subscribe_msg(struct peer *p, const ProtobufCMessage *m, void *arg)
