@@ -394,10 +394,10 @@ out:
  * little); each later one as many as were sent so far, up to
  * STREAM_CHUNK_MAX, and never much more than STREAM_CHUNK_BYTES (the chunk
  * ends after the record that crosses it), so that a message stays far
- * below the 4 MiB a default gRPC client accepts. Fewer, bigger messages
- * cost fewer walks, snapshot renewals and batches per record: server CPU
- * per streamed record fell 15 % from 1,000 to 4,000 records per message
- * (docs/benchmarks.md).
+ * below the 4 MiB a default gRPC client accepts (1,000 records of the
+ * largest kind used to make ~5 MB). Fewer, bigger messages cost fewer
+ * walks, snapshot renewals and batches per record: 6-10 % less server CPU
+ * per streamed record in rpc_bench (docs/benchmarks.md).
  */
 #define STREAM_CHUNK_FIRST 1000
 #define STREAM_CHUNK_MAX 8000
