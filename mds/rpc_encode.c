@@ -15,7 +15,7 @@ static inline size_t varint_len(uint64_t v)
 	return v < 0x80 ? 1 : (size_t)(64 - __builtin_clzll(v) + 6) / 7;
 }
 
-static int reserve(struct mds_wbuf *b, size_t n)
+int mds_wbuf_reserve(struct mds_wbuf *b, size_t n)
 {
 	if (b->cap - b->len >= n)
 		return 0;
@@ -135,7 +135,7 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 	      uint_size(19, o->copy_total) + uint_size(20, o->copy_done_ns) +
 	      bytes_size(21, o->copy_failure.len) + uint_size(22, o->retention_mode) +
 	      uint_size(23, o->retain_until_ns) + uint_size(24, o->legal_hold != 0);
-	if (reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec) != 0)
+	if (mds_wbuf_reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec) != 0)
 		return MDS_ENOMEM;
 	w = b->p + b->len;
 	w = put_varint(w, field << 3 | 2);

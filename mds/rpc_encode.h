@@ -33,6 +33,12 @@ struct mds_wbuf {
 int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str bucket,
 			    struct mds_str name, const struct mds_object *o);
 
+/*
+ * mds_wbuf_reserve - make room for @n more bytes after b->len (the buffer
+ * starts at 64 KiB and doubles). Returns 0 or MDS_ENOMEM (b->failed set).
+ */
+int mds_wbuf_reserve(struct mds_wbuf *b, size_t n);
+
 /* mds_wbuf_release - free the buffer and reset it. */
 void mds_wbuf_release(struct mds_wbuf *b);
 

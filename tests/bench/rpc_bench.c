@@ -15,6 +15,7 @@
  *                  [--inflight N] [--objects N] [--skip-etcd]
  *                  [--puts-only | --list-only] [--batch-window-us N]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -468,7 +469,53 @@ static double median(double *v, int n)
 
 struct figures {
 	double lookups, puts, listing;
+	/* server CPU (user + sys) per operation, µs: all runs of a phase */
+	double cpu_lookup_us, cpu_put_us, cpu_list_us;
 };
+
+/*
+ * CPU seconds (user + system) @pid's threads have run so far, or -1: the
+ * sum of each live thread's on-CPU time from /proc/PID/task/TID/schedstat
+ * (nanoseconds, exact). The tick-sampled utime/stime of /proc/PID/stat
+ * is not used: with short bursts between sleeps (1 call in flight) it was
+ * off by an order of magnitude on this machine.
+ */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	double sum = 0;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char sp[300];
+		unsigned long long ns;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sp, sizeof(sp), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+		if (!(f = fopen(sp, "r")))
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1) {
+			sum += (double)ns / 1e9;
+			found = 1;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found ? sum : -1;
+}
+
+/* µs of server CPU per op between two proc_cpu_s readings, 0 if unknown. */
+static double cpu_per_op_us(double c0, double c1, double ops)
+{
+	return c0 < 0 || c1 < 0 || ops <= 0 ? 0 : (c1 - c0) * 1e6 / ops;
+}
 
 struct opts {
 	const char *mds, *etcd;
@@ -482,34 +529,45 @@ struct opts {
 
 static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		    struct gen_ctx *g, const char *get_m, gen_fn get, const char *put_m,
-		    gen_fn put, int is_mds, struct figures *out)
+		    gen_fn put, int is_mds, pid_t pid, struct figures *out)
 {
-	double v[16], el;
+	double v[16], el, c0, ops;
 	unsigned long next_put = o->objects, errs;
 
 	/* durable puts: new keys, 64 in flight */
+	c0 = proc_cpu_s(pid);
+	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, put_m, put, g, o->inflight, o->seconds, 0,
 					     next_put, &el, &errs);
 
 		next_put += n + errs + o->inflight;
 		v[r] = (double)n / el;
+		ops += (double)n;
 	}
+	out->cpu_put_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
 	out->puts = o->list_only ? 0 : median(v, o->runs);
 	if (o->puts_only) {
-		printf("%-5s durable puts %10.0f/s\n", label, out->puts);
+		printf("%-5s durable puts %10.0f/s   (server CPU %.1f us/put)\n", label,
+		       out->puts, out->cpu_put_us);
 		fflush(stdout);
 		return;
 	}
 	/* lookups of existing keys, 64 in flight */
+	c0 = proc_cpu_s(pid);
+	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, get_m, get, g, o->inflight, o->seconds, 0, 0, &el,
 					     &errs);
 
 		v[r] = (double)n / el;
+		ops += (double)n;
 	}
+	out->cpu_lookup_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
 	out->lookups = o->list_only ? 0 : median(v, o->runs);
 	/* listing: every key under the prefix, one call at a time */
+	c0 = proc_cpu_s(pid);
+	ops = 0;
 	for (int r = 0; r < o->runs; r++) {
 		unsigned long total = 0;
 		double t0 = now_s();
@@ -543,32 +601,15 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 			total += n;
 		} while (now_s() - t0 < o->seconds);
 		v[r] = (double)total / (now_s() - t0);
+		ops += (double)total;
 	}
+	out->cpu_list_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
 	out->listing = median(v, o->runs);
 	printf("%-5s lookups %10.0f/s   durable puts %10.0f/s   listing %11.0f entries/s\n",
 	       label, out->lookups, out->puts, out->listing);
+	printf("%-5s server CPU: %.1f us/lookup   %.1f us/put   %.3f us/listed entry\n", label,
+	       out->cpu_lookup_us, out->cpu_put_us, out->cpu_list_us);
 	fflush(stdout);
-}
-
-/* CPU seconds (user + system, all threads) process @pid has used so far. */
-static double proc_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, stt = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')');   /* fields after the command name */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Print the writer's figures from mds's /metrics (plain HTTP/1.0 GET), and
@@ -730,7 +771,7 @@ int main(int argc, char **argv)
 	if (load(ch, "/mds.v1.Namespace/PutObject", mds_put, &g, o.inflight, o.objects) != 0)
 		goto out;
 	measure("mds", ch, &o, &g, "/mds.v1.Namespace/HeadObject", mds_head,
-		"/mds.v1.Namespace/PutObject", mds_put, 1, &fm);
+		"/mds.v1.Namespace/PutObject", mds_put, 1, mds_pid, &fm);
 	print_writer_metrics(http_port, mds_pid);
 	grpc_channel_destroy(ch);
 	stop(mds_pid);
@@ -772,7 +813,7 @@ int main(int argc, char **argv)
 	if (load(ch, "/etcdserverpb.KV/Put", etcd_put, &g, o.inflight, o.objects) != 0)
 		goto out;
 	measure("etcd", ch, &o, &g, "/etcdserverpb.KV/Range", etcd_get, "/etcdserverpb.KV/Put",
-		etcd_put, 0, &fe);
+		etcd_put, 0, etcd_pid, &fe);
 	grpc_channel_destroy(ch);
 	ch = NULL;
 	stop(etcd_pid);
