@@ -293,7 +293,9 @@ static void cache_result_locked(struct mds_auth *a, const char *token, size_t le
 	if (rc == 0) {
 		if (id == NULL)
 			return;
-		until = id->expires_at + a->cfg.clock_skew_s;
+		/* saturating: a token may carry an exp near INT64_MAX */
+		until = id->expires_at > INT64_MAX - a->cfg.clock_skew_s
+			? INT64_MAX : id->expires_at + a->cfg.clock_skew_s;
 		if (id->is_session && mds_jwt_get_int(jwt, "mds_win", &win) == 0 && win + 1 < until)
 			until = win + 1;
 	} else if (rc == MDS_EDENIED || rc == MDS_EINVAL) {
