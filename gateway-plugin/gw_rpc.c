@@ -34,6 +34,7 @@
 
 #include "gw_rpc.h"
 #include "rpc_client.h"
+#include "rpc_bytes.h"
 
 struct gw_rpc {
 	grpc_channel *ch;
@@ -145,33 +146,6 @@ void gw_rpc_close(struct gw_rpc *r)
 	free(r);
 }
 
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	grpc_slice s = grpc_slice_malloc(n);
-	grpc_byte_buffer *bb;
-
-	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	return bb;
-}
-
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb)
-{
-	grpc_byte_buffer_reader rd;
-	grpc_slice s;
-	ProtobufCMessage *m;
-
-	if (!grpc_byte_buffer_reader_init(&rd, bb))
-		return NULL;
-	s = grpc_byte_buffer_reader_readall(&rd);
-	grpc_byte_buffer_reader_destroy(&rd);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-	grpc_slice_unref(s);
-	return m;
-}
-
 /* A decimal millisecond count (at most 1 hour; anything else: 0). */
 static uint32_t parse_ms(grpc_slice v)
 {
@@ -207,7 +181,7 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 					     gpr_time_from_nanos(left_ns, GPR_TIMESPAN));
 	grpc_metadata_array init_md, trail_md;
-	grpc_byte_buffer *send = pack(req), *recv = NULL;
+	grpc_byte_buffer *send = mds_rpc_pack(req), *recv = NULL;
 	grpc_status_code code = GRPC_STATUS_UNKNOWN;
 	grpc_slice details = grpc_empty_slice();
 	grpc_call *call;
@@ -282,7 +256,7 @@ int gw_rpc_unary(struct gw_rpc *r, const char *method, const ProtobufCMessage *r
 	}
 	if (rc == MDSGW_EBUSY && *retry_after_ms && !has_key(&trail_md, "mds-error"))
 		rc = MDSGW_ERATE;
-	if (rc == 0 && (!recv || !(*resp = unpack(resp_desc, recv)))) {
+	if (rc == 0 && (!recv || !(*resp = mds_rpc_unpack(resp_desc, recv)))) {
 		rc = MDSGW_ECORRUPT;
 		snprintf(msg, msg_size, "the answer is not a %s", resp_desc->name);
 	}
@@ -337,7 +311,7 @@ int gw_rpc_stream_open(struct gw_rpc *r, const char *method, const ProtobufCMess
 	s->call = grpc_channel_create_call(r->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
 					   grpc_slice_from_static_string(method), NULL, deadline,
 					   NULL);
-	send = pack(req);
+	send = mds_rpc_pack(req);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -373,7 +347,7 @@ int gw_rpc_stream_next(struct gw_rpc_stream *s, const ProtobufCMessageDescriptor
 	ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
 	if (stream_batch(s, ops, s->got_md ? 1 : 2) == 0 && recv) {
 		s->got_md = 1;
-		*msg = unpack(d, recv);
+		*msg = mds_rpc_unpack(d, recv);
 		grpc_byte_buffer_destroy(recv);
 		if (!*msg) {
 			snprintf(err, errsz, "a stream message is not a %s", d->name);

@@ -50,6 +50,7 @@
 #include "feed/feed_util.h"
 #include "feed/subscriber.h"
 #include "feed_log.h"
+#include "rpc_bytes.h"
 #include "global_view.h"
 #include "log.h"
 
@@ -755,33 +756,6 @@ static int on_event(struct peer *p, const Mds__V1__SubscribeEvent *ev)
 
 /* ---- gRPC call driven with a watchdog -------------------------------------------------- */
 
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	grpc_slice s = grpc_slice_malloc(n);
-	grpc_byte_buffer *bb;
-
-	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	return bb;
-}
-
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb)
-{
-	grpc_byte_buffer_reader rd;
-	grpc_slice s;
-	ProtobufCMessage *m;
-
-	if (!grpc_byte_buffer_reader_init(&rd, bb))
-		return NULL;
-	s = grpc_byte_buffer_reader_readall(&rd);
-	grpc_byte_buffer_reader_destroy(&rd);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-	grpc_slice_unref(s);
-	return m;
-}
-
 /*
  * One call's memory. Every buffer a pending batch may still write (the
  * received message, metadata arrays, status, details) and every slice it
@@ -952,7 +926,7 @@ static int peer_call(struct peer *p, const char *method, const ProtobufCMessage 
 		return MDS_ENOMEM;
 	}
 	pc->cq = grpc_completion_queue_create_for_pluck(NULL);
-	pc->send = pack(req);
+	pc->send = mds_rpc_pack(req);
 	pc->code = GRPC_STATUS_UNKNOWN;
 	pc->details = grpc_empty_slice();
 	pc->md.value = grpc_empty_slice();
@@ -999,7 +973,7 @@ static int peer_call(struct peer *p, const char *method, const ProtobufCMessage 
 		pthread_mutex_lock(&p->mu);
 		p->st.last_contact_ms = wall_ms();
 		pthread_mutex_unlock(&p->mu);
-		m = unpack(d, pc->recv);
+		m = mds_rpc_unpack(d, pc->recv);
 		grpc_byte_buffer_destroy(pc->recv);
 		pc->recv = NULL;
 		if (!m) {

@@ -5,6 +5,7 @@
  * threads never share state beyond the (thread-safe) channel.
  */
 #include "rpc_client.h"
+#include "rpc_bytes.h"
 
 #include <pthread.h>
 #include <errno.h>
@@ -186,33 +187,6 @@ static gpr_timespec deadline_in(unsigned ms)
 			    gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	grpc_slice s = grpc_slice_malloc(n);
-	grpc_byte_buffer *bb;
-
-	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	return bb;
-}
-
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb)
-{
-	grpc_byte_buffer_reader rd;
-	grpc_slice s;
-	ProtobufCMessage *m;
-
-	if (!grpc_byte_buffer_reader_init(&rd, bb))
-		return NULL;
-	s = grpc_byte_buffer_reader_readall(&rd);
-	grpc_byte_buffer_reader_destroy(&rd);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-	grpc_slice_unref(s);
-	return m;
-}
-
 /* Run one batch on @call and wait for it on @cq. */
 static int run_batch(grpc_call *call, grpc_completion_queue *cq, const grpc_op *ops,
 		     size_t n, void *tag)
@@ -255,7 +229,7 @@ int mds_client_call(struct mds_client *c, const char *method, const ProtobufCMes
 	grpc_call *call;
 	grpc_op ops[6];
 	grpc_metadata_array init_md, trail_md;
-	grpc_byte_buffer *send = pack(req), *recv = NULL;
+	grpc_byte_buffer *send = mds_rpc_pack(req), *recv = NULL;
 	grpc_status_code code = GRPC_STATUS_UNKNOWN;
 	grpc_slice details = grpc_empty_slice();
 	int tag, rc;
@@ -287,7 +261,7 @@ int mds_client_call(struct mds_client *c, const char *method, const ProtobufCMes
 	finish_status(cs, code, details);
 	rc = mds_client_error_code(code);
 	if (rc == 0) {
-		if (!recv || !(*resp = unpack(resp_desc, recv))) {
+		if (!recv || !(*resp = mds_rpc_unpack(resp_desc, recv))) {
 			rc = MDS_ECORRUPT;
 			if (cs)
 				snprintf(cs->msg, sizeof(cs->msg), "the response is not a %s",
@@ -314,7 +288,7 @@ int mds_client_stream(struct mds_client *c, const char *method, const ProtobufCM
 	grpc_call *call;
 	grpc_op ops[4];
 	grpc_metadata_array init_md, trail_md;
-	grpc_byte_buffer *send = pack(req), *recv = NULL;
+	grpc_byte_buffer *send = mds_rpc_pack(req), *recv = NULL;
 	grpc_status_code code = GRPC_STATUS_UNKNOWN;
 	grpc_slice details = grpc_empty_slice();
 	int tag, rc = 0, cb_rc = 0;
@@ -341,7 +315,7 @@ int mds_client_stream(struct mds_client *c, const char *method, const ProtobufCM
 		ops[0].data.recv_message.recv_message = &recv;
 		if (run_batch(call, cq, ops, 1, &tag) != 0 || !recv)
 			break;
-		m = unpack(resp_desc, recv);
+		m = mds_rpc_unpack(resp_desc, recv);
 		grpc_byte_buffer_destroy(recv);
 		recv = NULL;
 		if (!m) {
