@@ -28,7 +28,7 @@ static int set_str(char **dst, const char *v)
 int mds_config_init(struct mds_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->threads = 2;
+	c->threads = 0;   /* auto: mds_server_auto_threads() */
 	c->max_message = 4u << 20;
 	c->grace_ms = 5000;
 	c->feed_cadence_ms = 100;
@@ -286,7 +286,7 @@ int mds_config_set(struct mds_config *c, const char *key, const char *v,
 	} else if (!strcmp(key, "insecure")) {
 		rc = parse_bool(v, &c->insecure);
 	} else if (!strcmp(key, "threads")) {
-		rc = parse_uint(v, 1, 64, &c->threads);
+		rc = parse_uint(v, 0, 64, &c->threads);
 	} else if (!strcmp(key, "grace-ms")) {
 		rc = parse_uint(v, 0, 600000, &c->grace_ms);
 	} else if (!strcmp(key, "feed-cadence-ms")) {

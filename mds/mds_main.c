@@ -70,7 +70,8 @@ static const char usage_serve[] =
 	"  --tls-ca FILE         PEM CA bundle that client certificates must chain to\n"
 	"  --tls-client-auth     require a client certificate (mutual TLS)\n"
 	"  --insecure            allow plaintext gRPC on a non-loopback address\n"
-	"  --threads N           gRPC worker threads (default 2)\n"
+	"  --threads N           gRPC worker threads (default 0 = auto: half the\n"
+	"                        CPUs, at least 1, at most 8)\n"
 	"  --map-size SIZE       LMDB map size, e.g. 64GiB (default: the store's)\n"
 	"  --max-message SIZE    largest request accepted (default 4MiB)\n"
 	"  --grace-ms N          on SIGTERM, wait this long for calls (default 5000)\n"
@@ -788,7 +789,8 @@ static int cmd_serve(int argc, char **argv)
 		}
 	}
 	mds_log(MDS_LOG_INFO, "serving", "grpc_port=%d http_port=%d threads=%u",
-		mds_server_port(srv), http ? mds_http_port(http) : 0, c.threads);
+		mds_server_port(srv), http ? mds_http_port(http) : 0,
+		c.threads ? c.threads : mds_server_auto_threads());
 	if (mode == MDS_CONFIG_AUTH_DEV)
 		mds_log(MDS_LOG_WARN, "auth_dev_mode",
 			"listen=%s note=\"no authentication: every caller is trusted as an "

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -1244,6 +1245,15 @@ static int gate_start(struct mds_server *s, const struct mds_server_opts *o,
 
 static int grpc_inited;
 
+unsigned mds_server_auto_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2)
+		return 1;
+	return n / 2 > 8 ? 8 : (unsigned)(n / 2);
+}
+
 int mds_server_start(struct mds_server **out, struct mds_store *store,
 		     const struct mds_server_opts *o, struct mds_status *st)
 {
@@ -1266,7 +1276,7 @@ int mds_server_start(struct mds_server **out, struct mds_store *store,
 		return mds_status_set(st, MDS_ENOMEM, "out of memory");
 	s->store = store;
 	s->o = o;
-	s->n_workers = o->threads ? o->threads : 2;
+	s->n_workers = o->threads ? o->threads : mds_server_auto_threads();
 	s->slots = o->slots ? o->slots : 16;
 	s->start_ns = real_ns();
 	s->tls = o->tls_cert != NULL;

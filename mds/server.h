@@ -24,7 +24,7 @@ struct mds_feed_compactor;
 
 struct mds_server_opts {
 	const char *listen;        /* "HOST:PORT"; port 0 picks a free one */
-	unsigned threads;          /* worker threads; 0 = 2 */
+	unsigned threads;          /* worker threads; 0 = mds_server_auto_threads() */
 	unsigned slots;            /* request slots per method per thread; 0 = 16 */
 	size_t max_message;        /* bytes a request may have; 0 = 4 MiB */
 	const char *tls_ca;        /* PEM file of client CAs (mTLS); NULL = none */
@@ -57,6 +57,15 @@ struct mds_server_opts {
  * Returns 0, MDS_EINVAL (bad options, unreadable TLS files, cannot bind:
  * the message says which), MDS_ENOMEM, MDS_EBUSY (no reader slot).
  */
+/*
+ * Worker threads when none are configured: half the online CPUs, at least
+ * 1, at most 8. Each worker is one more thread polling gRPC's shared
+ * transports; on 2 CPUs, where the writer, the responder and gRPC's
+ * executor need the other one, a second worker cost more than it gave
+ * (docs/benchmarks.md, "Worker threads").
+ */
+unsigned mds_server_auto_threads(void);
+
 int mds_server_start(struct mds_server **out, struct mds_store *store,
 		     const struct mds_server_opts *o, struct mds_status *st);
 

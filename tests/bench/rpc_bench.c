@@ -14,6 +14,8 @@
  * usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] [--runs N]
  *                  [--inflight N] [--objects N] [--skip-etcd]
  *                  [--puts-only | --list-only] [--batch-window-us N]
+ *                  [--mds-arg ARG]...   (passed to `mds serve`, up to 8)
+ *                  [--connections N]    (unary calls over N connections, 1-8)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -73,8 +75,14 @@ struct slot {
 	grpc_slice details;
 };
 
+/* --connections N: unary calls spread over N channels with their own
+ * connections (slot i uses channel i % N); 1 = everything on @ch. */
+static grpc_channel *extra_ch[8];
+static unsigned n_conns = 1;
+
 struct engine {
 	grpc_channel *ch;
+	struct slot *slots;
 	grpc_completion_queue *cq;
 	grpc_slice method;
 	gen_fn gen;
@@ -91,7 +99,8 @@ static void slot_start(struct engine *e, struct slot *s)
 	grpc_metadata_array_init(&s->im);
 	grpc_metadata_array_init(&s->tm);
 	s->send = e->gen(e->arg, e->next++);
-	s->call = grpc_channel_create_call(e->ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method,
+	s->call = grpc_channel_create_call(extra_ch[0] ? extra_ch[(size_t)(s - e->slots) % n_conns]
+					   : e->ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method,
 					   NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -135,9 +144,9 @@ static unsigned long engine_run(grpc_channel *ch, const char *method, gen_fn gen
 				unsigned inflight, double seconds, unsigned long count,
 				unsigned long first, double *elapsed, unsigned long *errors)
 {
-	struct engine e = { ch, grpc_completion_queue_create_for_next(NULL),
-			    grpc_slice_from_static_string(method), gen, arg, first, 0, 0, 0 };
 	struct slot *slots = calloc(inflight, sizeof(*slots));
+	struct engine e = { ch, slots, grpc_completion_queue_create_for_next(NULL),
+			    grpc_slice_from_static_string(method), gen, arg, first, 0, 0, 0 };
 	unsigned active = 0;
 	double t0 = now_s(), end = t0 + seconds;
 	int stopping = 0;
@@ -680,6 +689,28 @@ static int load(grpc_channel *ch, const char *put_m, gen_fn put, struct gen_ctx 
 	return errs ? -1 : 0;
 }
 
+/* Opens n_conns - 1 more channels to @target, each on its own connection. */
+static void conns_open(const char *target, grpc_channel_credentials *creds)
+{
+	grpc_arg a[2] = {
+		{ GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		  { .integer = 512 << 20 } },
+		{ GRPC_ARG_INTEGER, (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, { .integer = 1 } },
+	};
+	grpc_channel_args ca = { 2, a };
+
+	for (unsigned i = 0; i < n_conns && n_conns > 1; i++)
+		extra_ch[i] = grpc_channel_create(target, creds, &ca);
+}
+
+static void conns_close(void)
+{
+	for (unsigned i = 0; i < n_conns && n_conns > 1; i++) {
+		grpc_channel_destroy(extra_ch[i]);
+		extra_ch[i] = NULL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -693,6 +724,8 @@ int main(int argc, char **argv)
 		{ "batch-window-us", required_argument, NULL, 'w' },
 		{ "puts-only", no_argument, NULL, 'p' },
 		{ "list-only", no_argument, NULL, 'l' },
+		{ "mds-arg", required_argument, NULL, 'a' },
+		{ "connections", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { NULL, "/usr/bin/etcd", 3.0, 3, 64, 50000, 0, 0 };
@@ -708,6 +741,8 @@ int main(int argc, char **argv)
 	int opt, port, http_port, rc = 1, skip_etcd = 0;
 	char window[16] = "0";
 	char http[64];
+	char *extra[8];
+	int n_extra = 0;
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
@@ -721,11 +756,23 @@ int main(int argc, char **argv)
 		case 'p': o.puts_only = 1; break;
 		case 'l': o.list_only = 1; break;
 		case 'w': snprintf(window, sizeof(window), "%s", optarg); break;
+		case 'c': n_conns = (unsigned)atoi(optarg); break;
+		case 'a':
+			if (n_extra == 8) {
+				fprintf(stderr, "rpc_bench: at most 8 --mds-arg\n");
+				return 2;
+			}
+			extra[n_extra++] = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] "
-				"[--runs N] [--inflight N] [--objects N] [--skip-etcd] [--puts-only | --list-only] [--batch-window-us N]\n");
+				"[--runs N] [--inflight N] [--objects N] [--skip-etcd] [--puts-only | --list-only] [--batch-window-us N] [--mds-arg ARG]... [--connections N]\n");
 			return 2;
 		}
+	}
+	if (n_conns < 1 || n_conns > 8) {
+		fprintf(stderr, "rpc_bench: --connections takes 1-8\n");
+		return 2;
 	}
 	if (!o.mds || o.runs < 1 || o.runs > 16 || !o.inflight || o.seconds <= 0 || !o.objects) {
 		fprintf(stderr, "rpc_bench: --mds PATH is required (runs 1-16)\n");
@@ -750,12 +797,16 @@ int main(int argc, char **argv)
 	snprintf(buf, sizeof(buf), "%s/mds", dir);
 	snprintf(log, sizeof(log), "%s/mds.log", dir);
 	{
-		char *av[] = { (char *)o.mds, (char *)"serve", (char *)"--data", buf,
-			       (char *)"--listen", target, (char *)"--http", http,
-			       (char *)"--log-level", (char *)"warn",
-			       (char *)"--batch-window-us", window,
-			       (char *)"--auth-mode", (char *)"dev", NULL };
+		char *av[32] = { (char *)o.mds, (char *)"serve", (char *)"--data", buf,
+				 (char *)"--listen", target, (char *)"--http", http,
+				 (char *)"--log-level", (char *)"warn",
+				 (char *)"--batch-window-us", window,
+				 (char *)"--auth-mode", (char *)"dev", NULL };
+		int na = 14;
 
+		for (int i = 0; i < n_extra; i++)
+			av[na++] = extra[i];
+		av[na] = NULL;
 		mds_pid = spawn(av, log);
 	}
 	creds = grpc_insecure_credentials_create();
@@ -764,6 +815,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc_bench: mds did not start (see %s)\n", log);
 		goto out;
 	}
+	conns_open(target, creds);
 	engine_run(ch, "/mds.v1.Admin/CreateTeam", mds_team_req, NULL, 1, 0, 1, 0,
 		   &(double){ 0 }, NULL);
 	engine_run(ch, "/mds.v1.Namespace/CreateBucket", mds_bucket_req, NULL, 1, 0, 1, 0,
@@ -773,6 +825,7 @@ int main(int argc, char **argv)
 	measure("mds", ch, &o, &g, "/mds.v1.Namespace/HeadObject", mds_head,
 		"/mds.v1.Namespace/PutObject", mds_put, 1, mds_pid, &fm);
 	print_writer_metrics(http_port, mds_pid);
+	conns_close();
 	grpc_channel_destroy(ch);
 	stop(mds_pid);
 	mds_pid = -1;
@@ -810,10 +863,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc_bench: etcd did not start (see %s)\n", log);
 		goto out;
 	}
+	conns_open(target, creds);
 	if (load(ch, "/etcdserverpb.KV/Put", etcd_put, &g, o.inflight, o.objects) != 0)
 		goto out;
 	measure("etcd", ch, &o, &g, "/etcdserverpb.KV/Range", etcd_get, "/etcdserverpb.KV/Put",
 		etcd_put, 0, etcd_pid, &fe);
+	conns_close();
 	grpc_channel_destroy(ch);
 	ch = NULL;
 	stop(etcd_pid);
