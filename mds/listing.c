@@ -340,7 +340,7 @@ long mds_list_stream_raw(struct mds_reader *r, struct mds_str bucket, struct mds
 		return rc;
 	mds_tree_iter_init(&it, mds_reader_txn(r), root);
 	for (rc = seek_start(&it, prefix, start_after, 0); rc == 0; rc = mds_tree_iter_next(&it)) {
-		struct mds_str name = { it.name, it.name_len };
+		struct mds_str name = { it.name_p, it.name_len };
 
 		if (!mds_str_has_prefix(name, prefix) || (limit && (size_t)n == limit))
 			break;

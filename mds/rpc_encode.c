@@ -219,42 +219,44 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 }
 
 /*
- * The transcoder's shape check, on the copy of the record's TLV area at @q
- * (@n bytes): TLVs of tags 1-3 (etag, content type, locator) in
- * increasing tag order, each non-empty, with a canonical length of one or
- * two bytes. For that shape the area is ObjectRecord fields 8-10 once each
- * tag byte t is replaced by field (7 + t)'s key, and
- * mds_encode_object_field() would write exactly that (it omits empty
- * strings and writes canonical varints, in field order), so this replaces
- * the tag bytes and returns 1. Any other shape: 0 (not necessarily
- * corrupt: the caller's slow path decides), the area half rewritten.
+ * The transcoder's shape check, on the record's TLV area @src (@n bytes):
+ * TLVs of tags 1-3 (etag, content type, locator) in increasing tag order,
+ * each non-empty, with a canonical length of one or two bytes. For that
+ * shape the area is ObjectRecord fields 8-10 once each tag byte t is
+ * replaced by field (7 + t)'s key, and mds_encode_object_field() would
+ * write exactly that (it omits empty strings and writes canonical varints,
+ * in field order). So, with @dst a copy of @src, this replaces the tag
+ * bytes in @dst and returns 1. Any other shape: 0 (not necessarily
+ * corrupt: the caller's slow path decides), @dst half rewritten. It reads
+ * @src, not the fresh copy: loading bytes just stored by memcpy's wide
+ * stores stalls on store forwarding.
  */
-static int retag_plain(uint8_t *q, size_t n)
+static int retag_plain(const uint8_t *src, uint8_t *dst, size_t n)
 {
-	uint8_t *end = q + n;
+	size_t o = 0;
 	unsigned prev = 0;
 
-	while (q < end) {
-		unsigned tag = q[0];
-		size_t len, left = (size_t)(end - q) - 1;
+	while (o < n) {
+		unsigned tag = src[o];
+		size_t len, left = n - o - 1;
 
 		if (tag <= prev || tag > MDS_TAG_LOCATOR || left < 2)
 			return 0;
-		if (q[1] < 0x80) {
-			len = q[1];
+		if (src[o + 1] < 0x80) {
+			len = src[o + 1];
 			left -= 1;
 		} else {
 			/* two bytes, the second non-zero (canonical) and final */
-			if (left < 3 || q[2] == 0 || q[2] >= 0x80)
+			if (left < 3 || src[o + 2] == 0 || src[o + 2] >= 0x80)
 				return 0;
-			len = (size_t)(q[1] & 0x7f) | (size_t)q[2] << 7;
+			len = (size_t)(src[o + 1] & 0x7f) | (size_t)src[o + 2] << 7;
 			left -= 2;
 		}
 		if (len == 0 || len > left)
 			return 0;
-		q[0] = (uint8_t)((7 + tag) << 3 | 2);
+		dst[o] = (uint8_t)((7 + tag) << 3 | 2);
 		prev = tag;
-		q = end - left + len;
+		o = n - left + len;
 	}
 	return 1;
 }
@@ -292,7 +294,7 @@ int mds_encode_object_rec(struct mds_wbuf *b, unsigned field, struct mds_str buc
 	w = put_uint(w, 6, mtime);
 	w = put_uint(w, 7, p[1]);
 	memcpy(w, p + MDS_OBJECT_HDR_SIZE, tlv);
-	if (retag_plain(w, tlv)) {
+	if (retag_plain(p + MDS_OBJECT_HDR_SIZE, w, tlv)) {
 		b->len = (size_t)(w + tlv - b->p);
 		return 0;
 	}
