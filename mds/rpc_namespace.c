@@ -482,6 +482,8 @@ static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 			: STREAM_CHUNK_MAX;
 	if (r->limit && r->limit - c->stream_sent < want)
 		want = (size_t)(r->limit - c->stream_sent);
+	/* chunks do not wait for anything: build the next during this send */
+	c->stream_ahead = 1;
 	pg.bucket = mds_rpc_str(r->bucket);
 	pg.cap = want;
 	pg.last = c->stream_cursor;
