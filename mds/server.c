@@ -581,6 +581,7 @@ static void *responder_main(void *arg)
 {
 	struct mds_server *s = arg;
 
+	pthread_setname_np(pthread_self(), "mds-responder");
 	pthread_mutex_lock(&s->resp_mu);
 	for (;;) {
 		struct call *list;
@@ -1061,6 +1062,12 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct mds_server *s = w->s;
 
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "mds-worker%u", w->idx);
+		pthread_setname_np(pthread_self(), name);
+	}
 	for (;;) {
 		grpc_event ev = grpc_completion_queue_next(
 			w->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
