@@ -11,8 +11,8 @@
  *   wakes the worker with an empty batch on that call (TAG_ANSWER); the
  *   worker builds and sends every listed answer itself. So one wake-up
  *   serves a whole batch, and gRPC's sends for a connection happen on the
- *   thread that polls it (a separate responder thread, tried before, made
- *   gRPC's transport lock contended and cost ~20 % more CPU per put).
+ *   thread that polls it (a separate responder thread, used before, made
+ *   gRPC's transport lock contended and cost more CPU per put).
  *
  *   w->live counts calls that exist on a worker (posted slots included). A
  *   worker shuts its queue down only once stopping is set and live is 0:
