@@ -480,6 +480,8 @@ struct figures {
 	double lookups, puts, listing;
 	/* server CPU (user + sys) per operation, µs: all runs of a phase */
 	double cpu_lookup_us, cpu_put_us, cpu_list_us;
+	/* this client's CPU per operation (every thread of rpc_bench) */
+	double ccpu_lookup_us, ccpu_put_us, ccpu_list_us;
 };
 
 /*
@@ -540,11 +542,13 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		    struct gen_ctx *g, const char *get_m, gen_fn get, const char *put_m,
 		    gen_fn put, int is_mds, pid_t pid, struct figures *out)
 {
-	double v[16], el, c0, ops;
+	double v[16], el, c0, k0, ops;
 	unsigned long next_put = o->objects, errs;
+	pid_t self = getpid();
 
 	/* durable puts: new keys, 64 in flight */
 	c0 = proc_cpu_s(pid);
+	k0 = proc_cpu_s(self);
 	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, put_m, put, g, o->inflight, o->seconds, 0,
@@ -555,15 +559,17 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		ops += (double)n;
 	}
 	out->cpu_put_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
+	out->ccpu_put_us = cpu_per_op_us(k0, proc_cpu_s(self), ops);
 	out->puts = o->list_only ? 0 : median(v, o->runs);
 	if (o->puts_only) {
-		printf("%-5s durable puts %10.0f/s   (server CPU %.1f us/put)\n", label,
-		       out->puts, out->cpu_put_us);
+		printf("%-5s durable puts %10.0f/s   (server CPU %.1f us/put, client %.1f)\n", label,
+		       out->puts, out->cpu_put_us, out->ccpu_put_us);
 		fflush(stdout);
 		return;
 	}
 	/* lookups of existing keys, 64 in flight */
 	c0 = proc_cpu_s(pid);
+	k0 = proc_cpu_s(self);
 	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
 		unsigned long n = engine_run(ch, get_m, get, g, o->inflight, o->seconds, 0, 0, &el,
@@ -573,9 +579,11 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		ops += (double)n;
 	}
 	out->cpu_lookup_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
+	out->ccpu_lookup_us = cpu_per_op_us(k0, proc_cpu_s(self), ops);
 	out->lookups = o->list_only ? 0 : median(v, o->runs);
 	/* listing: every key under the prefix, one call at a time */
 	c0 = proc_cpu_s(pid);
+	k0 = proc_cpu_s(self);
 	ops = 0;
 	for (int r = 0; r < o->runs; r++) {
 		unsigned long total = 0;
@@ -613,11 +621,14 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		ops += (double)total;
 	}
 	out->cpu_list_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
+	out->ccpu_list_us = cpu_per_op_us(k0, proc_cpu_s(self), ops);
 	out->listing = median(v, o->runs);
 	printf("%-5s lookups %10.0f/s   durable puts %10.0f/s   listing %11.0f entries/s\n",
 	       label, out->lookups, out->puts, out->listing);
 	printf("%-5s server CPU: %.1f us/lookup   %.1f us/put   %.3f us/listed entry\n", label,
 	       out->cpu_lookup_us, out->cpu_put_us, out->cpu_list_us);
+	printf("%-5s client CPU: %.1f us/lookup   %.1f us/put   %.3f us/listed entry\n", label,
+	       out->ccpu_lookup_us, out->ccpu_put_us, out->ccpu_list_us);
 	fflush(stdout);
 }
 
