@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "kv.h"
+#include "listing.h"
 #include "nametree.h"
 #include "record.h"
 #include "util.h"
@@ -319,9 +320,9 @@ out:
 	return rc;
 }
 
-long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str prefix,
-		     struct mds_str start_after, size_t limit, mds_list_emit_fn emit, void *arg,
-		     struct mds_status *st)
+long mds_list_stream_raw(struct mds_reader *r, struct mds_str bucket, struct mds_str prefix,
+			 struct mds_str start_after, size_t limit, mds_list_raw_fn emit,
+			 void *arg, struct mds_status *st)
 {
 	struct mds_tree_iter it;
 	uint64_t root;
@@ -339,16 +340,11 @@ long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str
 		return rc;
 	mds_tree_iter_init(&it, mds_reader_txn(r), root);
 	for (rc = seek_start(&it, prefix, start_after, 0); rc == 0; rc = mds_tree_iter_next(&it)) {
-		struct mds_str name = { it.name, it.name_len };
-		struct mds_object obj;
-		struct mds_list_entry e = { 0, name, &obj };
+		struct mds_str name = { it.name_p, it.name_len };
 
 		if (!mds_str_has_prefix(name, prefix) || (limit && (size_t)n == limit))
 			break;
-		rc = mds_object_decode(it.rec.p, it.rec.len, &obj);
-		if (rc)
-			break;
-		rc = emit(arg, &e);
+		rc = emit(arg, name, it.rec);
 		if (rc)
 			goto out;
 		n++;
@@ -360,4 +356,38 @@ long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str
 out:
 	mds_tree_iter_release(&it);
 	return rc ? rc : n;
+}
+
+/* mds_list_stream's adapter: decode, then hand on the decoded record. */
+struct decode_emit {
+	mds_list_emit_fn emit;
+	void *arg;
+	int corrupt; /* the walk stopped at a record that does not decode */
+};
+
+static int decode_emit(void *arg, struct mds_str name, struct mds_str rec)
+{
+	struct decode_emit *d = arg;
+	struct mds_object obj;
+	struct mds_list_entry e = { 0, name, &obj };
+	int rc = mds_object_decode(rec.p, rec.len, &obj);
+
+	if (rc) {
+		d->corrupt = 1;
+		return rc;
+	}
+	return d->emit(d->arg, &e);
+}
+
+long mds_list_stream(struct mds_reader *r, struct mds_str bucket, struct mds_str prefix,
+		     struct mds_str start_after, size_t limit, mds_list_emit_fn emit, void *arg,
+		     struct mds_status *st)
+{
+	struct decode_emit d = { emit, arg, 0 };
+	long rc = mds_list_stream_raw(r, bucket, prefix, start_after, limit, decode_emit, &d, st);
+
+	if (d.corrupt)
+		mds_status_set(st, (int)rc, "cannot stream bucket listing: %s",
+			       mds_strerror((int)rc));
+	return rc;
 }

@@ -54,6 +54,10 @@ struct mds_tree_level {
  * An ordered walk over the names under one root. After a successful seek
  * or next, it->name / it->name_len is the current name and it->rec its
  * record bytes (valid until the transaction ends or the next move).
+ * it->name_p points to the same name bytes: it->name, or, for a name of
+ * one segment, the key's own bytes in the snapshot (valid as long as
+ * it->rec). Hot loops read name_p: it->name was just written, and
+ * reading it back at once stalls on store forwarding.
  */
 struct mds_tree_iter {
 	struct mds_txn *t;
@@ -64,6 +68,7 @@ struct mds_tree_iter {
 	struct mds_tree_level lv[MDS_TREE_DEPTH];
 	char name[MDS_OBJECT_NAME_MAX];
 	size_t name_len;
+	const char *name_p;
 	struct mds_str rec;
 };
 

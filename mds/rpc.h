@@ -74,6 +74,11 @@ struct mds_rpc_call {
 	int stream_park;
 	uint64_t stream_park_gen;
 	int stream_follow;                /* STREAM: a follow stream (counted in /metrics) */
+	/* STREAM: run() sets stream_ahead to be called for the next chunk
+	 * right after this one's send started, so that building it overlaps
+	 * the sending (the server holds that chunk until the send completes).
+	 * For streams whose chunks do not depend on the client's pace. */
+	int stream_ahead;
 	void *reply;                      /* packed reply (server-private grpc_byte_buffer) */
 	void *mem;                        /* malloc'd by a handler (what op borrows); free()d with the call */
 	const char *reason;               /* static; on failure sent as trailing metadata "mds-reason" */

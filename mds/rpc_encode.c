@@ -9,10 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes of @v as a varint: 1 + one per further 7 significant bits. */
+#include "record.h"
+
+/* Room reserved past each record for put_varint_long's 8-byte store. */
+#define WBUF_SLACK 8
+
+/* Bytes of @v as a varint, ceil(significant bits / 7), without a
+ * division: (9 * floor(log2 v) + 73) / 64 is that for every v >= 1. */
 static inline size_t varint_len(uint64_t v)
 {
-	return v < 0x80 ? 1 : (size_t)(64 - __builtin_clzll(v) + 6) / 7;
+	return (size_t)(9 * (63 - __builtin_clzll(v | 1)) + 73) >> 6;
 }
 
 int mds_wbuf_reserve(struct mds_wbuf *b, size_t n)
@@ -40,8 +46,49 @@ int mds_wbuf_reserve(struct mds_wbuf *b, size_t n)
  * stores through a uint8_t pointer may alias the buffer struct, which
  * would make the compiler reload b->p and b->len after every byte.
  */
+/* The low 56 bits of @v as eight 7-bit groups, one per byte (byte i of
+ * the result, little-endian, holds bits 7i..7i+6): three halving steps
+ * instead of a loop over the groups. */
+static inline uint64_t spread7(uint64_t v)
+{
+	uint64_t x = v & 0x00ffffffffffffffull;
+
+	x = (x & 0x000000000fffffffull) | (x & 0x00fffffff0000000ull) << 4;
+	x = (x & 0x00003fff00003fffull) | (x & 0x0fffc0000fffc000ull) << 2;
+	return (x & 0x007f007f007f007full) | (x & 0x3f803f803f803f80ull) << 1;
+}
+
+/*
+ * A varint of 5 bytes or more (@v >= 2^28: timestamps, which take 9)
+ * without a loop. It stores 8 bytes at once: WBUF_SLACK bytes past the
+ * varint must be writable (later writes overwrite them).
+ */
+static uint8_t *put_varint_long(uint8_t *w, uint64_t v)
+{
+	size_t n = varint_len(v);
+	uint64_t x = spread7(v);
+
+	if (n <= 8) {
+		x |= 0x8080808080808080ull >> (8 * (9 - n));
+	} else {
+		x |= 0x8080808080808080ull;
+		w[8] = (uint8_t)((v >> 56) & 0x7f);
+		if (n == 10) {
+			w[8] |= 0x80;
+			w[9] = (uint8_t)(v >> 63);
+		}
+	}
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(w, &x, 8);
+	return w + n;
+}
+
 static inline uint8_t *put_varint(uint8_t *w, uint64_t v)
 {
+	if (v >= 1u << 28)
+		return put_varint_long(w, v);
 	while (v >= 0x80) {
 		*w++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -135,7 +182,7 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 	      uint_size(19, o->copy_total) + uint_size(20, o->copy_done_ns) +
 	      bytes_size(21, o->copy_failure.len) + uint_size(22, o->retention_mode) +
 	      uint_size(23, o->retain_until_ns) + uint_size(24, o->legal_hold != 0);
-	if (mds_wbuf_reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec) != 0)
+	if (mds_wbuf_reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec + WBUF_SLACK) != 0)
 		return MDS_ENOMEM;
 	w = b->p + b->len;
 	w = put_varint(w, field << 3 | 2);
@@ -169,6 +216,92 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 	w = put_uint(w, 24, o->legal_hold != 0);
 	b->len = (size_t)(w - b->p);
 	return 0;
+}
+
+/*
+ * The transcoder's shape check, on the record's TLV area @src (@n bytes):
+ * TLVs of tags 1-3 (etag, content type, locator) in increasing tag order,
+ * each non-empty, with a canonical length of one or two bytes. For that
+ * shape the area is ObjectRecord fields 8-10 once each tag byte t is
+ * replaced by field (7 + t)'s key, and mds_encode_object_field() would
+ * write exactly that (it omits empty strings and writes canonical varints,
+ * in field order). So, with @dst a copy of @src, this replaces the tag
+ * bytes in @dst and returns 1. Any other shape: 0 (not necessarily
+ * corrupt: the caller's slow path decides), @dst half rewritten. It reads
+ * @src, not the fresh copy: loading bytes just stored by memcpy's wide
+ * stores stalls on store forwarding.
+ */
+static int retag_plain(const uint8_t *src, uint8_t *dst, size_t n)
+{
+	size_t o = 0;
+	unsigned prev = 0;
+
+	while (o < n) {
+		unsigned tag = src[o];
+		size_t len, left = n - o - 1;
+
+		if (tag <= prev || tag > MDS_TAG_LOCATOR || left < 2)
+			return 0;
+		if (src[o + 1] < 0x80) {
+			len = src[o + 1];
+			left -= 1;
+		} else {
+			/* two bytes, the second non-zero (canonical) and final */
+			if (left < 3 || src[o + 2] == 0 || src[o + 2] >= 0x80)
+				return 0;
+			len = (size_t)(src[o + 1] & 0x7f) | (size_t)src[o + 2] << 7;
+			left -= 2;
+		}
+		if (len == 0 || len > left)
+			return 0;
+		dst[o] = (uint8_t)((7 + tag) << 3 | 2);
+		prev = tag;
+		o = n - left + len;
+	}
+	return 1;
+}
+
+int mds_encode_object_rec(struct mds_wbuf *b, unsigned field, struct mds_str bucket,
+			  struct mds_str name, struct mds_str rec)
+{
+	const uint8_t *p = (const uint8_t *)rec.p;
+	uint64_t version, size, ctime, mtime;
+	struct mds_object o;
+	size_t tlv, len;
+	uint8_t *w;
+	int rc;
+
+	if (rec.len < MDS_OBJECT_HDR_SIZE || p[0] != MDS_RECORD_V1)
+		goto slow;
+	version = mds_le64_get(p + 2);
+	size = mds_le64_get(p + 10);
+	ctime = mds_le64_get(p + 18);
+	mtime = mds_le64_get(p + 26);
+	tlv = rec.len - MDS_OBJECT_HDR_SIZE;
+	len = bytes_size(1, bucket.len) + bytes_size(2, name.len) + uint_size(3, version) +
+	      uint_size(4, size) + uint_size(5, ctime) + uint_size(6, mtime) +
+	      uint_size(7, p[1]) + tlv;
+	if (mds_wbuf_reserve(b, varint_len(field << 3 | 2) + varint_len(len) + len + WBUF_SLACK))
+		return MDS_ENOMEM;
+	w = b->p + b->len;
+	w = put_varint(w, field << 3 | 2);
+	w = put_varint(w, len);
+	w = put_bytes(w, 1, bucket.p, bucket.len);
+	w = put_bytes(w, 2, name.p, name.len);
+	w = put_uint(w, 3, version);
+	w = put_uint(w, 4, size);
+	w = put_uint(w, 5, ctime);
+	w = put_uint(w, 6, mtime);
+	w = put_uint(w, 7, p[1]);
+	memcpy(w, p + MDS_OBJECT_HDR_SIZE, tlv);
+	if (retag_plain(p + MDS_OBJECT_HDR_SIZE, w, tlv)) {
+		b->len = (size_t)(w + tlv - b->p);
+		return 0;
+	}
+	/* b->len is unchanged: what was written past it is dropped */
+slow:
+	rc = mds_object_decode(rec.p, rec.len, &o);
+	return rc ? rc : mds_encode_object_field(b, field, bucket, name, &o);
 }
 
 void mds_wbuf_release(struct mds_wbuf *b)

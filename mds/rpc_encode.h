@@ -34,6 +34,21 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 			    struct mds_str name, const struct mds_object *o);
 
 /*
+ * mds_encode_object_rec - the same bytes as mds_encode_object_field() on
+ * the record mds_object_decode() makes of @rec (stored object record
+ * bytes, docs/storage-format.md; borrowed, read once), without the
+ * decoded struct. The common shape (the header, then any of etag, content
+ * type and locator in tag order, non-empty, with canonical one- or
+ * two-byte lengths) is transcoded directly: those TLVs are ObjectRecord
+ * fields 8-10 byte for byte but for the tag byte. Any other shape
+ * (metadata, tags, blob or lock state, anything odd) is decoded and
+ * encoded. Returns 0, MDS_ENOMEM, or MDS_ECORRUPT (@rec does not decode);
+ * on an error nothing is appended (b->len is unchanged).
+ */
+int mds_encode_object_rec(struct mds_wbuf *b, unsigned field, struct mds_str bucket,
+			  struct mds_str name, struct mds_str rec);
+
+/*
  * mds_wbuf_reserve - make room for @n more bytes after b->len (the buffer
  * starts at 64 KiB and doubles). Returns 0 or MDS_ENOMEM (b->failed set).
  */

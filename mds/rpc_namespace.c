@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listing.h"
 #include "namespace.pb-c.h"
 #include "rpc.h"
 #include "rpc_convert.h"
@@ -410,30 +411,28 @@ struct stream_page {
 	struct mds_wbuf b;
 	struct mds_str bucket;
 	size_t n, cap;
-	size_t seen;           /* entries the walk emitted (n plus any skipped) */
+	size_t seen;           /* entries the walk emitted */
 	char *last;            /* the call's cursor buffer (MDS_OBJECT_NAME_MAX + 1) */
 	size_t last_len;
 	int full;              /* ended at STREAM_CHUNK_BYTES */
 };
 
-static int stream_emit(void *arg, const struct mds_list_entry *e)
+static int stream_emit(void *arg, struct mds_str name, struct mds_str rec)
 {
 	struct stream_page *pg = arg;
 	int rc;
 
-	/* e->name may live in a buffer the walk reuses: keep a copy of the
-	 * walk's last entry, the one at cap (a chunk that ends earlier is the
+	/* name lives in a buffer the walk reuses: keep a copy of the walk's
+	 * last entry, the one at cap (a chunk that ends earlier is the
 	 * stream's last and needs no cursor) */
-	if (++pg->seen == pg->cap && e->name.len <= MDS_OBJECT_NAME_MAX) {
-		memcpy(pg->last, e->name.p, e->name.len);
-		pg->last_len = e->name.len;
+	if (++pg->seen == pg->cap && name.len <= MDS_OBJECT_NAME_MAX) {
+		memcpy(pg->last, name.p, name.len);
+		pg->last_len = name.len;
 	}
-	if (e->is_prefix || !e->obj)
-		return 0;
 	if (pg->n == pg->cap)
 		return MDS_EINTERNAL;
 	/* ListObjectsStreamResponse.objects is field 1 */
-	rc = mds_encode_object_field(&pg->b, 1, pg->bucket, e->name, e->obj);
+	rc = mds_encode_object_rec(&pg->b, 1, pg->bucket, name, rec);
 	if (rc != 0)
 		return rc;
 	pg->n++;
@@ -449,10 +448,10 @@ static int stream_emit(void *arg, const struct mds_list_entry *e)
 	}
 	if (pg->b.len >= STREAM_CHUNK_BYTES && pg->seen < pg->cap) {
 		/* this record ends the chunk: the next one resumes after it */
-		if (e->name.len > MDS_OBJECT_NAME_MAX)
+		if (name.len > MDS_OBJECT_NAME_MAX)
 			return MDS_EINTERNAL;
-		memcpy(pg->last, e->name.p, e->name.len);
-		pg->last_len = e->name.len;
+		memcpy(pg->last, name.p, name.len);
+		pg->last_len = name.len;
 		pg->full = 1;
 		return STREAM_FULL;
 	}
@@ -483,6 +482,8 @@ static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 			: STREAM_CHUNK_MAX;
 	if (r->limit && r->limit - c->stream_sent < want)
 		want = (size_t)(r->limit - c->stream_sent);
+	/* chunks do not wait for anything: build the next during this send */
+	c->stream_ahead = 1;
 	pg.bucket = mds_rpc_str(r->bucket);
 	pg.cap = want;
 	pg.last = c->stream_cursor;
@@ -493,8 +494,8 @@ static int list_stream_run(struct mds_rpc_call *c, struct mds_status *st)
 		memcpy(resume, c->stream_cursor, c->stream_cursor_len);
 		after = (struct mds_str){ resume, c->stream_cursor_len };
 	}
-	got = want ? mds_list_stream(c->reader, pg.bucket, mds_rpc_str(r->prefix), after, want,
-				     stream_emit, &pg, st) : 0;
+	got = want ? mds_list_stream_raw(c->reader, pg.bucket, mds_rpc_str(r->prefix), after,
+					 want, stream_emit, &pg, st) : 0;
 	if (got == STREAM_FULL && pg.full) {
 		mds_status_clear(st);
 		got = (long)pg.n;

@@ -122,6 +122,12 @@ struct call {
 	int follow_counted;           /* counted in s->follow_open */
 	uint64_t t_start_ns;
 	struct tag t_new, t_done, t_send, t_close, t_wake, t_answer;
+	/* STREAM with pub.stream_ahead: the next chunk, produced while the
+	 * previous one is on its way (its reply, code, message, flags) */
+	int have_ahead;
+	grpc_byte_buffer *ahead_reply;
+	int ahead_rc, ahead_last, ahead_park;
+	struct mds_status ahead_st;
 };
 
 struct mds_server {
@@ -390,6 +396,8 @@ static void call_free(struct call *c)
 		grpc_byte_buffer_destroy(c->send_buf);
 	if (c->pub.reply)
 		grpc_byte_buffer_destroy(c->pub.reply);
+	if (c->ahead_reply)
+		grpc_byte_buffer_destroy(c->ahead_reply);
 	free(c->pub.mem);
 	free(c->held_msg);
 	if (c->have_details)
@@ -690,24 +698,44 @@ uint64_t mds_server_wake_gen(struct mds_server *s)
 	return g;
 }
 
+/* Runs the handler for the next chunk in a fresh snapshot of the worker's reader. */
+static int stream_produce(struct call *c, struct mds_status *st)
+{
+	const struct mds_rpc_method *m = c->w->s->methods[c->midx];
+	int rc;
+
+	mds_status_clear(st);
+	rc = mds_reader_begin(c->w->reader);
+	if (rc == 0) {
+		c->pub.reader = c->w->reader;
+		rc = m->run(&c->pub, st);
+		c->pub.reader = NULL;
+		mds_reader_end(c->w->reader);
+	} else {
+		mds_status_set(st, rc, "cannot take a snapshot: %s", mds_strerror(rc));
+	}
+	return rc;
+}
+
 static void stream_next(struct call *c)
 {
 	struct mds_server *s = c->w->s;
-	const struct mds_rpc_method *m = s->methods[c->midx];
 	struct mds_status st;
 	grpc_op ops[3];
 	size_t n = 0;
 	int rc;
 
-	mds_status_clear(&st);
-	rc = mds_reader_begin(c->w->reader);
-	if (rc == 0) {
-		c->pub.reader = c->w->reader;
-		rc = m->run(&c->pub, &st);
-		c->pub.reader = NULL;
-		mds_reader_end(c->w->reader);
+	if (c->have_ahead) {
+		/* produced while the previous chunk was on its way */
+		c->have_ahead = 0;
+		rc = c->ahead_rc;
+		st = c->ahead_st;
+		c->pub.reply = c->ahead_reply;
+		c->ahead_reply = NULL;
+		c->pub.stream_last = c->ahead_last;
+		c->pub.stream_park = c->ahead_park;
 	} else {
-		mds_status_set(&st, rc, "cannot take a snapshot: %s", mds_strerror(rc));
+		rc = stream_produce(c, &st);
 	}
 	if (c->pub.stream_follow && !c->follow_counted) {
 		c->follow_counted = 1;
@@ -754,6 +782,22 @@ static void stream_next(struct call *c)
 	c->pending++;
 	if (grpc_call_start_batch(c->call, ops, n, &c->t_send, NULL) != GRPC_CALL_OK)
 		abort();
+	/*
+	 * Run one chunk ahead (streams that ask for it): build the next chunk
+	 * now, while this one is written out and read by the client, instead
+	 * of after its send completed. Chunks still go out one at a time, in
+	 * order, each from its own snapshot; a client that cancels costs one
+	 * chunk built for nothing.
+	 */
+	if (c->pub.stream_ahead && !c->final_sent) {
+		c->ahead_rc = stream_produce(c, &c->ahead_st);
+		c->ahead_reply = c->pub.reply;
+		c->pub.reply = NULL;
+		c->ahead_last = c->pub.stream_last;
+		c->ahead_park = c->pub.stream_park;
+		c->pub.stream_park = 0;
+		c->have_ahead = 1;
+	}
 }
 
 static void stream_start(struct call *c)

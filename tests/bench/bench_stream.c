@@ -6,14 +6,17 @@
  * ETag, content type) into bucket "bench" unless the store in --dir
  * already holds them, then streams the whole bucket the way
  * ListObjectsStream does: chunks of 1,000 entries, each chunk one
- * mds_list_stream() call on a renewed reader that resumes after the last
- * name, each entry encoded with mds_encode_object_field() into a buffer
- * that is then dropped (the server hands it to gRPC).
+ * mds_list_stream_raw() call on a renewed reader that resumes after the
+ * last name, each entry transcoded with mds_encode_object_rec() into a
+ * buffer that is then dropped (the server hands it to gRPC). With
+ * --decode, the path before the transcoder instead: mds_list_stream()
+ * (every record decoded) and mds_encode_object_field(), for A/B counts
+ * in the same program.
  *
  * The walk lives in stream_all() so that callgrind can count it alone:
  *   bench_stream --dir D --objects 200000            # load once
  *   valgrind --tool=callgrind --collect-atstart=no \
- *     --toggle-collect=stream_all bench_stream --dir D --objects 200000
+ *     --toggle-collect=stream_all bench_stream --dir D --objects 200000 [--decode]
  * Prints "stream_entries N" and "stream_entries_per_s R".
  */
 #include <inttypes.h>
@@ -25,6 +28,7 @@
 
 #include "mds/namespace.h"
 #include "mds/store.h"
+#include "../../mds/listing.h"
 #include "../../mds/rpc_encode.h"
 #include "../../mds/testutil.h"
 
@@ -35,25 +39,41 @@ struct chunk {
 	size_t last_len;
 };
 
-static int chunk_emit(void *arg, const struct mds_list_entry *e)
+/* as the server does: keep only the chunk's last name for resuming */
+static void chunk_count(struct chunk *c, struct mds_str name)
+{
+	if (++c->n % 1000 == 0) {
+		memcpy(c->last, name.p, name.len);
+		c->last_len = name.len;
+	}
+}
+
+static int chunk_emit(void *arg, struct mds_str name, struct mds_str rec)
+{
+	struct chunk *c = arg;
+	int rc = mds_encode_object_rec(&c->b, 1, MDS_STR("bench"), name, rec);
+
+	if (rc)
+		return rc;
+	chunk_count(c, name);
+	return 0;
+}
+
+static int chunk_emit_decoded(void *arg, const struct mds_list_entry *e)
 {
 	struct chunk *c = arg;
 	int rc = mds_encode_object_field(&c->b, 1, MDS_STR("bench"), e->name, e->obj);
 
 	if (rc)
 		return rc;
-	/* as the server does: keep only the chunk's last name for resuming */
-	if (++c->n % 1000 == 0) {
-		memcpy(c->last, e->name.p, e->name.len);
-		c->last_len = e->name.len;
-	}
+	chunk_count(c, e->name);
 	return 0;
 }
 
-uint64_t stream_all(struct mds_store *s);
+uint64_t stream_all(struct mds_store *s, int decode);
 
 /* Streams bucket "bench" in chunks of 1,000; returns the entries seen. */
-uint64_t stream_all(struct mds_store *s)
+uint64_t stream_all(struct mds_store *s, int decode)
 {
 	struct mds_reader *r;
 	struct mds_status st;
@@ -65,12 +85,17 @@ uint64_t stream_all(struct mds_store *s)
 		exit(1);
 	do {
 		size_t rl = c.last_len;
+		struct mds_str after = { resume, rl };
 
 		memcpy(resume, c.last, rl);
 		if (mds_reader_begin(r))
 			exit(1);
-		got = mds_list_stream(r, MDS_STR("bench"), MDS_STR("bench/"),
-				      (struct mds_str){ resume, rl }, 1000, chunk_emit, &c, &st);
+		if (decode)
+			got = mds_list_stream(r, MDS_STR("bench"), MDS_STR("bench/"), after, 1000,
+					      chunk_emit_decoded, &c, &st);
+		else
+			got = mds_list_stream_raw(r, MDS_STR("bench"), MDS_STR("bench/"), after,
+						  1000, chunk_emit, &c, &st);
 		mds_reader_end(r);
 		if (got < 0) {
 			fprintf(stderr, "stream failed: %s\n", st.msg);
@@ -148,7 +173,7 @@ int main(int argc, char **argv)
 	uint64_t n = 200000, got;
 	const char *dir = NULL;
 	char dirbuf[256];
-	int passes = 1;
+	int passes = 1, decode = 0;
 	struct mds_store *s;
 	struct mds_status st;
 	struct mds_store_opts opts = { 0 };
@@ -161,8 +186,10 @@ int main(int argc, char **argv)
 			dir = argv[++i];
 		else if (!strcmp(argv[i], "--passes") && i + 1 < argc)
 			passes = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--decode"))
+			decode = 1;
 		else {
-			fprintf(stderr, "usage: %s [--objects N] [--dir DIR] [--passes P]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--objects N] [--dir DIR] [--passes P] [--decode]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -187,7 +214,7 @@ int main(int argc, char **argv)
 	}
 	for (int p = 0; p < passes; p++) {
 		t0 = now_s();
-		got = stream_all(s);
+		got = stream_all(s, decode);
 		printf("stream_entries %" PRIu64 "\nstream_entries_per_s %.0f\n", got,
 		       (double)got / (now_s() - t0));
 	}
