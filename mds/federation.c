@@ -1499,6 +1499,7 @@ static void *peer_main(void *arg)
 	unsigned backoff = f->backoff_min, seen_gen = 0;
 	char err[300];
 
+	pthread_setname_np(pthread_self(), "mds-peer");
 	if (cursor_load(p) != 0)
 		mds_log(MDS_LOG_ERROR, "peer_cursor", "origin=\"%s\" error=\"cannot read the stored cursor\"",
 			p->origin);

@@ -167,6 +167,7 @@ static void *compactor_main(void *arg)
 	struct mds_feed_compactor *c = arg;
 	struct mds_status st;
 
+	pthread_setname_np(pthread_self(), "mds-compactor");
 	pthread_mutex_lock(&c->mu);
 	while (!c->stopping) {
 		struct timespec ts;

@@ -299,6 +299,7 @@ static void *signer_main(void *arg)
 	struct mds_status st;
 	uint64_t reported = 0;
 
+	pthread_setname_np(pthread_self(), "mds-feed-signer");
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {
 		struct timespec ts;

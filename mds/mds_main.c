@@ -389,6 +389,7 @@ static void *refresher_main(void *arg)
 	struct refresher *rf = arg;
 	struct timespec deadline;
 
+	pthread_setname_np(pthread_self(), "mds-jwks");
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += rf->every_s;
 	pthread_mutex_lock(&rf->mu);

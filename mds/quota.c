@@ -1696,6 +1696,7 @@ static void *sweeper_main(void *arg)
 {
 	struct mds_quota_sweeper *sw = arg;
 
+	pthread_setname_np(pthread_self(), "mds-sweeper");
 	pthread_mutex_lock(&sw->mu);
 	while (!sw->stop) {
 		struct timespec ts;

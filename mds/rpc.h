@@ -12,11 +12,16 @@
  *                   message at once, so it may point into the snapshot).
  *   MDS_RPC_WRITE   run() fills call->op from the request and returns 0; the
  *                   server submits the op to the store's writer. When the op
- *                   is durable, written() runs on the server's responder
- *                   thread (with call->op's outputs, and a snapshot begun
- *                   if the method sets written_reads) and answers with
+ *                   is durable, written() runs on the call's worker thread
+ *                   (with call->op's outputs, and a snapshot begun if the
+ *                   method sets MDS_RPC_WRITTEN_READS) and answers with
  *                   mds_rpc_reply(); the server then starts the response
- *                   batch from there.
+ *                   batch from there. Calls on different workers may be
+ *                   answered out of commit order; a method whose written()
+ *                   changes in-memory state that must follow the store
+ *                   sets MDS_RPC_IN_COMMIT_ORDER, and its written() then runs on
+ *                   the store's writer thread right after the commit, in
+ *                   commit order (keep it short: the writer waits).
  *   MDS_RPC_STREAM  run() is called once per response message, on the worker
  *                   thread inside a snapshot; it replies with the next chunk
  *                   and sets call->stream_last when nothing follows.
@@ -89,8 +94,12 @@ struct mds_rpc_method {
 	const ProtobufCMessageDescriptor *request; /* type of the request message */
 	mds_rpc_run_fn run;
 	mds_rpc_written_fn written;                /* WRITE only */
-	int written_reads;                         /* written() reads the store (a snapshot is begun) */
+	int written_flags;                         /* MDS_RPC_WRITTEN_* */
 };
+
+/* written_flags: */
+#define MDS_RPC_WRITTEN_READS 1       /* written() reads the store (a snapshot is begun) */
+#define MDS_RPC_IN_COMMIT_ORDER 2     /* written() runs on the writer thread, in commit order */
 
 extern const struct mds_rpc_method mds_rpc_namespace_methods[];
 extern const size_t mds_rpc_namespace_count;

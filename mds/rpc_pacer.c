@@ -84,6 +84,7 @@ static void *pacer_main(void *arg)
 	struct mds_pacer *p = arg;
 	void **due = malloc(p->cap * sizeof(*due));
 
+	pthread_setname_np(pthread_self(), "mds-pacer");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		uint64_t now = mds_pacer_now_ns();

@@ -4,8 +4,9 @@
  *
  * Bindings go through the store's writer (MDS_OP_POLICY_BIND / _UNBIND);
  * once an op is durable, its written() callback applies it to the gate's
- * in-memory policy on the responder thread, which sees durable ops in
- * commit order — so the in-memory policy follows the stored one exactly.
+ * in-memory policy; both methods set MDS_RPC_IN_COMMIT_ORDER, so written() runs on
+ * the store's writer thread, which sees durable ops in commit order — so
+ * the in-memory policy follows the stored one exactly.
  * Who may call these methods is the gate's business (rpc_gate.c).
  */
 #include <stdlib.h>
@@ -249,9 +250,9 @@ out:
 
 const struct mds_rpc_method mds_rpc_policy_methods[] = {
 	{ PO("Bind"), "Bind", MDS_RPC_WRITE, &mds__v1__bind_request__descriptor,
-	  bind_run, bind_written, 1 },
+	  bind_run, bind_written, MDS_RPC_WRITTEN_READS | MDS_RPC_IN_COMMIT_ORDER },
 	{ PO("Unbind"), "Unbind", MDS_RPC_WRITE, &mds__v1__unbind_request__descriptor,
-	  unbind_run, unbind_written, 0 },
+	  unbind_run, unbind_written, MDS_RPC_IN_COMMIT_ORDER },
 	{ PO("ListBindings"), "ListBindings", MDS_RPC_READ,
 	  &mds__v1__list_bindings_request__descriptor, list_run, NULL, 0 },
 	{ PO("Explain"), "Explain", MDS_RPC_READ, &mds__v1__explain_request__descriptor,

@@ -60,8 +60,8 @@ struct mds_server_opts {
 /*
  * Worker threads when none are configured: half the online CPUs, at least
  * 1, at most 8. Each worker is one more thread polling gRPC's shared
- * transports; on 2 CPUs, where the writer, the responder and gRPC's
- * executor need the other one, a second worker cost more than it gave
+ * transports; on 2 CPUs, where the writer, gRPC's executor and the
+ * clients need the other one, a second worker cost more than it gave
  * (docs/benchmarks.md, "Worker threads").
  */
 unsigned mds_server_auto_threads(void);

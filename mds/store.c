@@ -758,6 +758,7 @@ static void *writer_main(void *arg)
 	uint64_t reap_every = (uint64_t)s->opts.reaper_interval_ms * 1000000u;
 	uint64_t next_reap = mono_ns() + reap_every;
 
+	pthread_setname_np(pthread_self(), "mds-writer");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct mds_op *batch;

@@ -125,9 +125,12 @@ static void test_values(void **state)
 	assert_int_equal(mds_config_set(&c, "map-size", "2GiB", &st), 0);
 	assert_int_equal(c.map_size, 2ull << 30);
 	assert_int_equal(mds_config_set(&c, "max-message", "512", &st), MDS_EINVAL);
-	assert_int_equal(mds_config_set(&c, "threads", "0", &st), MDS_EINVAL);
+	assert_int_equal(c.threads, 0);   /* auto */
+	assert_int_equal(mds_config_set(&c, "threads", "65", &st), MDS_EINVAL);
 	assert_int_equal(mds_config_set(&c, "threads", "4", &st), 0);
 	assert_int_equal(c.threads, 4);
+	assert_int_equal(mds_config_set(&c, "threads", "0", &st), 0);
+	assert_int_equal(c.threads, 0);
 	assert_int_equal(mds_config_set(&c, "log-level", "loud", &st), MDS_EINVAL);
 	assert_int_equal(mds_config_set(&c, "lissten", "x", &st), MDS_EINVAL);
 	assert_non_null(strstr(st.msg, "lissten"));

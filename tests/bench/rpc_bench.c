@@ -16,14 +16,17 @@
  *                  [--puts-only | --list-only] [--batch-window-us N]
  *                  [--mds-arg ARG]...   (passed to `mds serve`, up to 8)
  *                  [--connections N]    (unary calls over N connections, 1-8)
+ *                  [--client-threads T] (timed unary runs on T client threads, 1-8)
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -181,6 +184,68 @@ static unsigned long engine_run(grpc_channel *ch, const char *method, gen_fn gen
 		fprintf(stderr, "rpc_bench: %s: %lu calls failed (last status %d)\n", method,
 			e.errors, (int)e.last_error);
 	return e.done;
+}
+
+/*
+ * --client-threads T: the timed unary runs split their calls in flight
+ * over T client threads, each with its own completion queue (thread t
+ * numbers its requests from first + t * PAR_STRIDE, so new keys stay
+ * distinct). 1 = engine_run on this thread.
+ */
+#define PAR_STRIDE 100000000ul
+static unsigned client_threads = 1;
+
+struct par_arg {
+	grpc_channel *ch;
+	const char *method;
+	gen_fn gen;
+	void *arg;
+	unsigned inflight;
+	double seconds;
+	unsigned long first, done, errors;
+	double elapsed;
+};
+
+static void *par_main(void *p)
+{
+	struct par_arg *a = p;
+
+	a->done = engine_run(a->ch, a->method, a->gen, a->arg, a->inflight, a->seconds, 0,
+			     a->first, &a->elapsed, &a->errors);
+	return NULL;
+}
+
+/* Timed run (no count) over client_threads threads; as engine_run. */
+static unsigned long engine_run_timed(grpc_channel *ch, const char *method, gen_fn gen,
+				      void *arg, unsigned inflight, double seconds,
+				      unsigned long first, double *elapsed, unsigned long *errors)
+{
+	struct par_arg a[8];
+	pthread_t th[8];
+	unsigned long done = 0, errs = 0;
+	unsigned t, n = client_threads;
+
+	if (n <= 1)
+		return engine_run(ch, method, gen, arg, inflight, seconds, 0, first, elapsed,
+				  errors);
+	*elapsed = 0;
+	for (t = 0; t < n; t++) {
+		a[t] = (struct par_arg){ ch, method, gen, arg,
+					 inflight / n + (t < inflight % n ? 1 : 0), seconds,
+					 first + t * PAR_STRIDE, 0, 0, 0 };
+		if (pthread_create(&th[t], NULL, par_main, &a[t]) != 0)
+			abort();
+	}
+	for (t = 0; t < n; t++) {
+		pthread_join(th[t], NULL);
+		done += a[t].done;
+		errs += a[t].errors;
+		if (a[t].elapsed > *elapsed)
+			*elapsed = a[t].elapsed;
+	}
+	if (errors)
+		*errors = errs;
+	return done;
 }
 
 /* ---- one streaming / big-response call, counted ----------------------- */
@@ -480,6 +545,8 @@ struct figures {
 	double lookups, puts, listing;
 	/* server CPU (user + sys) per operation, µs: all runs of a phase */
 	double cpu_lookup_us, cpu_put_us, cpu_list_us;
+	/* this client's CPU per operation (every thread of rpc_bench) */
+	double ccpu_lookup_us, ccpu_put_us, ccpu_list_us;
 };
 
 /*
@@ -520,6 +587,17 @@ static double proc_cpu_s(pid_t pid)
 	return found ? sum : -1;
 }
 
+/* CPU seconds this process has used, threads that ended included. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 /* µs of server CPU per op between two proc_cpu_s readings, 0 if unknown. */
 static double cpu_per_op_us(double c0, double c1, double ops)
 {
@@ -540,42 +618,48 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		    struct gen_ctx *g, const char *get_m, gen_fn get, const char *put_m,
 		    gen_fn put, int is_mds, pid_t pid, struct figures *out)
 {
-	double v[16], el, c0, ops;
+	double v[16], el, c0, k0, ops;
 	unsigned long next_put = o->objects, errs;
 
 	/* durable puts: new keys, 64 in flight */
 	c0 = proc_cpu_s(pid);
+	k0 = self_cpu_s();
 	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
-		unsigned long n = engine_run(ch, put_m, put, g, o->inflight, o->seconds, 0,
-					     next_put, &el, &errs);
+		unsigned long n = engine_run_timed(ch, put_m, put, g, o->inflight, o->seconds,
+						   next_put, &el, &errs);
 
-		next_put += n + errs + o->inflight;
+		next_put += client_threads > 1 ? client_threads * PAR_STRIDE
+			    : n + errs + o->inflight;
 		v[r] = (double)n / el;
 		ops += (double)n;
 	}
 	out->cpu_put_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
+	out->ccpu_put_us = cpu_per_op_us(k0, self_cpu_s(), ops);
 	out->puts = o->list_only ? 0 : median(v, o->runs);
 	if (o->puts_only) {
-		printf("%-5s durable puts %10.0f/s   (server CPU %.1f us/put)\n", label,
-		       out->puts, out->cpu_put_us);
+		printf("%-5s durable puts %10.0f/s   (server CPU %.1f us/put, client %.1f)\n", label,
+		       out->puts, out->cpu_put_us, out->ccpu_put_us);
 		fflush(stdout);
 		return;
 	}
 	/* lookups of existing keys, 64 in flight */
 	c0 = proc_cpu_s(pid);
+	k0 = self_cpu_s();
 	ops = 0;
 	for (int r = 0; r < o->runs && !o->list_only; r++) {
-		unsigned long n = engine_run(ch, get_m, get, g, o->inflight, o->seconds, 0, 0, &el,
-					     &errs);
+		unsigned long n = engine_run_timed(ch, get_m, get, g, o->inflight, o->seconds, 0,
+						   &el, &errs);
 
 		v[r] = (double)n / el;
 		ops += (double)n;
 	}
 	out->cpu_lookup_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
+	out->ccpu_lookup_us = cpu_per_op_us(k0, self_cpu_s(), ops);
 	out->lookups = o->list_only ? 0 : median(v, o->runs);
 	/* listing: every key under the prefix, one call at a time */
 	c0 = proc_cpu_s(pid);
+	k0 = self_cpu_s();
 	ops = 0;
 	for (int r = 0; r < o->runs; r++) {
 		unsigned long total = 0;
@@ -613,11 +697,14 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 		ops += (double)total;
 	}
 	out->cpu_list_us = cpu_per_op_us(c0, proc_cpu_s(pid), ops);
+	out->ccpu_list_us = cpu_per_op_us(k0, self_cpu_s(), ops);
 	out->listing = median(v, o->runs);
 	printf("%-5s lookups %10.0f/s   durable puts %10.0f/s   listing %11.0f entries/s\n",
 	       label, out->lookups, out->puts, out->listing);
 	printf("%-5s server CPU: %.1f us/lookup   %.1f us/put   %.3f us/listed entry\n", label,
 	       out->cpu_lookup_us, out->cpu_put_us, out->cpu_list_us);
+	printf("%-5s client CPU: %.1f us/lookup   %.1f us/put   %.3f us/listed entry\n", label,
+	       out->ccpu_lookup_us, out->ccpu_put_us, out->ccpu_list_us);
 	fflush(stdout);
 }
 
@@ -726,6 +813,7 @@ int main(int argc, char **argv)
 		{ "list-only", no_argument, NULL, 'l' },
 		{ "mds-arg", required_argument, NULL, 'a' },
 		{ "connections", required_argument, NULL, 'c' },
+		{ "client-threads", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { NULL, "/usr/bin/etcd", 3.0, 3, 64, 50000, 0, 0 };
@@ -757,6 +845,7 @@ int main(int argc, char **argv)
 		case 'l': o.list_only = 1; break;
 		case 'w': snprintf(window, sizeof(window), "%s", optarg); break;
 		case 'c': n_conns = (unsigned)atoi(optarg); break;
+		case 't': client_threads = (unsigned)atoi(optarg); break;
 		case 'a':
 			if (n_extra == 8) {
 				fprintf(stderr, "rpc_bench: at most 8 --mds-arg\n");
@@ -766,12 +855,16 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: rpc_bench --mds PATH [--etcd PATH] [--seconds S] "
-				"[--runs N] [--inflight N] [--objects N] [--skip-etcd] [--puts-only | --list-only] [--batch-window-us N] [--mds-arg ARG]... [--connections N]\n");
+				"[--runs N] [--inflight N] [--objects N] [--skip-etcd] [--puts-only | --list-only] [--batch-window-us N] [--mds-arg ARG]... [--connections N] [--client-threads T]\n");
 			return 2;
 		}
 	}
 	if (n_conns < 1 || n_conns > 8) {
 		fprintf(stderr, "rpc_bench: --connections takes 1-8\n");
+		return 2;
+	}
+	if (client_threads < 1 || client_threads > 8) {
+		fprintf(stderr, "rpc_bench: --client-threads takes 1-8\n");
 		return 2;
 	}
 	if (!o.mds || o.runs < 1 || o.runs > 16 || !o.inflight || o.seconds <= 0 || !o.objects) {

@@ -160,14 +160,24 @@ def tempdir(prefix):
 
 # ---- federation: several islands with keys and peers (test_federation.py) ----
 
+_ports_given = set()
+
+
 def free_port():
-    """A loopback TCP port that was free a moment ago."""
+    """A loopback TCP port that was free a moment ago, and not handed out
+    before by this process: islands take their ports before any of them
+    listens, and the kernel may offer a just-closed port again (a CI dry
+    run gave island-a and island-b the same one)."""
     import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port in 100 tries")
 
 
 def load_fed_protos(outdir):

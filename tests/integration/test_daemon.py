@@ -64,7 +64,16 @@ class DaemonTest(unittest.TestCase):
                                                 timeout=60) for o in r.objects}
 
     def test_sigterm_under_load(self):
-        d = self.start("load")
+        self.sigterm_under_load("load", [])
+
+    def test_sigterm_under_load_three_workers(self):
+        # durable answers go back to the worker that took each call: with
+        # several workers, every acknowledged put must still be stored and
+        # every call answered or refused (not lost) across the stop
+        self.sigterm_under_load("load3", ["--threads", "3"])
+
+    def sigterm_under_load(self, name, extra):
+        d = self.start(name, extra=extra)
         acked, lock, stop = set(), threading.Lock(), threading.Event()
         bad = []
         with grpc.insecure_channel(d.endpoint) as ch:
@@ -106,11 +115,13 @@ class DaemonTest(unittest.TestCase):
         log = d.read_log()
         self.assertIn("event=stopping", log)
         self.assertIn("event=stopped", log)
+        if "--threads" in extra:
+            self.assertIn("threads=%s" % extra[extra.index("--threads") + 1], log)
         chk = subprocess.run([MDS, "check", "--data", d.data], capture_output=True, text=True,
                              timeout=60)
         self.assertEqual(chk.returncode, 0, chk.stdout + chk.stderr)
         self.assertIn("consistent", chk.stdout)
-        d2 = self.start("load2", data=d.data)
+        d2 = self.start(name + "-again", data=d.data)
         present = self.all_names(d2, "load")
         self.assertEqual(acked - present, set())
 

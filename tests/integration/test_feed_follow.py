@@ -5,7 +5,8 @@ chain; heartbeats on an idle stream; SIGTERM ends a parked stream within
 the grace period), GetSnapshot (manifest signature, digest, compact range,
 state equal to a replay of the log), leaf retention and compaction
 (GetEntries FAILED_PRECONDITION naming the first retained leaf,
-Subscribe's FeedCompacted, proofs still answerable), and the publisher's
+Subscribe's FeedCompacted, also as the last event of a stream that
+compaction overtook; proofs still answerable), and the publisher's
 /metrics.
 
 usage: test_feed_follow.py PATH/TO/mds
@@ -399,6 +400,65 @@ class FeedFollowTest(unittest.TestCase):
                               self.fp.FeedEntries)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
         return cm.exception.details()
+
+    def test_3b_compaction_overtakes_a_slow_stream(self):
+        # A Subscribe stream whose reader stalls while the compactor drops
+        # the leaves it has not been sent yet must end with FeedCompacted
+        # (after the entries it did get, contiguous from its position), not
+        # with a gap or an error.
+        isl = Island(self.tmp, "slow", ["--feed-retain", "3s", "--feed-retain-leaves", "10",
+                                        "--feed-compact-every", "50ms"])
+        try:
+            self.setup_ns(isl, "ts", "slow")
+            put = isl.ch.unary_unary(NS + "PutObject",
+                                     request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=self.nsp.PutObjectResponse.FromString)
+            n = 3000
+            for i in range(0, n, 100):
+                futs = [put.future(self.nsp.PutObjectRequest(bucket="slow", name="s/%05d" % j,
+                                                             size=1), timeout=30)
+                        for j in range(i, i + 100)]
+                for f in futs:
+                    f.result()
+            size = self.checkpoint(isl, n + 2).size
+            # no BDP probing: the stream's window stays at 64 KiB, so the
+            # server cannot run ahead of a reader that stops reading
+            ch = grpc.insecure_channel(isl.d.endpoint, options=[("grpc.http2.bdp_probe", 0)])
+            try:
+                sub = ch.unary_stream(FD + "Subscribe",
+                                      request_serializer=lambda m: m.SerializeToString(),
+                                      response_deserializer=self.fp.SubscribeEvent.FromString)
+                stream = sub(self.fp.SubscribeRequest(have_size=0), timeout=60)
+                first = next(stream)
+                self.assertTrue(first.HasField("checkpoint"))
+                self.assertGreaterEqual(first.checkpoint.size, size)
+                # stall until the compactor has passed leaf 2500
+                t0 = time.time()
+                while True:
+                    try:
+                        self.c(isl).unary(FD + "GetEntries",
+                                          self.fp.GetEntriesRequest(start=2500, end=2501),
+                                          self.fp.FeedEntries)
+                    except grpc.RpcError as e:
+                        self.assertEqual(e.code(), grpc.StatusCode.FAILED_PRECONDITION)
+                        break
+                    self.assertLess(time.time() - t0, 15, "no compaction past leaf 2500")
+                    time.sleep(0.05)
+                got, last = 0, None
+                for ev in stream:
+                    last = ev
+                    for e in ev.entries:
+                        self.assertEqual(e.seq, got)      # contiguous from 0
+                        got += 1
+            finally:
+                ch.close()
+            self.assertIsNotNone(last)
+            self.assertTrue(last.HasField("compacted"), "the stream ended with %s" % last)
+            self.assertLess(got, size, "every entry was sent: the stream was not overtaken")
+            self.assertGreater(last.compacted.first_retained, got)
+            self.assertGreaterEqual(last.compacted.tree_size, size)
+        finally:
+            isl.stop()
 
     def test_4_metrics(self):
         isl = self.a
