@@ -1,5 +1,8 @@
 /*
- * rpc_encode.c - direct ObjectRecord encoder (see rpc_encode.h).
+ * rpc_encode.c - direct ObjectRecord encoder, and the transcoder from
+ * stored record bytes that ListObjectsStream uses (see rpc_encode.h).
+ * The transcoder's fast path must write exactly the bytes of decode +
+ * encode; test_rpc_encode.c and fuzz_rpc_encode.c compare the two.
  *
  * Field numbers follow include/mds/v1/types.proto (ObjectRecord, KeyValue);
  * a change there must be made here too (test_rpc_encode.c fails if not).
@@ -40,12 +43,6 @@ int mds_wbuf_reserve(struct mds_wbuf *b, size_t n)
 	return 0;
 }
 
-/*
- * The writers below append at @w, which the caller reserved room for, and
- * return the new end. They work on a local pointer rather than on b->len:
- * stores through a uint8_t pointer may alias the buffer struct, which
- * would make the compiler reload b->p and b->len after every byte.
- */
 /* The low 56 bits of @v as eight 7-bit groups, one per byte (byte i of
  * the result, little-endian, holds bits 7i..7i+6): three halving steps
  * instead of a loop over the groups. */
@@ -58,6 +55,12 @@ static inline uint64_t spread7(uint64_t v)
 	return (x & 0x007f007f007f007full) | (x & 0x3f803f803f803f80ull) << 1;
 }
 
+/*
+ * The writers below append at @w, which the caller reserved room for, and
+ * return the new end. They work on a local pointer rather than on b->len:
+ * stores through a uint8_t pointer may alias the buffer struct, which
+ * would make the compiler reload b->p and b->len after every byte.
+ */
 /*
  * A varint of 5 bytes or more (@v >= 2^28: timestamps, which take 9)
  * without a loop. It stores 8 bytes at once: WBUF_SLACK bytes past the
@@ -182,7 +185,8 @@ int mds_encode_object_field(struct mds_wbuf *b, unsigned field, struct mds_str b
 	      uint_size(19, o->copy_total) + uint_size(20, o->copy_done_ns) +
 	      bytes_size(21, o->copy_failure.len) + uint_size(22, o->retention_mode) +
 	      uint_size(23, o->retain_until_ns) + uint_size(24, o->legal_hold != 0);
-	if (mds_wbuf_reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec + WBUF_SLACK) != 0)
+	if (mds_wbuf_reserve(b, varint_len(field << 3 | 2) + varint_len(rec) + rec +
+				WBUF_SLACK) != 0)
 		return MDS_ENOMEM;
 	w = b->p + b->len;
 	w = put_varint(w, field << 3 | 2);

@@ -8,7 +8,9 @@
  * (p, len) strings into one growing buffer. Its output must decode with any
  * protobuf library to the same record as protobuf-c's encoding of the same
  * values (test_rpc_encode.c checks this); proto3 defaults (0, "") are
- * omitted, as protobuf does.
+ * omitted, as protobuf does. mds_encode_object_rec() goes one step
+ * further for the stream: from the stored record's bytes, without
+ * decoding them into a struct first.
  */
 #ifndef MDS_RPC_ENCODE_H
 #define MDS_RPC_ENCODE_H
