@@ -372,13 +372,14 @@ static int settle(struct mds_tree_iter *it)
 /*
  * A hint for the walk's memory stalls, which dominate it (the first touch
  * of each entry's bytes in the LMDB page; with this hint bench_stream's
- * CPU time fell by ~40 %, docs/benchmarks.md). LMDB packs a leaf page's nodes from its end
- * downwards, so entries written in key order (the common case: pages
- * filled by appends or rebuilt by splits) sit at falling addresses, each
- * node (8-byte header, key, value) right below the previous one. Fetch
- * the lines of the entry two ahead, assuming it is about as big as this
- * one. A prefetch never faults, so a wrong guess (another layout, the
- * page's start) costs a wasted line, not correctness.
+ * CPU time fell by ~40 %, docs/benchmarks.md). LMDB packs a leaf page's
+ * nodes downwards from its end, so entries written in key order (the
+ * common case: pages filled by appends or rebuilt by splits) sit at
+ * falling addresses, each node (8-byte header, key, value) right below
+ * the previous one. Fetch the lines of the entry two ahead, assuming it
+ * is about as big as this one. A prefetch never faults, so a wrong guess
+ * (another layout, the page's start) costs a wasted line, not
+ * correctness.
  */
 static inline void prefetch_ahead(struct mds_str k, struct mds_str v)
 {
