@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@ static int spawn(struct gw_daemon *d, int port)
 	if (d->pid < 0)
 		return -1;
 	if (d->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);   /* no orphan server if this process dies */
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		if (fd >= 0) {

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
 	snprintf(log, sizeof(log), "%s/mds.log", dir);
 	pid = server_pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);   /* no orphan server if this process dies */
 		if (!freopen(log, "w", stderr))
 			_exit(127);
 		const char *av[40] = { mds, "serve", "--data", data, "--listen", listen, "--http",

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -463,6 +464,7 @@ static pid_t spawn(char *const argv[], const char *log)
 		FILE *f = freopen(log, "w", stderr);
 
 		(void)f;
+		prctl(PR_SET_PDEATHSIG, SIGTERM);   /* no orphan server if this process dies */
 		if (!freopen("/dev/null", "w", stdout))
 			_exit(127);
 		execv(argv[0], argv);
