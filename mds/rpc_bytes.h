@@ -1,8 +1,8 @@
 /*
  * rpc_bytes.h - a protobuf-c message to and from a gRPC byte buffer: the
  * two conversions every C-core client here needs (mds/rpc_client.c,
- * mds/federation.c, gateway-plugin/gw_rpc.c). Header-only, so the three
- * libraries share them without linking each other.
+ * mds/federation.c, gateway-plugin/gw_rpc.c, tests/bench/rpc_bench.c).
+ * Header-only, so they share them without linking each other.
  */
 #ifndef MDS_RPC_BYTES_H
 #define MDS_RPC_BYTES_H

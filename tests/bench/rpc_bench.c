@@ -43,6 +43,7 @@
 #include <grpc/support/time.h>
 
 #include "etcd_kv.pb-c.h"
+#include "rpc_bytes.h"
 #include "namespace.pb-c.h"
 #include "admin.pb-c.h"
 
@@ -52,18 +53,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	grpc_slice s = grpc_slice_malloc(n);
-	grpc_byte_buffer *bb;
-
-	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	return bb;
 }
 
 /* ---- the shared unary engine: N calls in flight on one queue ---------- */
@@ -387,7 +376,7 @@ static grpc_byte_buffer *mds_head(void *arg, unsigned long i)
 	snprintf(name, sizeof(name), KEYFMT, pick(g, i));
 	r.bucket = (char *)"bench";
 	r.name = name;
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 static grpc_byte_buffer *mds_put(void *arg, unsigned long i)
@@ -402,7 +391,7 @@ static grpc_byte_buffer *mds_put(void *arg, unsigned long i)
 	r.size = 1 << 20;
 	r.etag = g->etag;
 	r.content_type = (char *)"application/octet-stream";
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 /* The etcd value carries what an object record would: size, etag, type. */
@@ -420,7 +409,7 @@ static grpc_byte_buffer *etcd_put(void *arg, unsigned long i)
 	r.key.len = strlen(key);
 	r.value.data = (uint8_t *)val;
 	r.value.len = (size_t)vl;
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 static grpc_byte_buffer *etcd_get(void *arg, unsigned long i)
@@ -432,7 +421,7 @@ static grpc_byte_buffer *etcd_get(void *arg, unsigned long i)
 	snprintf(key, sizeof(key), KEYFMT, pick(g, i));
 	r.key.data = (uint8_t *)key;
 	r.key.len = strlen(key);
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 
@@ -504,7 +493,7 @@ static grpc_byte_buffer *mds_status_req(void *arg, unsigned long i)
 
 	(void)arg;
 	(void)i;
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 static grpc_byte_buffer *mds_team_req(void *arg, unsigned long i)
@@ -514,7 +503,7 @@ static grpc_byte_buffer *mds_team_req(void *arg, unsigned long i)
 	(void)arg;
 	(void)i;
 	r.team = (char *)"bench";
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 static grpc_byte_buffer *mds_bucket_req(void *arg, unsigned long i)
@@ -525,7 +514,7 @@ static grpc_byte_buffer *mds_bucket_req(void *arg, unsigned long i)
 	(void)i;
 	r.bucket = (char *)"bench";
 	r.team = (char *)"bench";
-	return pack(&r.base);
+	return mds_rpc_pack(&r.base);
 }
 
 /* ---- measurement -------------------------------------------------------- */
@@ -677,7 +666,7 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 
 				lr.bucket = (char *)"bench";
 				lr.prefix = (char *)"bench/";
-				req = pack(&lr.base);
+				req = mds_rpc_pack(&lr.base);
 				/* ListObjectsStreamResponse.objects = 1 */
 				n = call_counted(ch, "/mds.v1.Namespace/ListObjectsStream", req, 1);
 			} else {
@@ -687,7 +676,7 @@ static void measure(const char *label, grpc_channel *ch, const struct opts *o,
 				rr.key.len = 6;
 				rr.range_end.data = (uint8_t *)"bench0";   /* '/' + 1 */
 				rr.range_end.len = 6;
-				req = pack(&rr.base);
+				req = mds_rpc_pack(&rr.base);
 				/* RangeResponse.kvs = 2 */
 				n = call_counted(ch, "/etcdserverpb.KV/Range", req, 2);
 			}
